@@ -1,0 +1,63 @@
+/**
+ * Composition of the worker pipeline from a Config: Redis connections, renderer, HTTP client,
+ * result writer, processor and BullMQ Worker. main.ts adds the process (signals, exit codes);
+ * tests build the same thing in-process.
+ */
+import type { Worker } from 'bullmq';
+import type { Config } from './config.js';
+import type { Logger } from './logger.js';
+import { createRedis, type RedisClient } from './redis.js';
+import { createRenderer } from './template/render.js';
+import { createScrubber } from './template/secrets.js';
+import { createHttpClient, type HttpClient } from './http/call.js';
+import { contextKey, readContext } from './store/context.js';
+import { createResultWriter } from './worker/result-writer.js';
+import { createProcessor, type ProcessorDeps } from './worker/processor.js';
+import { createWorker } from './worker/create-worker.js';
+
+export interface WorkerApp {
+  worker: Worker;
+  redis: RedisClient;
+  http: HttpClient;
+  /** Stops taking jobs, waits for in-flight ones up to timeoutMs, closes connections. */
+  close(timeoutMs: number): Promise<boolean>;
+}
+
+export function createWorkerApp(cfg: Config, logger: Logger, extra: Pick<ProcessorDeps, 'beforeCall' | 'observers'> = {}): WorkerApp {
+  const redis = createRedis(cfg, 'store');
+  const bullConnection = createRedis(cfg, 'worker');
+  const http = createHttpClient(cfg);
+  const processor = createProcessor({
+    renderer: createRenderer(),
+    http,
+    readContext: (runId) => readContext(redis, contextKey(cfg.INVOKE_CTX_PREFIX, runId)),
+    writeResult: createResultWriter(redis, cfg),
+    logger,
+    secrets: cfg.secrets,
+    scrub: createScrubber(cfg.secrets),
+    limits: { retryAfterMaxMs: cfg.INVOKE_RETRY_AFTER_MAX_MS, maxErrorBodyBytes: cfg.INVOKE_MAX_ERROR_BODY_BYTES },
+    ...extra,
+  });
+  const worker = createWorker(cfg, bullConnection, processor);
+  worker.on('error', (err) => logger.error({ err: { name: err.name, message: err.message } }, 'worker error'));
+
+  async function close(timeoutMs: number): Promise<boolean> {
+    // worker.close() never resolves while Redis is unreachable: bound it ourselves.
+    const drained = await withTimeout(worker.close(), timeoutMs);
+    http.close();
+    await Promise.allSettled([quit(redis), quit(bullConnection)]);
+    return drained;
+  }
+  return { worker, redis, http, close };
+}
+
+async function quit(r: RedisClient): Promise<void> {
+  if (!(await withTimeout(r.quit().then(() => undefined), 1000))) r.disconnect();
+}
+
+export function withTimeout(p: Promise<unknown>, ms: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => resolve(false), ms);
+    p.then(() => resolve(true), () => resolve(false)).finally(() => clearTimeout(timer));
+  });
+}

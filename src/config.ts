@@ -1,0 +1,106 @@
+/**
+ * Configuration: the only reader of process.env.
+ *
+ * Every variable is declared once in `settings` with its default and a sentence of
+ * documentation; docs/configuration.md is generated from this table (scripts/gen-config-docs.ts)
+ * and a test keeps the two in sync. Values are validated with zod at start: a bad value stops
+ * the process with a message naming the variable (contract section 5).
+ */
+import { z } from 'zod';
+
+const int = (min: number, max = Number.MAX_SAFE_INTEGER) => z.coerce.number().int().min(min).max(max);
+const bool = z.enum(['true', 'false', '1', '0', 'yes', 'no']).transform((v) => ['true', '1', 'yes'].includes(v));
+const list = z.string().transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean));
+
+type Setting<S extends z.ZodType, D extends string | undefined = string | undefined> = { schema: S; default: D; doc: string };
+const setting = <S extends z.ZodType, D extends string | undefined>(schema: S, def: D, doc: string): Setting<S, D> => ({ schema, default: def, doc });
+
+/** Name -> schema, default (as the env string) and doc. Names in contract section 5 are fixed. */
+export const settings = {
+  REDIS_URL: setting(z.string().regex(/^rediss?:\/\//, 'must start with redis:// or rediss://'), 'redis://127.0.0.1:6379', 'Redis for the queue, the context store and the continuation stream.'),
+  REDIS_CLUSTER_NODES: setting(list, undefined, 'Comma-separated host:port seed nodes: connect to a Redis Cluster instead of REDIS_URL. Use a hash-tagged BULLMQ_PREFIX such as {bull}.'),
+  REDIS_SENTINELS: setting(list, undefined, 'Comma-separated host:port Sentinel nodes; REDIS_SENTINEL_NAME names the master group.'),
+  REDIS_SENTINEL_NAME: setting(z.string().min(1), 'mymaster', 'Sentinel master group name (used only with REDIS_SENTINELS).'),
+  INVOKE_QUEUE: setting(z.string().regex(/^[^:]+$/, 'must not contain ":"'), 'invoke-api', 'BullMQ queue name.'),
+  BULLMQ_PREFIX: setting(z.string().min(1), 'bull', 'BullMQ key prefix; hash-tag it ({bull}) on Redis Cluster.'),
+  INVOKE_CONCURRENCY: setting(int(1, 5000), '100', 'Calls in flight per worker process.'),
+  INVOKE_WORKER_ENABLED: setting(bool, 'true', 'Run the worker in this process.'),
+  INVOKE_API_ENABLED: setting(bool, 'true', 'Run the operator/producer HTTP server in this process.'),
+  PORT: setting(int(0, 65535), '8080', 'Port of the HTTP server (API, dashboard, metrics, health).'),
+  INVOKE_API_HOST: setting(z.string().min(1), '127.0.0.1', 'Address the HTTP server binds to. Anything but loopback requires INVOKE_API_TOKEN.'),
+  INVOKE_API_TOKEN: setting(z.string().min(16, 'must be at least 16 characters'), undefined, 'Bearer token for the HTTP API, dashboard (basic auth password) and metrics.'),
+  INVOKE_API_BODY_LIMIT_BYTES: setting(int(1024), String(5 * 1024 * 1024), 'Largest request body the HTTP API accepts (413 above).'),
+  INVOKE_METRICS_PUBLIC: setting(bool, 'false', 'Serve /metrics without the token (for a scraper on a private network).'),
+  INVOKE_ALLOW_PRIVATE: setting(list, '', 'Comma-separated CIDRs and host names exempt from the private-address block, e.g. 127.0.0.1/32 for tests.'),
+  INVOKE_ALLOW_HOSTS: setting(list, '', 'When set, the only destination hosts allowed (globs such as *.partner.com).'),
+  INVOKE_DENY_PORTS: setting(list.transform((ports) => ports.map(Number)).pipe(z.array(z.number().int().min(1).max(65535))), '', 'Comma-separated destination ports that are refused (URL_BLOCKED).'),
+  INVOKE_MAX_RESPONSE_BYTES: setting(int(1), String(1024 * 1024), 'Largest response body read (after decompression); larger is RESPONSE_TOO_LARGE.'),
+  INVOKE_MAX_ERROR_BODY_BYTES: setting(int(0), '4096', 'How much of a non-2xx body is kept in the envelope (truncated beyond).'),
+  INVOKE_MAX_REQUEST_BYTES: setting(int(1), String(256 * 1024), 'Largest rendered request body sent.'),
+  INVOKE_MAX_HEADER_BYTES: setting(int(1024), '16384', 'Largest response header block accepted.'),
+  INVOKE_DEFAULT_TIMEOUT_MS: setting(int(100, 60000), '10000', 'Whole-request timeout when the step sets no request.timeoutMs.'),
+  INVOKE_CONNECT_TIMEOUT_MS: setting(int(50, 60000), '3000', 'TCP/TLS connect timeout.'),
+  INVOKE_RETRY_AFTER_MAX_MS: setting(int(0), '300000', 'Cap on a Retry-After delay honoured for 429/503.'),
+  INVOKE_BACKOFF_MAX_MS: setting(int(0), '600000', 'Cap on the delay of the "invoke" backoff type.'),
+  INVOKE_USER_AGENT: setting(z.string().min(1), 'invoke-api-worker/0.1', 'User-Agent sent upstream (a step may override it).'),
+  INVOKE_CTX_PREFIX: setting(z.string().min(1), 'journey:ctx', 'Prefix of the context hash; the key is <prefix>:{<runId>}.'),
+  INVOKE_CTX_TTL_SECONDS: setting(int(1), String(30 * 24 * 3600), 'TTL of a run\'s context hash, refreshed on every write.'),
+  INVOKE_EVENTS_STREAM: setting(z.string().min(1), 'journey:continuations', 'Stream that receives continuation events.'),
+  INVOKE_EVENTS_MAXLEN: setting(int(1000), '1000000', 'Approximate MAXLEN cap of the continuation stream.'),
+  INVOKE_LOCK_DURATION_MS: setting(int(1000), '15000', 'BullMQ job lock; a crashed worker\'s jobs are recovered after about this plus the stalled interval.'),
+  INVOKE_STALLED_INTERVAL_MS: setting(int(500), '5000', 'How often BullMQ looks for stalled jobs.'),
+  INVOKE_SHUTDOWN_TIMEOUT_MS: setting(int(0), '25000', 'Longest wait for in-flight calls on SIGTERM before exiting anyway.'),
+  INVOKE_REDIS_STARTUP_GRACE_MS: setting(int(0), '30000', 'Exit non-zero if Redis is still unreachable this long after start.'),
+  INVOKE_RETAIN_COMPLETED_SECONDS: setting(int(0), '86400', 'Keep completed jobs this long (and at most INVOKE_RETAIN_COMPLETED_COUNT).'),
+  INVOKE_RETAIN_COMPLETED_COUNT: setting(int(0), '10000', 'Keep at most this many completed jobs.'),
+  INVOKE_RETAIN_FAILED_SECONDS: setting(int(0), String(14 * 86400), 'Keep failed jobs this long (held jobs wait here for an operator).'),
+  INVOKE_RETAIN_FAILED_COUNT: setting(int(0), '100000', 'Keep at most this many failed jobs.'),
+  INVOKE_DESTINATIONS: setting(z.string(), '', 'Per-host rate limits, concurrency caps and breakers: JSON, or a path to a JSON file.'),
+  LOG_LEVEL: setting(z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']), 'info', 'pino log level.'),
+} as const;
+
+type Settings = typeof settings;
+export type RawConfig = { [K in keyof Settings]: Settings[K]['default'] extends string ? z.output<Settings[K]['schema']> : z.output<Settings[K]['schema']> | undefined };
+
+/** A secret usable in templates as secrets.NAME, optionally bound to destination host globs. */
+export interface Secret { name: string; value: string; hosts: string[] | undefined }
+
+export type Config = Readonly<RawConfig & { secrets: ReadonlyMap<string, Secret> }>;
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+/** Reads INVOKE_SECRET_<NAME> and INVOKE_SECRET_<NAME>_HOSTS (binding wins when <NAME> exists too). */
+export function loadSecrets(env: NodeJS.ProcessEnv): Map<string, Secret> {
+  const raw = new Map<string, string>();
+  for (const [key, value] of Object.entries(env)) {
+    if (key.startsWith('INVOKE_SECRET_') && value !== undefined) raw.set(key.slice('INVOKE_SECRET_'.length), value);
+  }
+  const secrets = new Map<string, Secret>();
+  for (const [name, value] of raw) {
+    const boundTo = name.endsWith('_HOSTS') ? name.slice(0, -'_HOSTS'.length) : undefined;
+    if (boundTo !== undefined && raw.has(boundTo)) continue;
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) throw new ConfigError(`INVOKE_SECRET_${name}: secret names must match [A-Za-z_][A-Za-z0-9_]*`);
+    if (value === '') throw new ConfigError(`INVOKE_SECRET_${name}: must not be empty`);
+    const hosts = raw.get(`${name}_HOSTS`)?.split(',').map((h) => h.trim().toLowerCase()).filter(Boolean);
+    secrets.set(name, { name, value, hosts });
+  }
+  return secrets;
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const out: Record<string, unknown> = {};
+  for (const [name, s] of Object.entries(settings) as [string, Setting<z.ZodType>][]) {
+    const given = env[name];
+    const value = given === undefined || given === '' ? s.default : given;
+    if (value === undefined) continue;
+    const parsed = s.schema.safeParse(value);
+    if (!parsed.success) {
+      const why = parsed.error.issues.map((i) => i.message).join('; ');
+      throw new ConfigError(`${name}: ${why} (got ${JSON.stringify(name === 'INVOKE_API_TOKEN' ? '<hidden>' : value)})`);
+    }
+    out[name] = parsed.data;
+  }
+  return Object.freeze({ ...(out as RawConfig), secrets: loadSecrets(env) });
+}

@@ -1,0 +1,155 @@
+/**
+ * Sends a rendered request with got and reads the response within limits.
+ *
+ * got's own retry and redirect handling are off: BullMQ owns retries (with our backoff), and
+ * redirects are followed here, hop by hop, so each hop passes the destination policy and every
+ * step-supplied header is dropped when the origin changes (got alone forwards custom API-key
+ * headers and POST bodies across origins). HTTP/2 stays off: it bypasses the guarded agent.
+ * The body is counted while streaming, after decompression, so a gzip bomb is cut off at
+ * INVOKE_MAX_RESPONSE_BYTES instead of filling memory. Every failure leaves as an InvokeError
+ * built from the error code alone: got's errors carry headers, body and the full URL.
+ */
+import got, { type Got } from 'got';
+import type dns from 'node:dns';
+import { InvokeError } from '../contract/errors.js';
+import type { Config } from '../config.js';
+import type { RenderedRequest } from '../template/render.js';
+import { checkAddress, checkSecretBindings, checkUrl, createEgressPolicy, isPrivateHostAllowed, type EgressPolicy } from './egress.js';
+import { GuardedHttpAgent, GuardedHttpsAgent } from './guarded-agent.js';
+import { mapNetworkError } from './network-errors.js';
+
+export interface HttpResult {
+  status: number;
+  headers: Record<string, string>;
+  /** Raw response headers needed for classification (Retry-After); not stored. */
+  retryAfter: string | undefined;
+  body: Buffer;
+  truncated: boolean;
+  /** The body went over the limit (the read was cut off). */
+  overLimit: boolean;
+  url: URL;
+}
+
+export interface SendOptions {
+  usedSecrets: Iterable<string>;
+  /** Overrides DNS for tests (a name resolving to 127.0.0.2). */
+  dnsLookup?: typeof dns.lookup;
+}
+
+const MAX_HOPS = 5;
+/** The response headers worth keeping in the envelope (never request headers). */
+export const KEPT_HEADERS = ['content-type', 'content-length', 'etag', 'last-modified', 'location', 'retry-after', 'x-request-id'] as const;
+/** Hop-by-hop and framing headers a step may not set (RFC 9110 7.6.1); got sets them itself. */
+const FORBIDDEN_HEADERS = new Set(['host', 'content-length', 'transfer-encoding', 'connection', 'keep-alive', 'upgrade', 'te', 'trailer', 'proxy-connection', 'expect']);
+
+export type HttpConfig = Pick<Config, 'INVOKE_ALLOW_PRIVATE' | 'INVOKE_ALLOW_HOSTS' | 'INVOKE_DENY_PORTS' | 'INVOKE_MAX_RESPONSE_BYTES' | 'INVOKE_MAX_ERROR_BODY_BYTES' | 'INVOKE_MAX_REQUEST_BYTES' | 'INVOKE_MAX_HEADER_BYTES' | 'INVOKE_DEFAULT_TIMEOUT_MS' | 'INVOKE_CONNECT_TIMEOUT_MS' | 'INVOKE_USER_AGENT' | 'INVOKE_CONCURRENCY' | 'secrets'>;
+
+export function createHttpClient(cfg: HttpConfig) {
+  const policy = createEgressPolicy(cfg);
+  const guard = (address: string, host: string) => (isPrivateHostAllowed(policy, host) ? undefined : checkAddress(policy, address));
+  const agentOptions = { keepAlive: true, maxSockets: Math.max(64, cfg.INVOKE_CONCURRENCY * 2), maxFreeSockets: 256, scheduling: 'lifo' as const, timeout: 60_000 };
+  const agents = { http: new GuardedHttpAgent(guard, agentOptions), https: new GuardedHttpsAgent(guard, agentOptions) };
+  const client: Got = got.extend({
+    agent: agents,
+    http2: false,
+    retry: { limit: 0 },
+    followRedirect: false,
+    throwHttpErrors: false,
+    decompress: true,
+    maxHeaderSize: cfg.INVOKE_MAX_HEADER_BYTES,
+    timeout: { lookup: cfg.INVOKE_CONNECT_TIMEOUT_MS, connect: cfg.INVOKE_CONNECT_TIMEOUT_MS, secureConnect: cfg.INVOKE_CONNECT_TIMEOUT_MS },
+    https: { rejectUnauthorized: true },
+  });
+
+  function prepareHeaders(req: RenderedRequest): Record<string, string> {
+    const headers: Record<string, string> = { 'user-agent': cfg.INVOKE_USER_AGENT };
+    for (const [name, value] of Object.entries(req.headers)) {
+      if (FORBIDDEN_HEADERS.has(name)) throw new InvokeError('INVALID_JOB', `request.headers.${name}: this header is set by the worker and may not be overridden`);
+      headers[name] = value;
+    }
+    if (req.body) headers['content-type'] ??= req.body.contentType;
+    return headers;
+  }
+
+  /** One hop: send, read the body within limits. */
+  async function hop(url: URL, method: string, headers: Record<string, string>, body: string | undefined, deadline: AbortSignal, opts: SendOptions): Promise<HttpResult> {
+    let stream: ReturnType<Got['stream']> | undefined;
+    try {
+      stream = client.stream(url, { method: method as 'GET', headers, body, signal: deadline, ...(opts.dnsLookup ? { dnsLookup: opts.dnsLookup } : {}) });
+      const s = stream;
+      const response = await new Promise<import('got').Response>((resolve, reject) => {
+        s.once('response', resolve);
+        s.once('error', reject);
+      });
+      const limit = cfg.INVOKE_MAX_RESPONSE_BYTES;
+      const chunks: Buffer[] = [];
+      let size = 0;
+      let overLimit = false;
+      for await (const chunk of stream as AsyncIterable<Buffer>) {
+        size += chunk.length;
+        if (size > limit) {
+          overLimit = true;
+          chunks.push(chunk.subarray(0, chunk.length - (size - limit)));
+          break;
+        }
+        chunks.push(chunk);
+      }
+      return { status: response.statusCode, headers: keptHeaders(response.headers), retryAfter: header(response.headers['retry-after']), body: Buffer.concat(chunks), truncated: overLimit, overLimit, url };
+    } catch (err) {
+      throw mapNetworkError(err, url, deadline.aborted);
+    } finally {
+      stream?.destroy();
+    }
+  }
+
+  /** Sends the request, following redirects only when asked (GET/HEAD, at most 5 hops). */
+  async function send(req: RenderedRequest, opts: SendOptions): Promise<HttpResult> {
+    let url = new URL(req.url);
+    let headers = prepareHeaders(req);
+    const body = req.body?.text;
+    if (body !== undefined && Buffer.byteLength(body) > cfg.INVOKE_MAX_REQUEST_BYTES) {
+      throw new InvokeError('INVALID_JOB', `request.body: rendered body is over INVOKE_MAX_REQUEST_BYTES (${cfg.INVOKE_MAX_REQUEST_BYTES})`);
+    }
+    let carriesStepData = true;
+    const timeoutMs = req.timeoutMs ?? cfg.INVOKE_DEFAULT_TIMEOUT_MS;
+    const deadline = AbortSignal.timeout(timeoutMs);
+    for (let hops = 0; ; hops++) {
+      checkUrl(policy, url);
+      if (carriesStepData) checkSecretBindings(cfg.secrets, opts.usedSecrets, url);
+      const result = await hop(url, req.method, headers, hops === 0 ? body : undefined, deadline, opts);
+      const location = result.status >= 300 && result.status < 400 ? result.headers.location : undefined;
+      const followable = req.followRedirects && (req.method === 'GET' || req.method === 'HEAD') && location !== undefined && hops < MAX_HOPS;
+      if (!followable) return result;
+      const next = resolveLocation(location, url);
+      if (next.origin !== url.origin) {
+        // Drop every step-supplied header: API keys must not follow a redirect to another origin.
+        headers = { 'user-agent': headers['user-agent'] ?? cfg.INVOKE_USER_AGENT };
+        carriesStepData = false;
+      }
+      url = next;
+    }
+  }
+
+  return { send, policy, close: () => { agents.http.destroy(); agents.https.destroy(); } };
+}
+
+export type HttpClient = ReturnType<typeof createHttpClient>;
+
+function resolveLocation(location: string, base: URL): URL {
+  try {
+    return new URL(location, base);
+  } catch {
+    throw new InvokeError('HTTP_STATUS', `${base.hostname}: redirect to an invalid Location`, { retryable: false });
+  }
+}
+
+const header = (v: string | string[] | undefined): string | undefined => (Array.isArray(v) ? v[0] : v);
+
+function keptHeaders(raw: Record<string, string | string[] | undefined>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const name of KEPT_HEADERS) {
+    const v = header(raw[name]);
+    if (v !== undefined) out[name] = v.slice(0, 1024);
+  }
+  return out;
+}

@@ -1,0 +1,111 @@
+/**
+ * Composition root and the only place that knows about the process: load config (exit 2 on a
+ * bad variable), log, wait for Redis (exit 1 past the grace period), run the worker (and the
+ * HTTP server), and shut down on SIGTERM/SIGINT with a bounded drain; a second signal exits
+ * at once.
+ */
+import { ConfigError, loadConfig, type Config } from './config.js';
+import { createLogger, type Logger } from './logger.js';
+import { createScrubber } from './template/secrets.js';
+import { createWorkerApp, withTimeout, type WorkerApp } from './app.js';
+import { createRedis, type RedisClient } from './redis.js';
+import { buildServer, UnsafeBindError } from './api/server.js';
+import type { FastifyInstance } from 'fastify';
+
+function config(): Config {
+  try {
+    return loadConfig(process.env);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`invoke-api-worker: invalid configuration: ${err.message}\n`);
+      process.exit(2);
+    }
+    throw err;
+  }
+}
+
+async function waitForRedis(redis: RedisClient, graceMs: number, logger: Logger): Promise<void> {
+  const up = await withTimeout(redis.ping(), graceMs);
+  if (!up) {
+    logger.fatal({ graceMs }, 'Redis unreachable past INVOKE_REDIS_STARTUP_GRACE_MS; exiting');
+    process.exit(1);
+  }
+}
+
+/** BullMQ loses jobs if Redis evicts keys: say so loudly (managed Redis may forbid CONFIG). */
+async function checkEvictionPolicy(redis: RedisClient, logger: Logger): Promise<void> {
+  try {
+    const reply = (await redis.config('GET', 'maxmemory-policy')) as unknown;
+    const policy = Array.isArray(reply) ? reply[1] : reply instanceof Map ? [...reply.values()][0] : (reply as Record<string, string>)?.['maxmemory-policy'];
+    if (policy !== 'noeviction') logger.warn({ policy }, 'Redis maxmemory-policy should be noeviction: evicted keys are lost jobs');
+  } catch {
+    logger.debug('could not read maxmemory-policy');
+  }
+}
+
+function onSignals(stop: (signal: string) => Promise<void>, logger: Logger): void {
+  let stopping = false;
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+    process.on(signal, () => {
+      if (stopping) {
+        logger.warn({ signal }, 'second signal: exiting now');
+        process.exit(130);
+      }
+      stopping = true;
+      void stop(signal);
+    });
+  }
+}
+
+async function main(): Promise<void> {
+  const cfg = config();
+  const logger = createLogger(cfg.LOG_LEVEL, createScrubber(cfg.secrets));
+  process.on('unhandledRejection', (reason) => logger.error({ err: { name: (reason as Error)?.name } }, 'unhandled rejection'));
+
+  let app: WorkerApp | undefined;
+  if (cfg.INVOKE_WORKER_ENABLED) {
+    app = createWorkerApp(cfg, logger);
+    await waitForRedis(app.redis, cfg.INVOKE_REDIS_STARTUP_GRACE_MS, logger);
+    await checkEvictionPolicy(app.redis, logger);
+    logger.info({ queue: cfg.INVOKE_QUEUE, prefix: cfg.BULLMQ_PREFIX, concurrency: cfg.INVOKE_CONCURRENCY }, 'worker started');
+  }
+
+  let server: FastifyInstance | undefined;
+  let apiRedis: RedisClient | undefined;
+  if (cfg.INVOKE_API_ENABLED) {
+    apiRedis = app?.redis ?? createRedis(cfg, 'api');
+    const redis = apiRedis;
+    try {
+      server = await buildServer({
+        cfg,
+        logger,
+        readiness: {
+          checks: {
+            redis: async () => (await withTimeout(redis.ping(), 1000)) && redis.status === 'ready',
+            ...(app ? { worker: async () => app!.worker.isRunning() } : {}),
+          },
+        },
+      });
+    } catch (err) {
+      if (err instanceof UnsafeBindError) {
+        process.stderr.write(`invoke-api-worker: invalid configuration: ${err.message}\n`);
+        process.exit(2);
+      }
+      throw err;
+    }
+    await server.listen({ port: cfg.PORT, host: cfg.INVOKE_API_HOST });
+    logger.info({ url: `http://${cfg.INVOKE_API_HOST}:${cfg.PORT}`, auth: Boolean(cfg.INVOKE_API_TOKEN) }, 'HTTP server listening');
+  }
+
+  onSignals(async (signal) => {
+    logger.info({ signal, drainMs: cfg.INVOKE_SHUTDOWN_TIMEOUT_MS }, 'shutting down: no new jobs, draining in-flight calls');
+    await server?.close();
+    const drained = app ? await app.close(cfg.INVOKE_SHUTDOWN_TIMEOUT_MS) : true;
+    if (!app && apiRedis) apiRedis.disconnect();
+    logger.info({ drained }, 'stopped');
+    logger.flush();
+    process.exit(drained ? 0 : 1);
+  }, logger);
+}
+
+void main();

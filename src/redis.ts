@@ -1,0 +1,29 @@
+/**
+ * Redis connections from config: a single node (REDIS_URL), a Cluster (REDIS_CLUSTER_NODES) or
+ * Sentinel (REDIS_SENTINELS). BullMQ workers need maxRetriesPerRequest: null, and it also makes
+ * our own writes wait through an outage instead of being dropped (ioredis queues them offline
+ * and replays them on reconnect), which is what "the result is saved once Redis is back" needs.
+ */
+import { Redis, Cluster, type RedisOptions } from 'ioredis';
+import type { Config } from './config.js';
+
+export type RedisClient = Redis | Cluster;
+
+const hostPort = (s: string) => {
+  const [host, port] = s.split(':');
+  return { host: host ?? '127.0.0.1', port: Number(port ?? 6379) };
+};
+
+export function createRedis(cfg: Pick<Config, 'REDIS_URL' | 'REDIS_CLUSTER_NODES' | 'REDIS_SENTINELS' | 'REDIS_SENTINEL_NAME'>, name: string): RedisClient {
+  const options: RedisOptions = { maxRetriesPerRequest: null, enableReadyCheck: true, connectionName: `invoke-api:${name}`, retryStrategy: (n) => Math.min(n * 200, 2000) };
+  if (cfg.REDIS_CLUSTER_NODES?.length) {
+    return new Cluster(cfg.REDIS_CLUSTER_NODES.map(hostPort), { redisOptions: options, enableReadyCheck: true, clusterRetryStrategy: (n) => Math.min(n * 200, 2000) });
+  }
+  if (cfg.REDIS_SENTINELS?.length) {
+    const url = new URL(cfg.REDIS_URL);
+    return new Redis({ ...options, sentinels: cfg.REDIS_SENTINELS.map(hostPort), name: cfg.REDIS_SENTINEL_NAME, password: url.password || undefined, username: url.username || undefined });
+  }
+  return new Redis(cfg.REDIS_URL, options);
+}
+
+export const isCluster = (r: RedisClient): r is Cluster => r instanceof Cluster;

@@ -1,0 +1,143 @@
+/**
+ * Structure-aware rendering of a step's request (contract section 1, Templates).
+ *
+ * Each string leaf is its own liquid template, so a customer value containing quotes,
+ * backslashes, newlines or "{{" can never break the JSON around it: it is data, inserted after
+ * parsing. Non-string leaves (numbers, booleans, null) are kept as they are. In the URL every
+ * {{ output }} is percent-encoded (so "a/b?x" stays inside one path segment); query values are
+ * rendered raw and encoded by URLSearchParams. Strict variables and filters: an undefined
+ * variable is a TEMPLATE_ERROR, never an empty string sent to a partner.
+ */
+import { Liquid, type Template } from 'liquidjs';
+import type { InvokeRequest } from '../contract/job.js';
+import { InvokeError } from '../contract/errors.js';
+
+export interface RenderedRequest {
+  method: InvokeRequest['method'];
+  url: string;
+  headers: Record<string, string>;
+  /** The bytes to send and their content type, or undefined for no body. */
+  body: { text: string; contentType: string } | undefined;
+  timeoutMs: number | undefined;
+  followRedirects: boolean;
+}
+
+const CACHE_LIMIT = 5000;
+const hasTags = (s: string) => s.includes('{{') || s.includes('{%');
+const CONTROL_CHARS = /[\r\n\0]/;
+
+/** A bounded cache of parsed templates: steps are few, customers are many. */
+class TemplateCache {
+  private readonly map = new Map<string, Template[]>();
+  constructor(private readonly liquid: Liquid) {}
+  render(source: string, scope: object): string {
+    return String(this.liquid.renderSync(this.get(source), scope));
+  }
+  private get(source: string): Template[] {
+    let t = this.map.get(source);
+    if (t === undefined) {
+      t = this.liquid.parse(source);
+      if (this.map.size >= CACHE_LIMIT) this.map.delete(this.map.keys().next().value as string);
+      this.map.set(source, t);
+    }
+    return t;
+  }
+}
+
+const options = { strictVariables: true, strictFilters: true, ownPropertyOnly: true, cache: false } as const;
+
+export function createRenderer() {
+  const plain = new TemplateCache(new Liquid(options));
+  const urlEncoded = new TemplateCache(new Liquid({ ...options, outputEscape: (v: unknown) => encodeURIComponent(String(v)) }));
+
+  function renderString(source: string, scope: object, where: string, cache = plain): string {
+    if (!hasTags(source)) return source;
+    try {
+      return cache.render(source, scope);
+    } catch (err) {
+      throw templateError(err, where);
+    }
+  }
+
+  function renderJson(value: unknown, scope: object, where: string): unknown {
+    if (typeof value === 'string') return renderString(value, scope, where);
+    if (Array.isArray(value)) return value.map((v, i) => renderJson(v, scope, `${where}[${i}]`));
+    if (value !== null && typeof value === 'object') {
+      const out: Record<string, unknown> = {};
+      for (const [k, v] of Object.entries(value)) out[k] = renderJson(v, scope, `${where}.${k}`);
+      return out;
+    }
+    return value;
+  }
+
+  function renderUrl(req: InvokeRequest, scope: object): string {
+    // A URL that is one output ("{{ context.next.body.url }}") is a whole URL from data: not encoded.
+    const whole = /^\{\{[^{}]*\}\}$/.test(req.url.trim());
+    const rendered = renderString(req.url, scope, 'request.url', whole ? plain : urlEncoded);
+    let url: URL;
+    try {
+      url = new URL(rendered);
+    } catch {
+      throw new InvokeError('TEMPLATE_ERROR', 'request.url: rendered value is not an absolute URL');
+    }
+    for (const [k, v] of Object.entries(req.query ?? {})) {
+      url.searchParams.append(renderString(k, scope, `request.query.${k}`), renderString(v, scope, `request.query.${k}`));
+    }
+    return url.toString();
+  }
+
+  function renderHeaders(req: InvokeRequest, scope: object): Record<string, string> {
+    const out: Record<string, string> = {};
+    for (const [name, template] of Object.entries(req.headers ?? {})) {
+      const value = renderString(template, scope, `request.headers.${name}`);
+      // CR/LF/NUL would split the header block (request smuggling); refuse, naming the header.
+      if (CONTROL_CHARS.test(value)) throw new InvokeError('TEMPLATE_ERROR', `request.headers.${name}: rendered value contains CR, LF or NUL`);
+      out[name.toLowerCase()] = value;
+    }
+    return out;
+  }
+
+  function renderBody(req: InvokeRequest, scope: object): RenderedRequest['body'] {
+    if (req.body === undefined || req.body === null && req.bodyType === undefined) return undefined;
+    const type = req.bodyType ?? (typeof req.body === 'string' ? 'text' : 'json');
+    switch (type) {
+      case 'json':
+        return { text: JSON.stringify(renderJson(req.body, scope, 'request.body')), contentType: 'application/json' };
+      case 'form': {
+        if (req.body === null || typeof req.body !== 'object' || Array.isArray(req.body)) {
+          throw new InvokeError('INVALID_JOB', 'request.body: a form body must be an object of strings');
+        }
+        const form = new URLSearchParams();
+        for (const [k, v] of Object.entries(req.body)) form.append(k, renderString(String(v), scope, `request.body.${k}`));
+        return { text: form.toString(), contentType: 'application/x-www-form-urlencoded' };
+      }
+      case 'text':
+        if (typeof req.body !== 'string') throw new InvokeError('INVALID_JOB', 'request.body: a text body must be a string');
+        return { text: renderString(req.body, scope, 'request.body'), contentType: 'text/plain; charset=utf-8' };
+    }
+  }
+
+  /** Renders the whole request; throws InvokeError TEMPLATE_ERROR naming the field. */
+  function renderRequest(req: InvokeRequest, scope: object): RenderedRequest {
+    return {
+      method: req.method,
+      url: renderUrl(req, scope),
+      headers: renderHeaders(req, scope),
+      body: renderBody(req, scope),
+      timeoutMs: req.timeoutMs,
+      followRedirects: req.followRedirects,
+    };
+  }
+
+  return { renderRequest, renderString };
+}
+
+export type Renderer = ReturnType<typeof createRenderer>;
+
+/** liquidjs messages quote the template source (never values); unknown secrets get their own words. */
+function templateError(err: unknown, where: string): InvokeError {
+  const message = err instanceof Error ? err.message.split('\n')[0]!.replace(/, line:\d+, col:\d+/, '') : 'render failed';
+  const secret = /undefined variable: secrets\.([A-Za-z0-9_]+)/.exec(message);
+  if (secret) return new InvokeError('TEMPLATE_ERROR', `${where}: unknown secret ${secret[1]} (set INVOKE_SECRET_${secret[1]})`);
+  return new InvokeError('TEMPLATE_ERROR', `${where}: ${message}`);
+}

@@ -1,0 +1,36 @@
+/**
+ * The BullMQ Worker with our options: concurrency, lock/stalled timings tuned so a crashed
+ * worker's jobs are recovered in seconds (docs/guarantees.md), bounded retention (BullMQ keeps
+ * finished jobs forever otherwise), and our backoff types.
+ */
+import { Worker, type Job } from 'bullmq';
+import type { Config } from '../config.js';
+import type { RedisClient } from '../redis.js';
+import { createBackoffStrategy } from './backoff.js';
+import type { Processor } from './processor.js';
+
+export const JOB_NAME = 'invoke';
+
+export type WorkerConfig = Pick<Config, 'INVOKE_QUEUE' | 'BULLMQ_PREFIX' | 'INVOKE_CONCURRENCY' | 'INVOKE_LOCK_DURATION_MS' | 'INVOKE_STALLED_INTERVAL_MS' | 'INVOKE_BACKOFF_MAX_MS' | 'INVOKE_RETAIN_COMPLETED_SECONDS' | 'INVOKE_RETAIN_COMPLETED_COUNT' | 'INVOKE_RETAIN_FAILED_SECONDS' | 'INVOKE_RETAIN_FAILED_COUNT'>;
+
+export function retention(cfg: WorkerConfig) {
+  return {
+    removeOnComplete: { age: cfg.INVOKE_RETAIN_COMPLETED_SECONDS, count: cfg.INVOKE_RETAIN_COMPLETED_COUNT },
+    removeOnFail: { age: cfg.INVOKE_RETAIN_FAILED_SECONDS, count: cfg.INVOKE_RETAIN_FAILED_COUNT },
+  };
+}
+
+export function createWorker(cfg: WorkerConfig, connection: RedisClient, processor: Processor, opts: { autorun?: boolean } = {}): Worker {
+  return new Worker(cfg.INVOKE_QUEUE, (job: Job, token?: string) => processor(job, token), {
+    connection,
+    prefix: cfg.BULLMQ_PREFIX,
+    concurrency: cfg.INVOKE_CONCURRENCY,
+    lockDuration: cfg.INVOKE_LOCK_DURATION_MS,
+    stalledInterval: cfg.INVOKE_STALLED_INTERVAL_MS,
+    // Two stalls before failing: one crash must never cost a customer their step.
+    maxStalledCount: 2,
+    autorun: opts.autorun ?? true,
+    settings: { backoffStrategy: createBackoffStrategy(cfg.INVOKE_BACKOFF_MAX_MS) },
+    ...retention(cfg),
+  });
+}

@@ -1,0 +1,109 @@
+/**
+ * Classification of one attempt (contract section 4) and the only bridge from our codes to
+ * BullMQ's errors: UnrecoverableError for anything not worth another attempt (never burns
+ * retries), a plain (sanitised) error for transient failures so BullMQ retries with the job's
+ * backoff, Retry-After switching the backoff for that one retry.
+ */
+import { UnrecoverableError, type Job } from 'bullmq';
+import { InvokeError } from '../contract/errors.js';
+import type { Envelope } from '../contract/envelope.js';
+import type { InvokeJob } from '../contract/job.js';
+import type { HttpResult } from '../http/call.js';
+import { parseRetryAfter } from '../http/retry-after.js';
+import { RETRY_AFTER_TYPE } from './backoff.js';
+
+export interface Outcome {
+  ok: boolean;
+  status: number | null;
+  body: unknown;
+  truncated: boolean;
+  headers: Record<string, string>;
+  error: InvokeError | undefined;
+}
+
+export interface OutcomeLimits { retryAfterMaxMs: number; maxErrorBodyBytes: number }
+
+const isJsonType = (ct: string | undefined) => ct !== undefined && /[/+]json\b/i.test(ct);
+
+/**
+ * Body bytes -> envelope body: JSON when the content type says so and it parses; otherwise
+ * text. Invalid JSON under a JSON content type is kept as text (docs/errors.md): the step still
+ * succeeds on a 2xx, and a later step can see exactly what the partner sent.
+ */
+export function parseBody(bytes: Buffer, contentType: string | undefined, truncated: boolean): unknown {
+  if (bytes.length === 0) return null;
+  const text = bytes.toString('utf8');
+  if (!truncated && isJsonType(contentType)) {
+    try {
+      return JSON.parse(text);
+    } catch {
+      return text;
+    }
+  }
+  return text;
+}
+
+function pickPath(root: unknown, path: string): unknown {
+  let cur = root;
+  for (const part of path.split('.')) {
+    if (cur === null || typeof cur !== 'object' || !Object.hasOwn(cur, part)) return null;
+    cur = (cur as Record<string, unknown>)[part];
+  }
+  return cur ?? null;
+}
+
+/** save.pick: paths into { status, headers, body }; a missing path saves null. */
+export function applyPick(pick: Record<string, string> | undefined, whole: { status: number | null; headers: Record<string, string>; body: unknown }): unknown {
+  if (!pick) return whole.body;
+  const out: Record<string, unknown> = {};
+  for (const [name, path] of Object.entries(pick)) out[name] = pickPath(whole, path);
+  return out;
+}
+
+export function fromResponse(res: HttpResult, job: InvokeJob, limits: OutcomeLimits): Outcome {
+  const where = `${res.url.hostname}${res.url.pathname}`;
+  const ok = res.status >= 200 && res.status < 300;
+  if (ok && res.overLimit) {
+    return { ok: false, status: res.status, body: null, truncated: true, headers: res.headers, error: new InvokeError('RESPONSE_TOO_LARGE', `body from ${where} is over INVOKE_MAX_RESPONSE_BYTES`, { status: res.status }) };
+  }
+  if (ok) {
+    const body = parseBody(res.body, res.headers['content-type'], false);
+    return { ok, status: res.status, body: applyPick(job.save.pick, { status: res.status, headers: res.headers, body }), truncated: false, headers: res.headers, error: undefined };
+  }
+  // Non-2xx: keep the (truncated) error body so a later step can branch on it.
+  const truncated = res.truncated || res.body.length > limits.maxErrorBodyBytes;
+  const body = parseBody(res.body.subarray(0, limits.maxErrorBodyBytes), res.headers['content-type'], truncated);
+  const retryAfterMs = res.status === 429 || res.status === 503 ? parseRetryAfter(res.retryAfter, limits.retryAfterMaxMs) : undefined;
+  const error = new InvokeError('HTTP_STATUS', `${where} answered ${res.status}`, { status: res.status, ...(retryAfterMs !== undefined ? { retryAfterMs } : {}) });
+  return { ok: false, status: res.status, body, truncated, headers: res.headers, error };
+}
+
+export function fromError(error: InvokeError): Outcome {
+  return { ok: false, status: error.status, body: null, truncated: false, headers: {}, error };
+}
+
+export function toEnvelope(o: Outcome, attempts: number, durationMs: number, eventId: string, now = new Date()): Envelope {
+  return {
+    ok: o.ok,
+    status: o.status,
+    body: o.body,
+    truncated: o.truncated,
+    headers: o.headers,
+    error: o.error ? o.error.toJSON() : null,
+    attempts,
+    durationMs: Math.round(durationMs),
+    at: now.toISOString(),
+    eventId,
+  };
+}
+
+/** The error to throw so BullMQ retries (transient) or fails at once (permanent / final). */
+export function toBullError(job: Job, error: InvokeError, final: boolean): Error {
+  if (final || !error.retryable) {
+    const e = new UnrecoverableError(error.message);
+    e.stack = `UnrecoverableError: ${error.message}`;
+    return e;
+  }
+  if (error.retryAfterMs !== undefined) job.opts.backoff = { type: RETRY_AFTER_TYPE, delay: error.retryAfterMs };
+  return error;
+}

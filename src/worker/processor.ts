@@ -1,0 +1,157 @@
+/**
+ * The story of one attempt at a journey step's API call:
+ *
+ *   1. validate  the job data with the contract schema (bad data fails at once: INVALID_JOB)
+ *   2. expire    if deadlineMs has passed since enqueue (EXPIRED)
+ *   3. render    the request templates with data, context and secrets (TEMPLATE_ERROR)
+ *   4. call      the partner within the egress policy and limits (http/)
+ *   5. classify  the response or failure into an outcome (outcome.ts)
+ *   6. save      the envelope to the run's context, then emit the continuation event
+ *                (on success, or on final failure with onFailure=continue) — or throw so
+ *                BullMQ retries a transient failure with the job's backoff.
+ *
+ * I/O is passed in (render, call, readContext, writeResult) so the story is testable alone.
+ */
+import type { Job } from 'bullmq';
+import { performance } from 'node:perf_hooks';
+import { InvokeError, isInvokeError } from '../contract/errors.js';
+import { describeIssues, invokeJobSchema, type InvokeJob } from '../contract/job.js';
+import { idempotencyKey } from '../contract/idempotency.js';
+import { buildEvent } from '../events/continuation.js';
+import type { Renderer, RenderedRequest } from '../template/render.js';
+import { buildScope, needsContext } from '../template/scope.js';
+import type { Scrub } from '../template/secrets.js';
+import type { HttpClient } from '../http/call.js';
+import type { Secret } from '../config.js';
+import type { Logger } from '../logger.js';
+import { fromError, fromResponse, toBullError, toEnvelope, type Outcome, type OutcomeLimits } from './outcome.js';
+import type { WriteResult } from './result-writer.js';
+import { salvageIdentity } from './salvage.js';
+
+export interface ProcessorDeps {
+  renderer: Renderer;
+  http: Pick<HttpClient, 'send'>;
+  readContext: (runId: string) => Promise<Record<string, unknown>>;
+  writeResult: WriteResult;
+  logger: Logger;
+  secrets: ReadonlyMap<string, Secret>;
+  scrub: Scrub;
+  limits: OutcomeLimits;
+  /** Runs before the call (destination limits); may throw to delay or fail the job. */
+  beforeCall?: (job: Job, url: URL, token: string | undefined) => Promise<() => void>;
+  /** See every finished attempt (metrics, breakers); must not throw. */
+  observers?: ((info: AttemptInfo) => void)[];
+}
+
+export interface AttemptInfo {
+  job: Job;
+  host: string;
+  method: string;
+  status: number | null;
+  durationMs: number;
+  errorCode: string | undefined;
+  outcome: 'completed' | 'retry' | 'failed' | 'held';
+}
+
+export interface ProcessResult { ok: boolean; status: number | null; attempts: number }
+
+export function createProcessor(deps: ProcessorDeps) {
+  const { renderer, http, logger, scrub } = deps;
+
+  /** Our error with secrets scrubbed from its message; anything foreign becomes ours. */
+  function sanitize(err: unknown): InvokeError {
+    if (isInvokeError(err)) {
+      const clean = scrub(err.message.slice(err.code.length + 2));
+      return new InvokeError(err.code, clean, { retryable: err.retryable, status: err.status, ...(err.retryAfterMs !== undefined ? { retryAfterMs: err.retryAfterMs } : {}) });
+    }
+    throw internalError(err);
+  }
+
+  async function render(job: InvokeJob, eventId: string): Promise<RenderedRequest & { usedSecrets: Set<string> }> {
+    const context = needsContext(job) ? await deps.readContext(job.runId) : {};
+    const scope = buildScope(job, context, deps.secrets);
+    const rendered = renderer.renderRequest(job.request, scope.vars);
+    if (job.request.idempotencyHeader) rendered.headers[job.request.idempotencyHeader.toLowerCase()] = eventId;
+    return { ...rendered, usedSecrets: scope.usedSecrets };
+  }
+
+  async function attempt(bull: Job, job: InvokeJob, eventId: string, token: string | undefined): Promise<{ outcome: Outcome; url: URL | undefined }> {
+    let url: URL | undefined;
+    try {
+      const req = await render(job, eventId);
+      url = new URL(req.url);
+      const release = deps.beforeCall ? await deps.beforeCall(bull, url, token) : undefined;
+      try {
+        const res = await http.send(req, { usedSecrets: req.usedSecrets });
+        return { outcome: fromResponse(res, job, deps.limits), url };
+      } finally {
+        release?.();
+      }
+    } catch (err) {
+      if (!isInvokeError(err)) throw internalError(err);
+      return { outcome: fromError(err), url };
+    }
+  }
+
+  return async function process(bull: Job, token?: string): Promise<ProcessResult> {
+    const started = performance.now();
+    const attemptNo = bull.attemptsMade + 1;
+    const maxAttempts = bull.opts.attempts ?? 1;
+
+    // 1. validate
+    const parsed = invokeJobSchema.safeParse(bull.data);
+    if (!parsed.success) {
+      const error = new InvokeError('INVALID_JOB', describeIssues(parsed.error));
+      await finish(bull, salvageIdentity(bull.data), fromError(sanitize(error)), true, attemptNo, started, undefined, 'GET');
+      throw toBullError(bull, sanitize(error), true);
+    }
+    const job = parsed.data;
+    const eventId = idempotencyKey(job);
+
+    // 2. expire
+    let outcome: Outcome;
+    let url: URL | undefined;
+    if (job.deadlineMs !== undefined && Date.now() > bull.timestamp + job.deadlineMs) {
+      outcome = fromError(new InvokeError('EXPIRED', `deadline of ${job.deadlineMs} ms after enqueue passed before attempt ${attemptNo}`));
+    } else {
+      // 3-5. render, call, classify
+      ({ outcome, url } = await attempt(bull, job, eventId, token));
+    }
+    if (outcome.error) outcome.error = sanitize(outcome.error);
+
+    // 6. save + emit, or retry
+    const final = !outcome.error || !outcome.error.retryable || attemptNo >= maxAttempts;
+    await finish(bull, job, outcome, final, attemptNo, started, url, job.request.method);
+    if (outcome.error) throw toBullError(bull, outcome.error, final);
+    return { ok: true, status: outcome.status, attempts: attemptNo };
+  };
+
+  /** Logs the attempt and, when it is the last one, saves and emits (not for a held failure). */
+  async function finish(bull: Job, job: InvokeJob | undefined, outcome: Outcome, final: boolean, attemptNo: number, started: number, url: URL | undefined, method: string): Promise<void> {
+    const durationMs = performance.now() - started;
+    const held = !outcome.ok && job?.onFailure === 'hold';
+    const kind: AttemptInfo['outcome'] = outcome.ok ? 'completed' : !final ? 'retry' : held ? 'held' : 'failed';
+    const code = outcome.error?.code;
+    const host = url?.hostname ?? '';
+    const line = `${method} ${host}${scrub(url?.pathname ?? '')} -> ${outcome.status ?? '-'} in ${Math.round(durationMs)} ms${code ? ` ${code}` : ''} (attempt ${attemptNo}, ${kind})`;
+    const writes: Promise<unknown>[] = [bull.log(line)];
+    if (final && job !== undefined && !held) {
+      const envelope = toEnvelope(outcome, attemptNo, durationMs, idempotencyKey(job));
+      const event = buildEvent(job, bull.id ?? '', envelope);
+      writes.push(deps.writeResult({ runId: job.runId, variable: job.save.variable, envelope, event }));
+    }
+    await Promise.all(writes);
+    if (logger.isLevelEnabled('info')) {
+      logger.info({ jobId: bull.id, runId: job?.runId ?? bull.data?.runId, stepId: job?.stepId ?? bull.data?.stepId, attempt: attemptNo, method, host, status: outcome.status, durationMs: Math.round(durationMs), outcome: kind, errorCode: code }, 'attempt');
+    }
+    const info: AttemptInfo = { job: bull, host, method, status: outcome.status, durationMs, errorCode: code, outcome: kind };
+    for (const observe of deps.observers ?? []) observe(info);
+  }
+}
+
+export type Processor = ReturnType<typeof createProcessor>;
+
+/** Redis trouble or a bug: BullMQ retries it; only the error's class name is stored, never a foreign message. */
+function internalError(err: unknown): Error {
+  return new Error(`internal error (${(err as Error)?.name ?? 'unknown'}); will retry`);
+}

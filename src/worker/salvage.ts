@@ -1,0 +1,15 @@
+/**
+ * For a job whose data fails the schema: if the parts that identify the step (ids, variable,
+ * onFailure) are still valid, the failure can be saved and emitted so the customer's journey
+ * moves on down its failure branch instead of waiting forever. Otherwise nothing is written.
+ */
+import type { InvokeJob } from '../contract/job.js';
+import { invokeJobSchema } from '../contract/job.js';
+
+const identitySchema = invokeJobSchema.pick({ journeyId: true, runId: true, stepId: true, visit: true, customerId: true, save: true, onFailure: true });
+
+export function salvageIdentity(data: unknown): InvokeJob | undefined {
+  const parsed = identitySchema.safeParse(data);
+  if (!parsed.success) return undefined;
+  return { ...parsed.data, v: 1, data: {}, request: { method: 'GET', url: '', followRedirects: false } };
+}

@@ -1,0 +1,62 @@
+/** Per-test namespaces on the real Redis and cleanup of everything they created. */
+import { Redis } from 'ioredis';
+import { randomBytes } from 'node:crypto';
+
+export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+
+export interface Namespace {
+  id: string;
+  queue: string;
+  prefix: string;
+  ctxPrefix: string;
+  stream: string;
+  env: Record<string, string>;
+}
+
+/** A queue name, BullMQ prefix, context prefix and stream nobody else uses. */
+export function namespace(label = 't'): Namespace {
+  const id = `${label}-${randomBytes(4).toString('hex')}`;
+  const ns = { id, queue: 'invoke-api', prefix: `test:${id}:bull`, ctxPrefix: `test:${id}:ctx`, stream: `test:${id}:continuations` };
+  return {
+    ...ns,
+    env: { REDIS_URL, INVOKE_QUEUE: ns.queue, BULLMQ_PREFIX: ns.prefix, INVOKE_CTX_PREFIX: ns.ctxPrefix, INVOKE_EVENTS_STREAM: ns.stream },
+  };
+}
+
+export function redisClient(url = REDIS_URL): Redis {
+  return new Redis(url, { maxRetriesPerRequest: null });
+}
+
+/** Deletes every key of the namespace (SCAN, never KEYS). */
+export async function cleanNamespace(redis: Redis, ns: Namespace): Promise<void> {
+  for (const pattern of [`test:${ns.id}:*`]) {
+    let cursor = '0';
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
+      cursor = next;
+      if (keys.length) await redis.del(...keys);
+    } while (cursor !== '0');
+  }
+}
+
+/** Every key of the namespace with its full string content, for "the secret is nowhere" checks. */
+export async function dumpNamespace(redis: Redis, ns: Namespace): Promise<string> {
+  const keys: string[] = [];
+  let cursor = '0';
+  do {
+    const [next, batch] = await redis.scan(cursor, 'MATCH', `test:${ns.id}:*`, 'COUNT', 1000);
+    cursor = next;
+    keys.push(...batch);
+  } while (cursor !== '0');
+  const parts: string[] = [];
+  for (const key of keys) {
+    const type = await redis.type(key);
+    if (type === 'string') parts.push(String(await redis.get(key)));
+    else if (type === 'hash') parts.push(JSON.stringify(await redis.hgetall(key)));
+    else if (type === 'list') parts.push(JSON.stringify(await redis.lrange(key, 0, -1)));
+    else if (type === 'zset') parts.push(JSON.stringify(await redis.zrange(key, '0', '-1')));
+    else if (type === 'set') parts.push(JSON.stringify(await redis.smembers(key)));
+    else if (type === 'stream') parts.push(JSON.stringify(await redis.xrange(key, '-', '+')));
+  }
+  return parts.join('\n');
+}

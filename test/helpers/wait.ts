@@ -1,0 +1,21 @@
+/** Wait for states, never for time: poll until a condition holds or fail with what was seen. */
+import type { Queue } from 'bullmq';
+
+export async function waitFor<T>(probe: () => Promise<T | undefined | false>, what: string, timeoutMs = 20_000): Promise<T> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await probe();
+    if (v !== undefined && v !== false) return v;
+    if (Date.now() > until) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+export async function waitForJob(queue: Queue, jobId: string, state: 'completed' | 'failed', timeoutMs = 20_000) {
+  return waitFor(async () => {
+    const job = await queue.getJob(jobId);
+    if (!job) return undefined;
+    const s = await job.getState();
+    return s === state ? job : undefined;
+  }, `job ${jobId} to be ${state}`, timeoutMs);
+}
