@@ -4,12 +4,15 @@
  * moves on down its failure branch instead of waiting forever. Otherwise nothing is written.
  */
 import type { InvokeJob } from '../contract/job.js';
+import { z } from 'zod';
 import { invokeJobSchema } from '../contract/job.js';
 
-const identitySchema = invokeJobSchema.pick({ journeyId: true, runId: true, stepId: true, visit: true, customerId: true, save: true, onFailure: true });
+// Loose: the rest of the data is what failed, and is ignored here.
+const identitySchema = z.looseObject(invokeJobSchema.pick({ journeyId: true, runId: true, stepId: true, visit: true, customerId: true, save: true, onFailure: true }).shape);
 
 export function salvageIdentity(data: unknown): InvokeJob | undefined {
   const parsed = identitySchema.safeParse(data);
   if (!parsed.success) return undefined;
-  return { ...parsed.data, v: 1, data: {}, request: { method: 'GET', url: '', followRedirects: false } };
+  const { journeyId, runId, stepId, visit, customerId, save, onFailure } = parsed.data;
+  return { journeyId, runId, stepId, visit, customerId, save, onFailure, v: 1, data: {}, request: { method: 'GET', url: '', followRedirects: false } };
 }

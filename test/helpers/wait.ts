@@ -13,9 +13,8 @@ export async function waitFor<T>(probe: () => Promise<T | undefined | false>, wh
 
 export async function waitForJob(queue: Queue, jobId: string, state: 'completed' | 'failed', timeoutMs = 20_000) {
   return waitFor(async () => {
-    const job = await queue.getJob(jobId);
-    if (!job) return undefined;
-    const s = await job.getState();
-    return s === state ? job : undefined;
+    // State first, then the job: a job object read before the state changed would be stale.
+    if ((await queue.getJobState(jobId)) !== state) return undefined;
+    return queue.getJob(jobId);
   }, `job ${jobId} to be ${state}`, timeoutMs);
 }
