@@ -53,10 +53,22 @@ export function checkAddress(policy: EgressPolicy, address: string): string | un
   }
   const range = addr.range();
   if (range !== 'unicast') return `${range} address`;
+  if (addr.kind() === 'ipv4') return undefined;
   // ::/96 (deprecated IPv4-compatible, RFC 4291 2.5.5.1): ipaddr.js calls it unicast.
-  if (addr.kind() === 'ipv6' && addr.toByteArray().slice(0, 12).every((b) => b === 0)) return 'ipv4Compatible address';
+  if (addr.toByteArray().slice(0, 12).every((b) => b === 0)) return 'ipv4Compatible address';
+  // Global unicast is 2000::/3 (RFC 4291 2.4, IANA); ipaddr.js calls the unassigned rest unicast too.
+  if (!addr.match(GLOBAL_UNICAST_V6, 3)) return 'non-global address';
   return undefined;
 }
+
+const GLOBAL_UNICAST_V6 = ipaddr.IPv6.parse('2000::');
+
+/**
+ * The check the guarded agents run on every address they would connect to: a host named in
+ * INVOKE_ALLOW_PRIVATE may resolve anywhere, any other address must pass checkAddress.
+ */
+export const addressGuard = (policy: EgressPolicy) => (address: string, host: string): string | undefined =>
+  isPrivateHostAllowed(policy, host) ? undefined : checkAddress(policy, address);
 
 const blocked = (url: URL, why: string) => new InvokeError('URL_BLOCKED', `${url.hostname}: ${why}`);
 
@@ -67,6 +79,8 @@ export function checkUrl(policy: EgressPolicy, url: URL): void {
   const port = Number(url.port || (url.protocol === 'https:' ? 443 : 80));
   if (policy.denyPorts.has(port)) throw blocked(url, `port ${port} is not allowed`);
   const host = url.hostname.toLowerCase();
+  // got reads http://unix:/path.sock:/x as a UNIX socket (refused unless enabled): refuse it here, for good.
+  if (host === 'unix') throw blocked(url, 'UNIX socket URLs are not allowed');
   if (policy.allowHosts.length > 0 && !policy.allowHosts.some((g) => hostMatches(g, host))) throw blocked(url, 'host is not in INVOKE_ALLOW_HOSTS');
   // WHATWG URL has already normalised 2130706433, 0x7f000001, 0177.0.0.1 and 127.1 to 127.0.0.1.
   const literal = host.replace(/^\[|\]$/g, '');
