@@ -107,6 +107,10 @@ export function createHttpClient(cfg: HttpConfig) {
     let url = new URL(req.url);
     let headers = prepareHeaders(req);
     const body = req.body?.text;
+    // got refuses a GET/HEAD body at send time with an error that would read as a network failure.
+    if (body !== undefined && (req.method === 'GET' || req.method === 'HEAD')) {
+      throw new InvokeError('INVALID_JOB', `request.body: a ${req.method} request may not have a body (use POST, PUT or PATCH)`);
+    }
     if (body !== undefined && Buffer.byteLength(body) > cfg.INVOKE_MAX_REQUEST_BYTES) {
       throw new InvokeError('INVALID_JOB', `request.body: rendered body is over INVOKE_MAX_REQUEST_BYTES (${cfg.INVOKE_MAX_REQUEST_BYTES})`);
     }

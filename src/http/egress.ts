@@ -11,7 +11,7 @@
 import ipaddr from 'ipaddr.js';
 import { isIP } from 'node:net';
 import { InvokeError } from '../contract/errors.js';
-import type { Config, Secret } from '../config.js';
+import { ConfigError, type Config, type Secret } from '../config.js';
 
 export interface EgressPolicy {
   allowCidrs: [ipaddr.IPv4 | ipaddr.IPv6, number][];
@@ -24,11 +24,30 @@ export function createEgressPolicy(cfg: Pick<Config, 'INVOKE_ALLOW_PRIVATE' | 'I
   const allowCidrs: EgressPolicy['allowCidrs'] = [];
   const allowPrivateHosts: string[] = [];
   for (const entry of cfg.INVOKE_ALLOW_PRIVATE) {
-    if (entry.includes('/')) allowCidrs.push(ipaddr.parseCIDR(entry));
-    else if (isIP(entry)) allowCidrs.push(ipaddr.parseCIDR(`${entry}/${isIP(entry) === 4 ? 32 : 128}`));
-    else allowPrivateHosts.push(entry.toLowerCase());
+    if (entry.includes('/') || isIP(entry)) allowCidrs.push(parseCidr(entry));
+    else allowPrivateHosts.push(hostGlob('INVOKE_ALLOW_PRIVATE', entry));
   }
-  return { allowCidrs, allowPrivateHosts, allowHosts: cfg.INVOKE_ALLOW_HOSTS.map((h) => h.toLowerCase()), denyPorts: new Set(cfg.INVOKE_DENY_PORTS) };
+  const allowHosts = cfg.INVOKE_ALLOW_HOSTS.map((h) => hostGlob('INVOKE_ALLOW_HOSTS', h));
+  return { allowCidrs, allowPrivateHosts, allowHosts, denyPorts: new Set(cfg.INVOKE_DENY_PORTS) };
+}
+
+/** A CIDR or a bare address (as /32 or /128); a bad one stops the process naming the variable. */
+function parseCidr(entry: string): [ipaddr.IPv4 | ipaddr.IPv6, number] {
+  try {
+    return entry.includes('/') ? ipaddr.parseCIDR(entry) : ipaddr.parseCIDR(`${entry}/${isIP(entry) === 4 ? 32 : 128}`);
+  } catch {
+    throw new ConfigError(`INVOKE_ALLOW_PRIVATE: "${entry}" is neither a CIDR (10.0.0.0/8, fd00::/8) nor a host name`);
+  }
+}
+
+/** A host name or `*.domain` glob; URLs, ports and paths would silently never match, so refuse them. */
+function hostGlob(variable: string, entry: string): string {
+  // An address in INVOKE_ALLOW_HOSTS is compared with URL.hostname: canonical, IPv6 in brackets.
+  if (isIP(entry) === 4) return ipaddr.parse(entry).toString();
+  if (isIP(entry) === 6) return `[${ipaddr.parse(entry).toString()}]`;
+  const glob = entry.toLowerCase();
+  if (!/^(\*\.)?[a-z0-9_-]+(\.[a-z0-9_-]+)*\.?$/.test(glob)) throw new ConfigError(`${variable}: "${entry}" is not a host name or *.domain glob`);
+  return glob.replace(/\.$/, '');
 }
 
 /** `*.partner.com` matches any subdomain (not partner.com itself); anything else is exact. */

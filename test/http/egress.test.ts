@@ -166,6 +166,26 @@ describe('URLs that must pass', () => {
   it.each(ALLOWED)('%s passes with %j', (url, env) => expect(verdict(policyFrom(env), url)).toBe('pass'));
 });
 
+describe('policy configuration', () => {
+  it.each([
+    ['INVOKE_ALLOW_PRIVATE', '10.0.0.0/33'],
+    ['INVOKE_ALLOW_PRIVATE', 'not a host/8'],
+    ['INVOKE_ALLOW_PRIVATE', 'http://billing.internal'],
+    ['INVOKE_ALLOW_HOSTS', 'https://api.partner.com'],
+    ['INVOKE_ALLOW_HOSTS', 'api.partner.com:443'],
+    ['INVOKE_ALLOW_HOSTS', 'api.*.com'],
+  ])('%s=%s stops the start with a message naming the variable', (name, value) => {
+    expect(() => policyFrom({ [name]: value })).toThrow(new RegExp(`^${name}: "`));
+  });
+
+  it('accepts addresses in INVOKE_ALLOW_HOSTS in URL form', () => {
+    const p = policyFrom({ INVOKE_ALLOW_HOSTS: '2606:4700::1111, 8.8.8.8' });
+    expect(verdict(p, 'http://[2606:4700:0::1111]/')).toBe('pass');
+    expect(verdict(p, 'http://8.8.8.8/')).toBe('pass');
+    expect(verdict(p, 'http://1.1.1.1/')).toMatch(/INVOKE_ALLOW_HOSTS/);
+  });
+});
+
 describe('the connect-time address check (addressGuard)', () => {
   const DENIED = ['127.0.0.1', '127.0.0.2', '10.0.0.1', '169.254.169.254', '0.0.0.0', '255.255.255.255', '::1', '::', 'fe80::1%eth0', 'fd00::1', '::ffff:7f00:1', '::7f00:1', '64:ff9b::7f00:1', '2002:7f00:1::1', '4000::1'];
   it.each(DENIED)('refuses %s', (address) => expect(addressGuard(strict)(address, 'h.example')).toBeDefined());

@@ -127,7 +127,8 @@ describe('request hygiene', () => {
     // The schema refuses the name before anything runs. (Read from the job: the envelope of an
     // INVALID_JOB is not saved yet, src/worker/salvage.ts picks from a strict schema.)
     const job = await h.queue.add('invoke', jobData({ request: { url: `${up.url}/h`, headers: { 'X-Bad\r\nName': 'v' } } }), { attempts: 3 });
-    const failed = await waitForJob(h.queue, job.id!, 'failed');
+    await waitForJob(h.queue, job.id!, 'failed');
+    const failed = (await h.queue.getJob(job.id!))!; // waitForJob may hand back the job as read before it failed
     expect(failed.failedReason).toMatch(/^INVALID_JOB: request\.headers\.X-Bad/);
     expect(failed.attemptsMade).toBe(1);
   });
@@ -144,6 +145,11 @@ describe('request hygiene', () => {
     const env = await runJob(h, { request: { method: 'POST', url: `${up.url}/big`, body: { blob: '{{ customer.blob }}' } }, data: { customer: { blob: 'x'.repeat(2000) } } });
     expect(env).toMatchObject({ attempts: 1, error: { code: 'INVALID_JOB', message: expect.stringContaining('request.body') } });
     expect(up.requests.length).toBe(before);
+  });
+
+  it('refuses a body on a GET (INVALID_JOB, not a retried network error)', async () => {
+    const env = await runJob(h, { request: { method: 'GET', url: `${up.url}/g`, body: { a: 1 } } });
+    expect(env).toMatchObject({ attempts: 1, error: { code: 'INVALID_JOB', message: expect.stringContaining('request.body') } });
   });
 
   it('sends a stable User-Agent naming the product and version, overridable by a step header', async () => {
