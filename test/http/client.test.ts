@@ -4,8 +4,12 @@
  * any connection, also on a redirect hop; the agents refuse IP literals on their own; and the
  * connect timeout is separate from the whole-request timeout. Loopback only.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import http from 'node:http';
+import https from 'node:https';
 import net from 'node:net';
 import type dns from 'node:dns';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -105,5 +109,41 @@ describe('connect timeout (INVOKE_CONNECT_TIMEOUT_MS), apart from the whole-requ
     const err = await failure(client.send(request(`http://127.0.0.1:${port}/`, { timeoutMs: 20_000 }), { usedSecrets: [] }));
     expect(err).toMatchObject({ code: 'TIMEOUT', message: expect.stringContaining('connecting to') });
     expect(Date.now() - started).toBeLessThan(5000);
+  });
+});
+
+/** A throwaway self-signed certificate (openssl), or undefined where openssl is missing. */
+function selfSigned(): { key: Buffer; cert: Buffer } | undefined {
+  const dir = mkdtempSync(join(tmpdir(), 'egress-tls-'));
+  try {
+    const r = spawnSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-subj', '/CN=partner.test', '-days', '1', '-keyout', join(dir, 'k.pem'), '-out', join(dir, 'c.pem')], { stdio: 'ignore' });
+    return r.status === 0 ? { key: readFileSync(join(dir, 'k.pem')), cert: readFileSync(join(dir, 'c.pem')) } : undefined;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+describe('https', () => {
+  const tls = selfSigned();
+
+  it('the guarded https agent refuses a name resolving to 127.0.0.2', async () => {
+    const err = await failure(client.send(request(`https://rebind.test:${denied.port}/`), { usedSecrets: [], dnsLookup: resolvesTo('127.0.0.2') }));
+    expect(err.code).toBe('URL_BLOCKED');
+    expect(denied.connections).toBe(0);
+  });
+
+  it.skipIf(!tls)('verifies certificates: a self-signed upstream is a CONNECT_ERROR and never sees the request', async () => {
+    let requests = 0;
+    const server = https.createServer(tls!, (_q, s) => (requests++, s.end('secret data')));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const port = (server.address() as net.AddressInfo).port;
+    try {
+      const err = await failure(client.send(request(`https://partner.test:${port}/`), { usedSecrets: [], dnsLookup: resolvesTo('127.0.0.1') }));
+      expect(err).toMatchObject({ code: 'CONNECT_ERROR', retryable: true, message: expect.stringMatching(/CERT|SELF_SIGNED/) });
+      expect(requests).toBe(0);
+    } finally {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    }
   });
 });
