@@ -9,12 +9,15 @@ import { createLogger, type Logger } from './logger.js';
 import { createScrubber } from './template/secrets.js';
 import { createWorkerApp, withTimeout, type WorkerApp } from './app.js';
 import { createRedis, type RedisClient } from './redis.js';
+import { createEgressPolicy } from './http/egress.js';
 import { buildServer, UnsafeBindError } from './api/server.js';
 import type { FastifyInstance } from 'fastify';
 
 function config(): Config {
   try {
-    return loadConfig(process.env);
+    const cfg = loadConfig(process.env);
+    createEgressPolicy(cfg); // checks INVOKE_ALLOW_PRIVATE / INVOKE_ALLOW_HOSTS entries (ConfigError)
+    return cfg;
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(`invoke-api-worker: invalid configuration: ${err.message}\n`);

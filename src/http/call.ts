@@ -14,7 +14,7 @@ import type dns from 'node:dns';
 import { InvokeError } from '../contract/errors.js';
 import type { Config } from '../config.js';
 import type { RenderedRequest } from '../template/render.js';
-import { checkAddress, checkSecretBindings, checkUrl, createEgressPolicy, isPrivateHostAllowed, type EgressPolicy } from './egress.js';
+import { addressGuard, checkSecretBindings, checkUrl, createEgressPolicy } from './egress.js';
 import { GuardedHttpAgent, GuardedHttpsAgent } from './guarded-agent.js';
 import { mapNetworkError } from './network-errors.js';
 
@@ -46,7 +46,7 @@ export type HttpConfig = Pick<Config, 'INVOKE_ALLOW_PRIVATE' | 'INVOKE_ALLOW_HOS
 
 export function createHttpClient(cfg: HttpConfig) {
   const policy = createEgressPolicy(cfg);
-  const guard = (address: string, host: string) => (isPrivateHostAllowed(policy, host) ? undefined : checkAddress(policy, address));
+  const guard = addressGuard(policy);
   const agentOptions = { keepAlive: true, maxSockets: Math.max(64, cfg.INVOKE_CONCURRENCY * 2), maxFreeSockets: 256, scheduling: 'lifo' as const, timeout: 60_000 };
   const agents = { http: new GuardedHttpAgent(guard, agentOptions), https: new GuardedHttpsAgent(guard, agentOptions) };
   const client: Got = got.extend({
@@ -107,6 +107,10 @@ export function createHttpClient(cfg: HttpConfig) {
     let url = new URL(req.url);
     let headers = prepareHeaders(req);
     const body = req.body?.text;
+    // got refuses a GET/HEAD body at send time with an error that would read as a network failure.
+    if (body !== undefined && (req.method === 'GET' || req.method === 'HEAD')) {
+      throw new InvokeError('INVALID_JOB', `request.body: a ${req.method} request may not have a body (use POST, PUT or PATCH)`);
+    }
     if (body !== undefined && Buffer.byteLength(body) > cfg.INVOKE_MAX_REQUEST_BYTES) {
       throw new InvokeError('INVALID_JOB', `request.body: rendered body is over INVOKE_MAX_REQUEST_BYTES (${cfg.INVOKE_MAX_REQUEST_BYTES})`);
     }
@@ -123,7 +127,7 @@ export function createHttpClient(cfg: HttpConfig) {
       const next = resolveLocation(location, url);
       if (next.origin !== url.origin) {
         // Drop every step-supplied header: API keys must not follow a redirect to another origin.
-        headers = { 'user-agent': headers['user-agent'] ?? cfg.INVOKE_USER_AGENT };
+        headers = { 'user-agent': cfg.INVOKE_USER_AGENT };
         carriesStepData = false;
       }
       url = next;

@@ -11,7 +11,7 @@
 import ipaddr from 'ipaddr.js';
 import { isIP } from 'node:net';
 import { InvokeError } from '../contract/errors.js';
-import type { Config, Secret } from '../config.js';
+import { ConfigError, type Config, type Secret } from '../config.js';
 
 export interface EgressPolicy {
   allowCidrs: [ipaddr.IPv4 | ipaddr.IPv6, number][];
@@ -24,11 +24,30 @@ export function createEgressPolicy(cfg: Pick<Config, 'INVOKE_ALLOW_PRIVATE' | 'I
   const allowCidrs: EgressPolicy['allowCidrs'] = [];
   const allowPrivateHosts: string[] = [];
   for (const entry of cfg.INVOKE_ALLOW_PRIVATE) {
-    if (entry.includes('/')) allowCidrs.push(ipaddr.parseCIDR(entry));
-    else if (isIP(entry)) allowCidrs.push(ipaddr.parseCIDR(`${entry}/${isIP(entry) === 4 ? 32 : 128}`));
-    else allowPrivateHosts.push(entry.toLowerCase());
+    if (entry.includes('/') || isIP(entry)) allowCidrs.push(parseCidr(entry));
+    else allowPrivateHosts.push(hostGlob('INVOKE_ALLOW_PRIVATE', entry));
   }
-  return { allowCidrs, allowPrivateHosts, allowHosts: cfg.INVOKE_ALLOW_HOSTS.map((h) => h.toLowerCase()), denyPorts: new Set(cfg.INVOKE_DENY_PORTS) };
+  const allowHosts = cfg.INVOKE_ALLOW_HOSTS.map((h) => hostGlob('INVOKE_ALLOW_HOSTS', h));
+  return { allowCidrs, allowPrivateHosts, allowHosts, denyPorts: new Set(cfg.INVOKE_DENY_PORTS) };
+}
+
+/** A CIDR or a bare address (as /32 or /128); a bad one stops the process naming the variable. */
+function parseCidr(entry: string): [ipaddr.IPv4 | ipaddr.IPv6, number] {
+  try {
+    return entry.includes('/') ? ipaddr.parseCIDR(entry) : ipaddr.parseCIDR(`${entry}/${isIP(entry) === 4 ? 32 : 128}`);
+  } catch {
+    throw new ConfigError(`INVOKE_ALLOW_PRIVATE: "${entry}" is neither a CIDR (10.0.0.0/8, fd00::/8) nor a host name`);
+  }
+}
+
+/** A host name or `*.domain` glob; URLs, ports and paths would silently never match, so refuse them. */
+function hostGlob(variable: string, entry: string): string {
+  // An address in INVOKE_ALLOW_HOSTS is compared with URL.hostname: canonical, IPv6 in brackets.
+  if (isIP(entry) === 4) return ipaddr.parse(entry).toString();
+  if (isIP(entry) === 6) return `[${ipaddr.parse(entry).toString()}]`;
+  const glob = entry.toLowerCase();
+  if (!/^(\*\.)?[a-z0-9_-]+(\.[a-z0-9_-]+)*\.?$/.test(glob)) throw new ConfigError(`${variable}: "${entry}" is not a host name or *.domain glob`);
+  return glob.replace(/\.$/, '');
 }
 
 /** `*.partner.com` matches any subdomain (not partner.com itself); anything else is exact. */
@@ -53,10 +72,22 @@ export function checkAddress(policy: EgressPolicy, address: string): string | un
   }
   const range = addr.range();
   if (range !== 'unicast') return `${range} address`;
+  if (addr.kind() === 'ipv4') return undefined;
   // ::/96 (deprecated IPv4-compatible, RFC 4291 2.5.5.1): ipaddr.js calls it unicast.
-  if (addr.kind() === 'ipv6' && addr.toByteArray().slice(0, 12).every((b) => b === 0)) return 'ipv4Compatible address';
+  if (addr.toByteArray().slice(0, 12).every((b) => b === 0)) return 'ipv4Compatible address';
+  // Global unicast is 2000::/3 (RFC 4291 2.4, IANA); ipaddr.js calls the unassigned rest unicast too.
+  if (!addr.match(GLOBAL_UNICAST_V6, 3)) return 'non-global address';
   return undefined;
 }
+
+const GLOBAL_UNICAST_V6 = ipaddr.IPv6.parse('2000::');
+
+/**
+ * The check the guarded agents run on every address they would connect to: a host named in
+ * INVOKE_ALLOW_PRIVATE may resolve anywhere, any other address must pass checkAddress.
+ */
+export const addressGuard = (policy: EgressPolicy) => (address: string, host: string): string | undefined =>
+  isPrivateHostAllowed(policy, host) ? undefined : checkAddress(policy, address);
 
 const blocked = (url: URL, why: string) => new InvokeError('URL_BLOCKED', `${url.hostname}: ${why}`);
 
@@ -67,6 +98,8 @@ export function checkUrl(policy: EgressPolicy, url: URL): void {
   const port = Number(url.port || (url.protocol === 'https:' ? 443 : 80));
   if (policy.denyPorts.has(port)) throw blocked(url, `port ${port} is not allowed`);
   const host = url.hostname.toLowerCase();
+  // got reads http://unix:/path.sock:/x as a UNIX socket (refused unless enabled): refuse it here, for good.
+  if (host === 'unix') throw blocked(url, 'UNIX socket URLs are not allowed');
   if (policy.allowHosts.length > 0 && !policy.allowHosts.some((g) => hostMatches(g, host))) throw blocked(url, 'host is not in INVOKE_ALLOW_HOSTS');
   // WHATWG URL has already normalised 2130706433, 0x7f000001, 0177.0.0.1 and 127.1 to 127.0.0.1.
   const literal = host.replace(/^\[|\]$/g, '');

@@ -22,7 +22,7 @@ export class EgressBlockedError extends Error {
 type LookupFn = typeof dns.lookup;
 type ConnectOptions = net.NetConnectOpts & { host?: string; servername?: string; lookup?: LookupFn };
 
-function guardedLookup(guard: AddressGuard, inner: LookupFn): LookupFn {
+export function guardedLookup(guard: AddressGuard, inner: LookupFn): LookupFn {
   const wrapped = (hostname: string, options: dns.LookupOptions, callback: (...args: unknown[]) => void) => {
     (inner as (h: string, o: dns.LookupOptions, cb: (...a: unknown[]) => void) => void)(hostname, options, (err, address, family) => {
       if (err) return callback(err);
