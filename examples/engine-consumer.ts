@@ -21,6 +21,7 @@
  * different entry id and is dropped.
  *
  * Run it against a local worker:  npx tsx examples/engine-consumer.ts
+ * (REDIS_URL, INVOKE_EVENTS_STREAM, INVOKE_CTX_PREFIX as for the worker; ENGINE_GROUP)
  */
 import { Redis } from 'ioredis';
 import { hostname } from 'node:os';
@@ -135,16 +136,23 @@ function toObject(fields: string[]): Record<string, string> {
   return out;
 }
 
-// Standalone: print every continuation event of a local worker until Ctrl-C.
+// Standalone: print every continuation event of a local worker until Ctrl-C. Uses the worker's
+// variable names for the stream and the context prefix, so it follows the same configuration.
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  const redis = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', { maxRetriesPerRequest: null });
+  const env = process.env;
+  const redis = new Redis(env.REDIS_URL || 'redis://127.0.0.1:6379', { maxRetriesPerRequest: null });
   const engine = createEngineConsumer({
     redis,
     consumer: `${hostname()}-${process.pid}`,
+    ...(env.INVOKE_EVENTS_STREAM ? { stream: env.INVOKE_EVENTS_STREAM } : {}),
+    ...(env.INVOKE_CTX_PREFIX ? { ctxPrefix: env.INVOKE_CTX_PREFIX } : {}),
+    ...(env.ENGINE_GROUP ? { group: env.ENGINE_GROUP } : {}),
+    blockMs: 1000,
     onEvent: async (e, saved) => console.log(`${e.type} run=${e.runId} step=${e.stepId} ${e.variable}=${JSON.stringify(saved?.body ?? null)}${e.errorCode ? ` (${e.errorCode})` : ''}`),
     onError: (err, id) => console.error(`entry ${id} left pending: ${(err as Error).message}`),
   });
+  await engine.ensureGroup(); // before saying we are ready: the group starts at '$'
   const running = engine.run();
   console.log(`consuming ${engine.stream} as group ${engine.group}; Ctrl-C to stop`);
-  process.once('SIGINT', () => void running.stop().then(() => redis.quit()));
+  for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => void running.stop().then(() => redis.quit()));
 }

@@ -1,6 +1,8 @@
 /** examples/engine-consumer.ts against a real worker run: read, dedupe, read the saved variable, take over. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Redis } from 'ioredis';
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { startHarness, jobData, type Harness } from '../helpers/harness.js';
 import { startUpstream, json, type Upstream } from '../helpers/upstream.js';
 import { waitFor, waitForJob } from '../helpers/wait.js';
@@ -86,4 +88,26 @@ describe('engine consumer example', () => {
     expect(mine()[0]![1]).toMatchObject({ ok: true, body: { points: 42 } });
     expect((await h.redis.xpending(h.cfg.INVOKE_EVENTS_STREAM, 'engine'))[0]).toBe(0);
   });
+});
+
+describe('npx tsx examples/engine-consumer.ts', () => {
+  it('prints each event with its saved variable and stops on SIGINT', async () => {
+    const root = fileURLToPath(new URL('../..', import.meta.url));
+    const env = { ...process.env, INVOKE_EVENTS_STREAM: h.cfg.INVOKE_EVENTS_STREAM, INVOKE_CTX_PREFIX: h.cfg.INVOKE_CTX_PREFIX, ENGINE_GROUP: 'cli-engine' };
+    const child = spawn(process.execPath, ['--import', 'tsx', 'examples/engine-consumer.ts'], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (c: Buffer) => (out += c));
+    child.stderr.on('data', (c: Buffer) => (out += c));
+    const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
+    try {
+      await waitFor(async () => out.includes('Ctrl-C to stop') || undefined, `the consumer to start\n${out}`, 25_000);
+      const data = jobData({ request: { url: `${up.url}/loyalty/cli` } });
+      await runStep(data, 'completed');
+      await waitFor(async () => out.includes(`invoke.completed run=${data.runId} step=fetch-loyalty loyalty={"points":42}`) || undefined, `the event line\n${out}`, 10_000);
+      child.kill('SIGINT');
+      expect(await exited).toBe(0);
+    } finally {
+      child.kill('SIGKILL');
+    }
+  }, 40_000);
 });
