@@ -7,13 +7,18 @@
 import { describe, expect, it } from 'vitest';
 import { existsSync, readFileSync } from 'node:fs';
 import { execFileSync, spawn } from 'node:child_process';
-import type { AddressInfo } from 'node:net';
+import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
 import { loadConfig, settings } from '../../src/config.js';
 import { createLogger } from '../../src/logger.js';
 import { buildServer } from '../../src/api/server.js';
+import { waitFor } from '../helpers/wait.js';
+
+const freePort = () => new Promise<number>((resolve) => {
+  const s = createServer().listen(0, '127.0.0.1', () => { const { port } = s.address() as AddressInfo; s.close(() => resolve(port)); });
+});
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const read = (f: string) => readFileSync(join(root, f), 'utf8');
@@ -68,6 +73,28 @@ describe('docker-compose.yml', () => {
         const src = v.split(':')[0]!;
         if (src.startsWith('.')) expect(existsSync(join(root, src)), v).toBe(true);
       }
+    }
+  });
+
+  it('runs the partner service command as compose would (plain node, no build), and it stops on SIGTERM', async () => {
+    const partner = compose.services.partner;
+    const [mount, inContainer] = String(partner.volumes[0]).split(':') as [string, string];
+    const [node, script, ...args] = (partner.command as string[]).map((a) => (a === inContainer ? join(root, mount) : a));
+    expect([node, script]).toEqual(['node', join(root, mount)]);
+    const port = String(await freePort());
+    const portArg = args.indexOf('--port') + 1;
+    args[portArg] = port; // 9000 inside the container; a free port here
+    const child = spawn(process.execPath, [script!, ...args.map((a) => (a === '0.0.0.0' ? '127.0.0.1' : a))], { stdio: 'ignore' });
+    const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
+    try {
+      const get = (path: string) => fetch(`http://127.0.0.1:${port}${path}`).then((r) => r.status, () => 0);
+      await waitFor(async () => (await get('/healthz')) === 200 || undefined, 'the mock partner to listen');
+      expect(await get('/loyalty/cus-ana')).toBe(200);
+      expect(await get('/loyalty/cus-nobody')).toBe(404);
+      child.kill('SIGTERM');
+      expect(await exited).toBe(0);
+    } finally {
+      child.kill('SIGKILL');
     }
   });
 
