@@ -1,0 +1,51 @@
+/** `npm run demo` as a person runs it (its script command): a subprocess against the local Redis; exit code, key lines, no leftovers. */
+import { describe, expect, it } from 'vitest';
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { redisClient } from '../helpers/redis.js';
+
+const root = fileURLToPath(new URL('../..', import.meta.url));
+
+const pkg = JSON.parse(readFileSync(`${root}package.json`, 'utf8')) as { scripts: Record<string, string> };
+
+/** The command of `npm run demo`, run without npm's own start-up (seconds on a loaded machine). */
+function runDemo(): Promise<{ code: number | null; out: string }> {
+  const [cmd, ...args] = pkg.scripts.demo!.split(' ');
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd === 'node' ? process.execPath : cmd!, args, { cwd: root, env: { ...process.env, LOG_LEVEL: 'warn' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (c: Buffer) => (out += c));
+    child.stderr.on('data', (c: Buffer) => (out += c));
+    const timer = setTimeout(() => child.kill('SIGKILL'), 28_000);
+    child.on('error', reject);
+    child.on('close', (code) => { clearTimeout(timer); resolve({ code, out }); });
+  });
+}
+
+describe('npm run demo', () => {
+  it('runs the journey, shows calls, retries, events and context, and removes its keys', async () => {
+    const { code, out } = await runDemo();
+    expect(out).toContain('Demo finished');
+    expect(code).toBe(0);
+    // Step 2 used step 1's result through context.
+    expect(out).toMatch(/partner {2}POST \/offers \{"customerId":"cus-ben","tier":"silver","points":"300"\} -> 503/);
+    expect(out).toContain('send-offer for cus-ben: attempt 1 -> 503 HTTP_STATUS (retry)');
+    expect(out).toContain('send-offer for cus-ben: attempt 2 -> 200 (completed)');
+    expect(out).toMatch(/event {4}invoke\.completed send-offer for cus-ben: .*attempts=2/);
+    expect(out).toMatch(/event {4}invoke\.failed fetch-loyalty for cus-chloe: status=404 errorCode=HTTP_STATUS attempts=1/);
+    expect(out).toMatch(/loyalty = \{"ok":true,"status":200,"body":\{"points":1200,"tier":\{"name":"gold"\}\}/);
+    expect(out).toContain('http://127.0.0.1:8080/ui');
+    const ns = /keys under (demo:[0-9a-f]+):\*/.exec(out)![1];
+    const redis = redisClient();
+    const left: string[] = [];
+    let cursor = '0';
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', `${ns}:*`, 'COUNT', 1000);
+      cursor = next;
+      left.push(...keys);
+    } while (cursor !== '0');
+    await redis.quit();
+    expect(left).toEqual([]);
+  }, 30_000);
+});
