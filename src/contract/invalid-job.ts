@@ -1,0 +1,33 @@
+/**
+ * Validation at the producers' boundaries (client, HTTP API, dry run): the same schema the
+ * worker uses, and one error class that carries zod's issues, so every surface can name the
+ * offending path (contract section 1: "rejects bad input with an error that names the path").
+ */
+import type { z } from 'zod';
+import { invokeJobSchema, type InvokeJob } from './job.js';
+
+/** One issue as producers see it: a dotted path and zod's message. */
+export interface JobIssue { path: string; code: string; message: string }
+
+export class InvalidJobError extends Error {
+  override name = 'InvalidJobError';
+  readonly code = 'INVALID_JOB' as const;
+  readonly issues: JobIssue[];
+
+  /** `where` prefixes every path (e.g. "[3]" for the fourth job of a batch). */
+  constructor(error: z.ZodError, where = '') {
+    const issues = error.issues.map((i) => ({ path: joinPath(where, i.path), code: i.code, message: i.message }));
+    super(`INVALID_JOB: ${issues.map((i) => `${i.path}: ${i.message}`).join('; ')}`);
+    this.issues = issues;
+  }
+}
+
+const joinPath = (where: string, path: PropertyKey[]) =>
+  [where, ...path.map((p) => (typeof p === 'number' ? `[${p}]` : String(p)))].filter(Boolean).join('.').replace(/\.\[/g, '[') || '(root)';
+
+/** Parses job data (defaults applied) or throws InvalidJobError naming each bad path. */
+export function parseJob(input: unknown, where = ''): InvokeJob {
+  const parsed = invokeJobSchema.safeParse(input);
+  if (!parsed.success) throw new InvalidJobError(parsed.error, where);
+  return parsed.data;
+}
