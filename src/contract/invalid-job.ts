@@ -14,11 +14,17 @@ export class InvalidJobError extends Error {
   readonly code = 'INVALID_JOB' as const;
   readonly issues: JobIssue[];
 
-  /** `where` prefixes every path (e.g. "[3]" for the fourth job of a batch). */
-  constructor(error: z.ZodError, where = '') {
-    const issues = error.issues.map((i) => ({ path: joinPath(where, i.path), code: i.code, message: i.message }));
-    super(`INVALID_JOB: ${issues.map((i) => `${i.path}: ${i.message}`).join('; ')}`);
+  constructor(issues: JobIssue[]) {
+    // The message lists the first issues only: a batch of 1,000 bad jobs stays readable.
+    const shown = issues.slice(0, 20).map((i) => `${i.path}: ${i.message}`);
+    if (issues.length > shown.length) shown.push(`... and ${issues.length - shown.length} more`);
+    super(`INVALID_JOB: ${shown.join('; ')}`);
     this.issues = issues;
+  }
+
+  /** `where` prefixes every path (e.g. "[3]" for the fourth job of a batch). */
+  static fromZod(error: z.ZodError, where = ''): InvalidJobError {
+    return new InvalidJobError(error.issues.map((i) => ({ path: joinPath(where, i.path), code: i.code, message: i.message })));
   }
 }
 
@@ -28,6 +34,6 @@ const joinPath = (where: string, path: PropertyKey[]) =>
 /** Parses job data (defaults applied) or throws InvalidJobError naming each bad path. */
 export function parseJob(input: unknown, where = ''): InvokeJob {
   const parsed = invokeJobSchema.safeParse(input);
-  if (!parsed.success) throw new InvalidJobError(parsed.error, where);
+  if (!parsed.success) throw InvalidJobError.fromZod(parsed.error, where);
   return parsed.data;
 }

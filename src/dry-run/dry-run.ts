@@ -86,7 +86,7 @@ export function createDryRun(cfg: Config, opts: DryRunOptions = {}) {
 
   async function run(input: unknown): Promise<DryRunResult> {
     const parsed = dryRunInputSchema.safeParse(input);
-    if (!parsed.success) throw new InvalidJobError(parsed.error);
+    if (!parsed.success) throw InvalidJobError.fromZod(parsed.error);
     const { context, ...job } = parsed.data;
     const started = performance.now();
     const { outcome, sent } = await attempt(job, await contextFor(job, context));
