@@ -31,9 +31,15 @@ export class InvalidJobError extends Error {
 const joinPath = (where: string, path: PropertyKey[]) =>
   [where, ...path.map((p) => (typeof p === 'number' ? `[${p}]` : String(p)))].filter(Boolean).join('.').replace(/\.\[/g, '[') || '(root)';
 
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
 /** Parses job data (defaults applied) or throws InvalidJobError naming each bad path. */
 export function parseJob(input: unknown, where = ''): InvokeJob {
   const parsed = invokeJobSchema.safeParse(input);
   if (!parsed.success) throw InvalidJobError.fromZod(parsed.error, where);
+  // A lone UTF-16 surrogate cannot be percent-encoded into the jobId (encodeURIComponent throws).
+  for (const field of ['runId', 'stepId'] as const) {
+    if (LONE_SURROGATE.test(parsed.data[field])) throw new InvalidJobError([{ path: joinPath(where, [field]), code: 'invalid_string', message: 'must be well-formed Unicode (no lone surrogates)' }]);
+  }
   return parsed.data;
 }

@@ -42,6 +42,8 @@ describe('createInvokeClient', () => {
     expect((err as InvalidJobError).issues.map((i) => i.path).sort()).toEqual(['request.method', 'save.variable']);
     const batchErr = (await client.enqueueMany([jobData(), { ...jobData(), runId: '' }, jobData(), { ...jobData(), visit: 1.5 }]).catch((e: unknown) => e)) as InvalidJobError;
     expect(batchErr.issues.map((i) => i.path)).toEqual(['[1].runId', '[3].visit']);
+    // A lone surrogate passes z.string() but cannot be percent-encoded into the jobId.
+    expect(await client.enqueue({ ...jobData(), stepId: 'a\uD800' }).catch((e: InvalidJobError) => e.issues[0]!.path)).toBe('stepId');
     expect(await nsKeys()).toEqual([]);
   });
 
