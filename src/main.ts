@@ -11,6 +11,7 @@ import { createWorkerApp, withTimeout, type WorkerApp } from './app.js';
 import { createRedis, type RedisClient } from './redis.js';
 import { createEgressPolicy } from './http/egress.js';
 import { buildServer, UnsafeBindError } from './api/server.js';
+import { createProducerApi, type ProducerApi } from './api/producers.js';
 import type { FastifyInstance } from 'fastify';
 
 function config(): Config {
@@ -75,13 +76,16 @@ async function main(): Promise<void> {
 
   let server: FastifyInstance | undefined;
   let apiRedis: RedisClient | undefined;
+  let producers: ProducerApi | undefined;
   if (cfg.INVOKE_API_ENABLED) {
     apiRedis = app?.redis ?? createRedis(cfg, 'api');
     const redis = apiRedis;
     try {
+      producers = createProducerApi(cfg);
       server = await buildServer({
         cfg,
         logger,
+        plugins: [...producers.plugins],
         readiness: {
           checks: {
             redis: async () => (await withTimeout(redis.ping(), 1000)) && redis.status === 'ready',
@@ -103,6 +107,7 @@ async function main(): Promise<void> {
   onSignals(async (signal) => {
     logger.info({ signal, drainMs: cfg.INVOKE_SHUTDOWN_TIMEOUT_MS }, 'shutting down: no new jobs, draining in-flight calls');
     await server?.close();
+    await producers?.close();
     const drained = app ? await app.close(cfg.INVOKE_SHUTDOWN_TIMEOUT_MS) : true;
     if (!app && apiRedis) apiRedis.disconnect();
     logger.info({ drained }, 'stopped');

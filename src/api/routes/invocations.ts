@@ -1,0 +1,90 @@
+/**
+ * The producers' HTTP API (contract section 1, way 2): the same zod schema and the same client
+ * as TypeScript producers, so a job enqueued over HTTP and one enqueued in-process dedupe
+ * against each other.
+ *
+ *   POST /v1/invocations        202 { jobId, deduplicated }
+ *   POST /v1/invocations:batch  202 { results: [{ jobId, deduplicated }] }, up to 1,000 jobs
+ *   GET  /v1/invocations/:jobId 200 status (state, attempts, last error code, saved envelope)
+ *   POST /v1/invocations/test   200 dry run { request (masked), envelope }; saves nothing
+ *
+ * Errors are { error: CODE, message, issues? }: 400 INVALID_JOB with one issue per bad path
+ * ("request.url", "jobs[3].runId"), 404 NOT_FOUND, 413/415 from fastify's body parsing.
+ */
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { z } from 'zod';
+import { invokeJobSchema } from '../../contract/job.js';
+import { envelopeSchema } from '../../contract/envelope.js';
+import { InvalidJobError } from '../../contract/invalid-job.js';
+import type { InvokeClient } from '../../client/create-invoke-client.js';
+import { dryRunInputSchema, type DryRun } from '../../dry-run/dry-run.js';
+
+export const MAX_BATCH = 1000;
+
+const enqueued = z.object({ jobId: z.string(), deduplicated: z.boolean() });
+const errorBody = z.object({
+  error: z.string(),
+  message: z.string(),
+  issues: z.array(z.object({ path: z.string(), code: z.string(), message: z.string() })).optional(),
+});
+const statusBody = z.object({
+  jobId: z.string(), state: z.string(), attempts: z.number(), maxAttempts: z.number(),
+  lastErrorCode: z.string().nullable(), held: z.boolean(), envelope: envelopeSchema.nullable(),
+  enqueuedAt: z.string(), finishedAt: z.string().nullable(),
+});
+const shownRequest = z.object({ method: z.string(), url: z.string(), headers: z.record(z.string(), z.string()), body: z.unknown() });
+const errors = { 400: errorBody, 401: errorBody, 413: errorBody, 415: errorBody };
+
+export interface InvocationDeps {
+  client: Pick<InvokeClient, 'enqueue' | 'enqueueMany' | 'status'>;
+  dryRun: Pick<DryRun, 'run'>;
+}
+
+/** Body validation that reports issues the way the client does (InvalidJobError, dotted paths). */
+const zodValidator = ({ schema }: { schema: z.ZodType }) => (data: unknown) => {
+  const parsed = schema.safeParse(data);
+  return parsed.success ? { value: parsed.data } : { error: InvalidJobError.fromZod(parsed.error) };
+};
+
+function sendError(err: FastifyError | InvalidJobError, _req: FastifyRequest, reply: FastifyReply) {
+  if (err instanceof InvalidJobError) return reply.code(400).send({ error: err.code, message: err.message, issues: err.issues });
+  const status = err.statusCode ?? 500;
+  // 4xx from fastify (413 body too large, 415 media type, 400 malformed JSON) are safe to show.
+  if (status < 500) return reply.code(status).send({ error: err.code ?? 'BAD_REQUEST', message: err.message });
+  reply.log.error({ err: { name: err.name, code: err.code } }, 'invocations API error');
+  return reply.code(500).send({ error: 'INTERNAL', message: 'internal error; the request is safe to retry (idempotency key)' });
+}
+
+export function invocationRoutes(deps: InvocationDeps) {
+  return async (app: FastifyInstance) => {
+    app.setValidatorCompiler(zodValidator);
+    app.setErrorHandler(sendError);
+    // JSON only: a text/plain body is 415, not a confusing schema error.
+    app.removeContentTypeParser('text/plain');
+
+    app.post('/v1/invocations', {
+      schema: { summary: 'Enqueue one invocation', body: invokeJobSchema, response: { 202: enqueued, ...errors } },
+    }, async (req, reply) => reply.code(202).send(await deps.client.enqueue(req.body)));
+
+    // find-my-way reads ":" as a parameter; "::" is a literal colon (Google AIP-136 custom method).
+    app.post('/v1/invocations::batch', {
+      schema: { summary: `Enqueue up to ${MAX_BATCH} invocations in one round trip`, body: z.strictObject({ jobs: z.array(invokeJobSchema).min(1).max(MAX_BATCH) }), response: { 202: z.object({ results: z.array(enqueued) }), ...errors } },
+    }, async (req, reply) => {
+      const { jobs } = req.body as { jobs: unknown[] };
+      return reply.code(202).send({ results: await deps.client.enqueueMany(jobs) });
+    });
+
+    app.get('/v1/invocations/:jobId', {
+      schema: { summary: 'State, attempts, last error code and the saved envelope of one invocation', params: z.object({ jobId: z.string().min(1) }), response: { 200: statusBody, 404: errorBody, 401: errorBody } },
+    }, async (req, reply) => {
+      const { jobId } = req.params as { jobId: string };
+      const status = await deps.client.status(jobId);
+      if (!status) return reply.code(404).send({ error: 'NOT_FOUND', message: `jobId: no invocation ${jobId} (never enqueued, or removed after retention)` });
+      return status;
+    });
+
+    app.post('/v1/invocations/test', {
+      schema: { summary: 'Dry run: render and send now, return the masked request and the envelope; saves and emits nothing', body: dryRunInputSchema, response: { 200: z.object({ request: shownRequest.nullable(), envelope: envelopeSchema }), ...errors } },
+    }, async (req) => deps.dryRun.run(req.body));
+  };
+}

@@ -1,0 +1,116 @@
+/**
+ * The producers' TypeScript client (contract section 1): validate, derive the jobId from the
+ * idempotency key, add with our default options, and say whether the key was already there.
+ *
+ * Deduplication is race-free without new Lua: each add is queued in one MULTI right after an
+ * EXISTS of the job's hash. MULTI/EXEC runs atomically, so EXISTS answers for the exact
+ * moment of the add: 1 means a job with this key was already queued, running, completed
+ * (within retention) or failed, and BullMQ's add returned the existing id without touching
+ * it. enqueueMany puts the whole batch in one MULTI: one round trip. (Queue.addBulk cannot be
+ * used for this: it returns the same id whether it added the job or found it.)
+ */
+import { Queue, Job, type JobsOptions } from 'bullmq';
+import { Redis, type ChainableCommander, type Cluster } from 'ioredis';
+import { loadConfig } from '../config.js';
+import { idempotencyKey } from '../contract/idempotency.js';
+import { InvalidJobError, parseJob } from '../contract/invalid-job.js';
+import type { InvokeJob, InvokeJobInput } from '../contract/job.js';
+import { BACKOFF_TYPE } from '../worker/backoff.js';
+import { JOB_NAME, retention } from '../worker/create-worker.js';
+import { readStatus, type InvocationStatus } from './status.js';
+
+export interface InvokeClientOptions {
+  /** Used when no connection is given; default redis://127.0.0.1:6379. */
+  redisUrl?: string;
+  /** An ioredis connection to share; the client does not close it. */
+  connection?: Redis | Cluster;
+  /** Default invoke-api (INVOKE_QUEUE). */
+  queue?: string;
+  /** BullMQ key prefix, default bull (BULLMQ_PREFIX). */
+  prefix?: string;
+  /** Context hash prefix for status() envelopes, default journey:ctx (INVOKE_CTX_PREFIX). */
+  ctxPrefix?: string;
+  /** Replaces the default job options (attempts 6, invoke backoff, retention) key by key. */
+  jobOptions?: JobOptions;
+}
+
+/** BullMQ job options a caller may set; the jobId is always derived from the idempotency key. */
+export type JobOptions = Omit<JobsOptions, 'jobId' | 'parent' | 'repeat' | 'deduplication' | 'debounce'>;
+
+export interface EnqueueResult {
+  jobId: string;
+  /** True when a job with the same idempotency key already existed: nothing was added. */
+  deduplicated: boolean;
+}
+
+const DEFAULTS = loadConfig({});
+
+/** attempts 6 (the first try and 5 retries), exponential-with-jitter "invoke" backoff, bounded retention. */
+export function defaultJobOptions(): JobOptions {
+  return { attempts: 6, backoff: { type: BACKOFF_TYPE, delay: 1000 }, ...retention(DEFAULTS) };
+}
+
+export function createInvokeClient(opts: InvokeClientOptions = {}) {
+  const connection = opts.connection ?? new Redis(opts.redisUrl ?? DEFAULTS.REDIS_URL);
+  const queue = new Queue(opts.queue ?? DEFAULTS.INVOKE_QUEUE, { connection, prefix: opts.prefix ?? DEFAULTS.BULLMQ_PREFIX });
+  const base = { ...defaultJobOptions(), ...opts.jobOptions };
+  const ctxPrefix = opts.ctxPrefix ?? DEFAULTS.INVOKE_CTX_PREFIX;
+
+  async function addAll(jobs: InvokeJob[], overrides: JobOptions | undefined): Promise<EnqueueResult[]> {
+    if (jobs.length === 0) return [];
+    const backend = queue.getBackend();
+    const multi = (await backend.client).multi();
+    // We passed an ioredis connection, so the transaction is ioredis' (BullMQ's interface lacks EXISTS).
+    const raw = multi as unknown as ChainableCommander;
+    const ids = jobs.map((job) => idempotencyKey(job));
+    const adds = jobs.map((job, i) => {
+      raw.exists(backend.toKey(ids[i]!));
+      // Job.addJob queues its script on the transaction synchronously (as FlowProducer does).
+      return new Job(queue, JOB_NAME, job, { ...base, ...overrides, jobId: ids[i]! }, ids[i]!).addJob(multi);
+    });
+    const replies = (await multi.exec()) ?? [];
+    await Promise.all(adds);
+    const failed = replies.find(([err]) => err);
+    if (failed?.[0]) throw new Error(`enqueue failed: ${failed[0].message}`);
+    return ids.map((jobId, i) => ({ jobId, deduplicated: replies[2 * i]![1] === 1 }));
+  }
+
+  return {
+    queue,
+    /** Validates (InvalidJobError naming each path, before Redis), then adds unless the key exists. */
+    async enqueue(input: InvokeJobInput | unknown, overrides?: JobOptions): Promise<EnqueueResult> {
+      const [result] = await addAll([parseJob(input)], overrides);
+      return result!;
+    },
+    /** All inputs are validated first (paths prefixed with [index]); then one round trip. */
+    async enqueueMany(inputs: readonly (InvokeJobInput | unknown)[], overrides?: JobOptions): Promise<EnqueueResult[]> {
+      return addAll(validateAll(inputs), overrides);
+    },
+    /** State, attempts, last error code and (when finished) the saved envelope; null if unknown. */
+    status(jobId: string): Promise<InvocationStatus | null> {
+      return readStatus(queue, ctxPrefix, jobId);
+    },
+    async close(): Promise<void> {
+      await queue.close();
+      if (!opts.connection) await connection.quit().catch(() => connection.disconnect());
+    },
+  };
+}
+
+export type InvokeClient = ReturnType<typeof createInvokeClient>;
+
+/** Every bad job of a batch is reported, not just the first. */
+function validateAll(inputs: readonly unknown[]): InvokeJob[] {
+  const jobs: InvokeJob[] = [];
+  const issues: InvalidJobError['issues'] = [];
+  inputs.forEach((input, i) => {
+    try {
+      jobs.push(parseJob(input, `[${i}]`));
+    } catch (err) {
+      if (!(err instanceof InvalidJobError)) throw err;
+      issues.push(...err.issues);
+    }
+  });
+  if (issues.length) throw new InvalidJobError(issues);
+  return jobs;
+}

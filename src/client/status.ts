@@ -1,0 +1,70 @@
+/**
+ * What a producer can learn about one invocation: BullMQ's state and attempts, the code of the
+ * last failed attempt (our error messages start with "CODE: "), and, once it is finished, the
+ * envelope the worker saved in the run's context hash. The envelope is returned only when its
+ * eventId is this job's key: a later visit of the same step may have overwritten the variable.
+ */
+import type { Queue } from 'bullmq';
+import { ERROR_CODES, type ErrorCode } from '../contract/errors.js';
+import type { Envelope } from '../contract/envelope.js';
+import { idempotencyKey } from '../contract/idempotency.js';
+import { contextKey } from '../store/context.js';
+
+export interface InvocationStatus {
+  jobId: string;
+  /** BullMQ state: waiting, delayed (also between retries), active, completed, failed, ... */
+  state: string;
+  /** Attempts made so far, and the most the job will get. */
+  attempts: number;
+  maxAttempts: number;
+  lastErrorCode: ErrorCode | null;
+  /** Failed with onFailure "hold": waiting for an operator to retry or discard it. */
+  held: boolean;
+  /** The saved result once the job has finished (null while running, or for a held failure). */
+  envelope: Envelope | null;
+  enqueuedAt: string;
+  finishedAt: string | null;
+}
+
+const CODES: ReadonlySet<string> = new Set(ERROR_CODES);
+
+export function errorCodeOf(failedReason: string | undefined): ErrorCode | null {
+  const code = /^([A-Z_]+):/.exec(failedReason ?? '')?.[1];
+  return code !== undefined && CODES.has(code) ? (code as ErrorCode) : null;
+}
+
+interface Identity { runId?: unknown; stepId?: unknown; visit?: unknown; save?: { variable?: unknown }; onFailure?: unknown }
+
+async function savedEnvelope(queue: Queue, ctxPrefix: string, data: Identity): Promise<Envelope | null> {
+  const { runId, stepId, save } = data;
+  if (typeof runId !== 'string' || typeof stepId !== 'string' || typeof save?.variable !== 'string') return null;
+  const client = await queue.getBackend().client;
+  const raw = await client.hget(contextKey(ctxPrefix, runId), save.variable);
+  if (!raw) return null;
+  try {
+    const envelope = JSON.parse(raw) as Envelope;
+    const visit = typeof data.visit === 'number' ? data.visit : 1;
+    return envelope.eventId === idempotencyKey({ runId, stepId, visit }) ? envelope : null;
+  } catch {
+    return null;
+  }
+}
+
+export async function readStatus(queue: Queue, ctxPrefix: string, jobId: string): Promise<InvocationStatus | null> {
+  const job = await queue.getJob(jobId);
+  if (!job) return null;
+  const state = await job.getState();
+  const finished = state === 'completed' || state === 'failed';
+  const envelope = finished ? await savedEnvelope(queue, ctxPrefix, job.data as Identity) : null;
+  return {
+    jobId,
+    state,
+    attempts: job.attemptsMade,
+    maxAttempts: job.opts.attempts ?? 1,
+    lastErrorCode: errorCodeOf(job.failedReason),
+    held: state === 'failed' && (job.data as Identity).onFailure === 'hold' && envelope === null,
+    envelope,
+    enqueuedAt: new Date(job.timestamp).toISOString(),
+    finishedAt: job.finishedOn ? new Date(job.finishedOn).toISOString() : null,
+  };
+}

@@ -1,0 +1,112 @@
+/**
+ * The dry run behind the journey editor's "send test" button (POST /v1/invocations/test):
+ *
+ *   1. validate  with the worker's schema (InvalidJobError naming each path)
+ *   2. render    with the real renderer; `context` comes from the input, or is read (HGETALL,
+ *                read-only) from the run's context hash when a template needs it
+ *   3. call      now, with the real HTTP client: same egress policy, limits and secret bindings
+ *   4. classify  with the worker's outcome.ts into the envelope the worker would save
+ *
+ * Nothing is saved and nothing is emitted: no job, no context write, no continuation event.
+ * What comes back is masked: secret values (createScrubber) everywhere, and the values of
+ * credential-bearing headers and query parameters even when they hold no configured secret.
+ */
+import { randomBytes } from 'node:crypto';
+import type dns from 'node:dns';
+import { performance } from 'node:perf_hooks';
+import { z } from 'zod';
+import type { Config } from '../config.js';
+import { InvokeError, isInvokeError } from '../contract/errors.js';
+import type { Envelope } from '../contract/envelope.js';
+import { invokeJobSchema, type InvokeJob, type InvokeJobInput } from '../contract/job.js';
+import { InvalidJobError } from '../contract/invalid-job.js';
+import { idempotencyKey } from '../contract/idempotency.js';
+import { createHttpClient } from '../http/call.js';
+import { createRedis, type RedisClient } from '../redis.js';
+import { contextKey, readContext } from '../store/context.js';
+import { createRenderer, type RenderedRequest } from '../template/render.js';
+import { buildScope, needsContext } from '../template/scope.js';
+import { createScrubber, type Scrub } from '../template/secrets.js';
+import { fromError, fromResponse, toEnvelope, type Outcome } from '../worker/outcome.js';
+import { maskRequest, type ShownRequest } from './mask.js';
+
+/** Job data plus, optionally, the `context` templates should see (skips the Redis read). */
+export const dryRunInputSchema = invokeJobSchema.extend({ context: z.record(z.string(), z.unknown()).optional() });
+export type DryRunInput = InvokeJobInput & { context?: Record<string, unknown> };
+
+export interface DryRunResult {
+  /** What was (or would have been) sent, secrets masked; null when rendering failed. */
+  request: ShownRequest | null;
+  /** The envelope the worker would save for this attempt (attempts: 1). */
+  envelope: Envelope;
+}
+
+export interface DryRunOptions {
+  /** Connection for the read-only context lookup; opened lazily from cfg when absent. */
+  redis?: RedisClient;
+  /** DNS override (tests). */
+  dnsLookup?: typeof dns.lookup;
+}
+
+export function createDryRun(cfg: Config, opts: DryRunOptions = {}) {
+  const renderer = createRenderer();
+  const http = createHttpClient(cfg);
+  const scrub = createScrubber(cfg.secrets);
+  const limits = { retryAfterMaxMs: cfg.INVOKE_RETRY_AFTER_MAX_MS, maxErrorBodyBytes: cfg.INVOKE_MAX_ERROR_BODY_BYTES };
+  let ownRedis: RedisClient | undefined;
+  const redis = () => opts.redis ?? (ownRedis ??= createRedis(cfg, 'dry-run'));
+
+  async function contextFor(job: InvokeJob, given: Record<string, unknown> | undefined) {
+    if (given) return given;
+    return needsContext(job) ? readContext(redis(), contextKey(cfg.INVOKE_CTX_PREFIX, job.runId)) : {};
+  }
+
+  function render(job: InvokeJob, context: Record<string, unknown>) {
+    const scope = buildScope(job, context, cfg.secrets);
+    const rendered: RenderedRequest = renderer.renderRequest(job.request, scope.vars);
+    // A fresh key, never the real one: a partner that dedupes on it must not answer the
+    // real call later with this test's cached response.
+    if (job.request.idempotencyHeader) rendered.headers[job.request.idempotencyHeader.toLowerCase()] = `test.${idempotencyKey(job)}.${randomBytes(4).toString('hex')}`;
+    return { rendered, usedSecrets: scope.usedSecrets };
+  }
+
+  async function attempt(job: InvokeJob, context: Record<string, unknown>): Promise<{ outcome: Outcome; sent: RenderedRequest | null }> {
+    let sent: RenderedRequest | null = null;
+    try {
+      const { rendered, usedSecrets } = render(job, context);
+      sent = rendered;
+      const res = await http.send(rendered, { usedSecrets, ...(opts.dnsLookup ? { dnsLookup: opts.dnsLookup } : {}) });
+      return { outcome: fromResponse(res, job, limits), sent };
+    } catch (err) {
+      // Only our errors become envelopes; anything else is a bug and must not leak its message.
+      if (!isInvokeError(err)) throw new Error(`dry run failed (${(err as Error)?.name ?? 'unknown'})`);
+      return { outcome: fromError(scrubError(err, scrub)), sent };
+    }
+  }
+
+  async function run(input: unknown): Promise<DryRunResult> {
+    const parsed = dryRunInputSchema.safeParse(input);
+    if (!parsed.success) throw InvalidJobError.fromZod(parsed.error);
+    const { context, ...job } = parsed.data;
+    const started = performance.now();
+    const { outcome, sent } = await attempt(job, await contextFor(job, context));
+    const envelope = toEnvelope(outcome, 1, performance.now() - started, idempotencyKey(job));
+    const result: DryRunResult = { request: sent ? maskRequest(sent, cfg.INVOKE_USER_AGENT) : null, envelope };
+    // Last line of defence: a partner echoing a secret back must not show it to the editor.
+    return JSON.parse(scrub(JSON.stringify(result))) as DryRunResult;
+  }
+
+  async function close(): Promise<void> {
+    http.close();
+    if (ownRedis) await ownRedis.quit().catch(() => ownRedis?.disconnect());
+  }
+
+  return { run, close };
+}
+
+export type DryRun = ReturnType<typeof createDryRun>;
+
+function scrubError(err: InvokeError, scrub: Scrub): InvokeError {
+  const message = scrub(err.message.slice(err.code.length + 2));
+  return new InvokeError(err.code, message, { retryable: err.retryable, status: err.status, ...(err.retryAfterMs !== undefined ? { retryAfterMs: err.retryAfterMs } : {}) });
+}
