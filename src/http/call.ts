@@ -23,6 +23,8 @@ export interface HttpResult {
   headers: Record<string, string>;
   /** Raw response headers needed for classification (Retry-After); not stored. */
   retryAfter: string | undefined;
+  /** The whole Location header, for following (the kept copy is cut at 1 KiB; signed URLs are longer). */
+  location?: string | undefined;
   body: Buffer;
   truncated: boolean;
   /** The body went over the limit (the read was cut off). */
@@ -37,6 +39,8 @@ export interface SendOptions {
 }
 
 const MAX_HOPS = 5;
+/** RFC 9110 15.4: the statuses that redirect (300 and 304 do not, whatever Location says). */
+const REDIRECT_STATUSES: ReadonlySet<number> = new Set([301, 302, 303, 307, 308]);
 /** The response headers worth keeping in the envelope (never request headers). */
 export const KEPT_HEADERS = ['content-type', 'content-length', 'etag', 'last-modified', 'location', 'retry-after', 'x-request-id'] as const;
 /** Hop-by-hop and framing headers a step may not set (RFC 9110 7.6.1); got sets them itself. */
@@ -94,7 +98,7 @@ export function createHttpClient(cfg: HttpConfig) {
         }
         chunks.push(chunk);
       }
-      return { status: response.statusCode, headers: keptHeaders(response.headers), retryAfter: header(response.headers['retry-after']), body: Buffer.concat(chunks), truncated: overLimit, overLimit, url };
+      return { status: response.statusCode, headers: keptHeaders(response.headers), retryAfter: header(response.headers['retry-after']), location: header(response.headers.location), body: Buffer.concat(chunks), truncated: overLimit, overLimit, url };
     } catch (err) {
       throw mapNetworkError(err, url, deadline.aborted);
     } finally {
@@ -121,7 +125,7 @@ export function createHttpClient(cfg: HttpConfig) {
       checkUrl(policy, url);
       if (carriesStepData) checkSecretBindings(cfg.secrets, opts.usedSecrets, url);
       const result = await hop(url, req.method, headers, hops === 0 ? body : undefined, deadline, opts);
-      const location = result.status >= 300 && result.status < 400 ? result.headers.location : undefined;
+      const location = REDIRECT_STATUSES.has(result.status) ? result.location : undefined;
       const followable = req.followRedirects && (req.method === 'GET' || req.method === 'HEAD') && location !== undefined && hops < MAX_HOPS;
       if (!followable) return result;
       const next = resolveLocation(location, url);

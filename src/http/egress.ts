@@ -1,12 +1,13 @@
 /**
  * Destination policy (docs/security.md): which URLs and addresses a marketer-configured step
  * may reach. Pure functions over a policy built once from config; the guarded agents
- * (guarded-agent.ts) call checkAddress on the address actually connected to.
+ * (guarded-agent.ts) call addressGuard on the address actually connected to.
  *
  * Rule: deny whatever ipaddr.js does not call global 'unicast' (loopback, RFC 1918, CGNAT,
  * link-local and metadata 169.254.169.254, multicast, reserved, documentation, benchmark,
- * ULA, NAT64, 6to4, Teredo, ...), plus ::/96 (IPv4-compatible), which it calls unicast, and
- * IPv4-mapped IPv6 judged by the IPv4 inside. INVOKE_ALLOW_PRIVATE exempts CIDRs and hosts.
+ * ULA, NAT64, 6to4, Teredo, ...), plus what it calls unicast but is not: ::/96
+ * (IPv4-compatible) and IPv6 outside 2000::/3. IPv4-mapped IPv6 is judged by the IPv4 inside.
+ * INVOKE_ALLOW_PRIVATE exempts CIDRs and hosts; bad entries stop the start (ConfigError).
  */
 import ipaddr from 'ipaddr.js';
 import { isIP } from 'node:net';

@@ -91,9 +91,10 @@ describe('connect timeout (INVOKE_CONNECT_TIMEOUT_MS), apart from the whole-requ
   it('gives TIMEOUT when the lookup never answers', async () => {
     const never = (() => undefined) as unknown as typeof dns.lookup;
     const started = Date.now();
-    const err = await failure(client.send(request('http://silent.test/'), { usedSecrets: [], dnsLookup: never }));
-    expect(err).toMatchObject({ code: 'TIMEOUT', retryable: true });
-    expect(Date.now() - started).toBeLessThan(2500);
+    const err = await failure(client.send(request('http://silent.test/', { timeoutMs: 20_000 }), { usedSecrets: [], dnsLookup: never }));
+    // "connecting to" is the connect/lookup timeout; the whole-request one says "no complete response".
+    expect(err).toMatchObject({ code: 'TIMEOUT', retryable: true, message: expect.stringContaining('connecting to') });
+    expect(Date.now() - started).toBeLessThan(15_000);
   });
 
   it('gives TIMEOUT when the TCP handshake never completes (full accept queue on loopback)', async () => {
@@ -108,7 +109,7 @@ describe('connect timeout (INVOKE_CONNECT_TIMEOUT_MS), apart from the whole-requ
     const started = Date.now();
     const err = await failure(client.send(request(`http://127.0.0.1:${port}/`, { timeoutMs: 20_000 }), { usedSecrets: [] }));
     expect(err).toMatchObject({ code: 'TIMEOUT', message: expect.stringContaining('connecting to') });
-    expect(Date.now() - started).toBeLessThan(5000);
+    expect(Date.now() - started).toBeLessThan(15_000);
   });
 });
 

@@ -95,6 +95,15 @@ describe('redirects', () => {
     expect(got.headers['user-agent']).toBe(h.cfg.INVOKE_USER_AGENT);
   });
 
+  it('follows a Location longer than the 1 KiB kept in the envelope (signed URLs), and never a 300/304', async () => {
+    const long = `/signed?sig=${'s'.repeat(2000)}`;
+    a.handle((r, res) => (r.url === '/long' ? redirectTo(long, 307)(r, res) : r.url === '/multi' ? redirectTo('/landed', 300)(r, res) : json(res, 200, { len: r.url.length })));
+    const env = await runJob(h, { request: { url: `${a.url}/long`, followRedirects: true } }, { expect: 'completed' });
+    expect(env.body).toEqual({ len: long.length });
+    const multi = await runJob(h, { request: { url: `${a.url}/multi`, followRedirects: true } });
+    expect(multi).toMatchObject({ status: 300, error: { code: 'HTTP_STATUS' } });
+  });
+
   it('a same-origin redirect keeps the step headers', async () => {
     a.handle((r, res) => (r.url === '/one' ? redirectTo('/two')(r, res) : json(res, 200, { at: r.url })));
     const env = await runJob(h, { request: { url: `${a.url}/one`, headers: { 'X-Api-Key': 'same' }, followRedirects: true } }, { expect: 'completed' });
