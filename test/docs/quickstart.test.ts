@@ -34,7 +34,9 @@ describe.skipIf(!built)('node dist/main.js (the image CMD, npm start)', () => {
     const port = await freePort();
     const p = start({ ...ns.env, PORT: String(port), INVOKE_API_HOST: '0.0.0.0', INVOKE_API_TOKEN: 'quickstart-token-0123456789' });
     try {
-      await waitFor(async () => (await fetch(`http://127.0.0.1:${port}/healthz`).then((r) => r.ok, () => false)) || undefined, `/healthz on ${port}\n${p.out()}`, 20_000);
+      // Generous: a cold start of the whole server takes seconds on a loaded 2-core machine.
+      await waitFor(async () => (await fetch(`http://127.0.0.1:${port}/healthz`).then((r) => r.ok, () => false)) || undefined, `/healthz on ${port}`, 45_000)
+        .catch((err: Error) => { throw new Error(`${err.message}; process output:\n${p.out()}`); });
       expect((await fetch(`http://127.0.0.1:${port}/readyz`)).status).toBe(200);
       p.child.kill('SIGTERM');
       expect(await p.exited).toBe(0);
@@ -45,11 +47,11 @@ describe.skipIf(!built)('node dist/main.js (the image CMD, npm start)', () => {
       await cleanNamespace(redis, ns);
       await redis.quit();
     }
-  });
+  }, 60_000);
 
   it('refuses to listen beyond loopback without INVOKE_API_TOKEN (exit 2, naming it)', async () => {
     const p = start({ ...namespace('qs').env, INVOKE_API_HOST: '0.0.0.0', INVOKE_WORKER_ENABLED: 'false' });
     expect(await p.exited).toBe(2);
     expect(p.out()).toContain('INVOKE_API_TOKEN');
-  });
+  }, 60_000);
 });

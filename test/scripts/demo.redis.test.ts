@@ -17,7 +17,7 @@ function runDemo(): Promise<{ code: number | null; out: string }> {
     let out = '';
     child.stdout.on('data', (c: Buffer) => (out += c));
     child.stderr.on('data', (c: Buffer) => (out += c));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 28_000);
+    const timer = setTimeout(() => child.kill('SIGKILL'), 55_000);
     child.on('error', reject);
     child.on('close', (code) => { clearTimeout(timer); resolve({ code, out }); });
   });
@@ -47,5 +47,5 @@ describe('npm run demo', () => {
     } while (cursor !== '0');
     await redis.quit();
     expect(left).toEqual([]);
-  }, 30_000);
+  }, 60_000);
 });
