@@ -32,6 +32,8 @@ export interface InvokeClientOptions {
   ctxPrefix?: string;
   /** Replaces the default job options (attempts 6, invoke backoff, retention) key by key. */
   jobOptions?: JobOptions;
+  /** Connection errors (Redis down); calls wait or reject on their own. Default: ignored. */
+  onError?: (err: Error) => void;
 }
 
 /** BullMQ job options a caller may set; the jobId is always derived from the idempotency key. */
@@ -53,6 +55,10 @@ export function defaultJobOptions(): JobOptions {
 export function createInvokeClient(opts: InvokeClientOptions = {}) {
   const connection = opts.connection ?? new Redis(opts.redisUrl ?? DEFAULTS.REDIS_URL);
   const queue = new Queue(opts.queue ?? DEFAULTS.INVOKE_QUEUE, { connection, prefix: opts.prefix ?? DEFAULTS.BULLMQ_PREFIX });
+  // Without a listener BullMQ and ioredis print every reconnect failure to the console.
+  const onError = opts.onError ?? (() => undefined);
+  queue.on('error', onError);
+  if (!opts.connection) connection.on('error', onError);
   const base = { ...defaultJobOptions(), ...opts.jobOptions };
   const ctxPrefix = opts.ctxPrefix ?? DEFAULTS.INVOKE_CTX_PREFIX;
 

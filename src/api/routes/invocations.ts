@@ -9,7 +9,8 @@
  *   POST /v1/invocations/test   200 dry run { request (masked), envelope }; saves nothing
  *
  * Errors are { error: CODE, message, issues? }: 400 INVALID_JOB with one issue per bad path
- * ("request.url", "jobs[3].runId"), 404 NOT_FOUND, 413/415 from fastify's body parsing.
+ * ("request.url", "jobs[3].runId"), 404 NOT_FOUND, 413/415 from fastify's body parsing,
+ * 503 UNAVAILABLE when Redis does not answer in time.
  */
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
@@ -33,11 +34,30 @@ const statusBody = z.object({
   enqueuedAt: z.string(), finishedAt: z.string().nullable(),
 });
 const shownRequest = z.object({ method: z.string(), url: z.string(), headers: z.record(z.string(), z.string()), body: z.unknown() });
-const errors = { 400: errorBody, 401: errorBody, 413: errorBody, 415: errorBody };
+const errors = { 400: errorBody, 401: errorBody, 413: errorBody, 415: errorBody, 503: errorBody };
 
 export interface InvocationDeps {
   client: Pick<InvokeClient, 'enqueue' | 'enqueueMany' | 'status'>;
   dryRun: Pick<DryRun, 'run'>;
+  /** How long a request waits for Redis before answering 503 (default 5000). */
+  redisTimeoutMs?: number;
+}
+
+export class RedisUnavailableError extends Error {
+  override name = 'RedisUnavailableError';
+}
+
+/**
+ * Our connections wait through a Redis outage (commands are queued and replayed), which is
+ * right for the worker but would hold an HTTP request open indefinitely: answer 503 instead.
+ * The queued add may still run once Redis is back; a retry is safe (same key, same job).
+ */
+function bounded<T>(p: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new RedisUnavailableError(`Redis did not answer within ${ms} ms`)), ms);
+  });
+  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
 }
 
 /** Body validation that reports issues the way the client does (InvalidJobError, dotted paths). */
@@ -48,6 +68,7 @@ const zodValidator = ({ schema }: { schema: z.ZodType }) => (data: unknown) => {
 
 function sendError(err: FastifyError | InvalidJobError, _req: FastifyRequest, reply: FastifyReply) {
   if (err instanceof InvalidJobError) return reply.code(400).send({ error: err.code, message: err.message, issues: err.issues });
+  if (err instanceof RedisUnavailableError) return reply.code(503).header('retry-after', '5').send({ error: 'UNAVAILABLE', message: `${err.message}; retrying is safe (idempotency key)` });
   const status = err.statusCode ?? 500;
   // 4xx from fastify (413 body too large, 415 media type, 400 malformed JSON) are safe to show.
   if (status < 500) return reply.code(status).send({ error: err.code ?? 'BAD_REQUEST', message: err.message });
@@ -56,6 +77,7 @@ function sendError(err: FastifyError | InvalidJobError, _req: FastifyRequest, re
 }
 
 export function invocationRoutes(deps: InvocationDeps) {
+  const ms = deps.redisTimeoutMs ?? 5000;
   return async (app: FastifyInstance) => {
     app.setValidatorCompiler(zodValidator);
     app.setErrorHandler(sendError);
@@ -64,21 +86,21 @@ export function invocationRoutes(deps: InvocationDeps) {
 
     app.post('/v1/invocations', {
       schema: { summary: 'Enqueue one invocation', body: invokeJobSchema, response: { 202: enqueued, ...errors } },
-    }, async (req, reply) => reply.code(202).send(await deps.client.enqueue(req.body)));
+    }, async (req, reply) => reply.code(202).send(await bounded(deps.client.enqueue(req.body), ms)));
 
     // find-my-way reads ":" as a parameter; "::" is a literal colon (Google AIP-136 custom method).
     app.post('/v1/invocations::batch', {
       schema: { summary: `Enqueue up to ${MAX_BATCH} invocations in one round trip`, body: z.strictObject({ jobs: z.array(invokeJobSchema).min(1).max(MAX_BATCH) }), response: { 202: z.object({ results: z.array(enqueued) }), ...errors } },
     }, async (req, reply) => {
       const { jobs } = req.body as { jobs: unknown[] };
-      return reply.code(202).send({ results: await deps.client.enqueueMany(jobs) });
+      return reply.code(202).send({ results: await bounded(deps.client.enqueueMany(jobs), ms) });
     });
 
     app.get('/v1/invocations/:jobId', {
-      schema: { summary: 'State, attempts, last error code and the saved envelope of one invocation', params: z.object({ jobId: z.string().min(1) }), response: { 200: statusBody, 404: errorBody, 401: errorBody } },
+      schema: { summary: 'State, attempts, last error code and the saved envelope of one invocation', params: z.object({ jobId: z.string().min(1) }), response: { 200: statusBody, 404: errorBody, 401: errorBody, 503: errorBody } },
     }, async (req, reply) => {
       const { jobId } = req.params as { jobId: string };
-      const status = await deps.client.status(jobId);
+      const status = await bounded(deps.client.status(jobId), ms);
       if (!status) return reply.code(404).send({ error: 'NOT_FOUND', message: `jobId: no invocation ${jobId} (never enqueued, or removed after retention)` });
       return status;
     });
