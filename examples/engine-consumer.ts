@@ -18,7 +18,8 @@
  * The seen marker stores the stream entry id, not just "1": if onEvent throws, the entry stays
  * pending and is redelivered (XAUTOCLAIM) with the same entry id, which is then recognised as
  * our own unfinished work rather than a duplicate. A second entry with the same eventId has a
- * different entry id and is dropped.
+ * different entry id and is dropped. A process that dies after onEvent but before XACK gets
+ * the entry again, so the engine's own transition should be idempotent too (keyed by eventId).
  *
  * Run it against a local worker:  npx tsx examples/engine-consumer.ts
  * (REDIS_URL, INVOKE_EVENTS_STREAM, INVOKE_CTX_PREFIX as for the worker; ENGINE_GROUP)

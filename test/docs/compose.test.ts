@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
 import { loadConfig, settings } from '../../src/config.js';
+import { invokeJobSchema } from '../../src/contract/job.js';
 import { createLogger } from '../../src/logger.js';
 import { buildServer } from '../../src/api/server.js';
 import { waitFor } from '../helpers/wait.js';
@@ -64,6 +65,13 @@ describe('docker-compose.yml', () => {
     expect(compose.volumes).toHaveProperty(volume!);
     expect(compose.services.partner.profiles).toEqual(['demo']);
     expect(String(worker.ports[0])).toMatch(/:8080$/);
+  });
+
+  it('shows a curl example whose body is a valid job for the demo partner', () => {
+    const body = /-d '(\{.*\})'/.exec(read('docker-compose.yml'))![1]!;
+    const job = invokeJobSchema.parse(JSON.parse(body));
+    expect(job.request.url).toMatch(/^http:\/\/partner:9000\//);
+    expect(env.INVOKE_ALLOW_PRIVATE).toBe('partner');
   });
 
   it('references only files that exist', () => {
