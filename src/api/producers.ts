@@ -26,7 +26,7 @@ export function createProducerApi(cfg: Config) {
   return {
     client,
     dryRun,
-    plugins: [openapiPlugin(API_VERSION), invocationRoutes({ client, dryRun })],
+    plugins: [openapiPlugin(API_VERSION), invocationRoutes({ client, dryRun, redisReady: () => redis.status === 'ready' })],
     async close(): Promise<void> {
       await Promise.allSettled([client.close(), dryRun.close()]);
       await redis.quit().catch(() => redis.disconnect());

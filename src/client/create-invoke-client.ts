@@ -74,8 +74,10 @@ export function createInvokeClient(opts: InvokeClientOptions = {}) {
       // Job.addJob queues its script on the transaction synchronously (as FlowProducer does).
       return new Job(queue, JOB_NAME, job, { ...base, ...overrides, jobId: ids[i]! }, ids[i]!).addJob(multi);
     });
-    const replies = (await multi.exec()) ?? [];
+    // Option errors (e.g. a float priority) reject here, before anything is sent: the MULTI is
+    // buffered until exec, so an add missing from it can never shift the replies.
     await Promise.all(adds);
+    const replies = (await multi.exec()) ?? [];
     const failed = replies.find(([err]) => err);
     if (failed?.[0]) throw new Error(`enqueue failed: ${failed[0].message}`);
     return ids.map((jobId, i) => ({ jobId, deduplicated: replies[2 * i]![1] === 1 }));

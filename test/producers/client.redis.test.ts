@@ -65,6 +65,9 @@ describe('createInvokeClient', () => {
     const job = (await Job.fromId(client.queue, jobId))!;
     expect(job.opts).toMatchObject({ attempts: 2, backoff: { type: 'fixed', delay: 10 }, delay: 60_000 });
     expect(await job.getState()).toBe('delayed');
+    const keys = (await nsKeys()).length;
+    await expect(client.enqueueMany([jobData(), jobData()], { priority: 1.5 })).rejects.toThrow(/[Pp]riority/);
+    expect((await nsKeys()).length).toBe(keys);
   });
 
   it('is race-free: many concurrent enqueues of one key from two clients add it exactly once', async () => {

@@ -41,8 +41,11 @@ function stopRedis(): Promise<void> {
   });
 }
 
-const post = (payload: object) => app.inject({ method: 'POST', url: '/v1/invocations', payload });
+const post = (payload: object, to = app) => to.inject({ method: 'POST', url: '/v1/invocations', payload });
 const unreachable = async () => { throw new Error('not used'); };
+const cfg = loadConfig({ LOG_LEVEL: 'silent' });
+const serve = (deps: Partial<Parameters<typeof invocationRoutes>[0]>) =>
+  buildServer({ cfg, logger: createLogger('silent', (s) => s), readiness: { checks: {} }, plugins: [invocationRoutes({ client, dryRun: { run: unreachable }, ...deps })] });
 
 beforeAll(async () => {
   port = await freePort();
@@ -51,8 +54,8 @@ beforeAll(async () => {
   connection = new Redis(port, '127.0.0.1', { maxRetriesPerRequest: null, retryStrategy: () => 50 });
   connection.on('error', () => undefined);
   client = createInvokeClient({ connection });
-  const cfg = loadConfig({ LOG_LEVEL: 'silent' });
-  app = await buildServer({ cfg, logger: createLogger('silent', (s) => s), readiness: { checks: {} }, plugins: [invocationRoutes({ client, dryRun: { run: unreachable }, redisTimeoutMs: 300 })] });
+  await waitFor(async () => connection.status === 'ready', 'the connection');
+  app = await serve({ redisReady: () => connection.status === 'ready' });
 });
 afterAll(async () => {
   await app.close();
@@ -62,18 +65,28 @@ afterAll(async () => {
 });
 
 describe('Redis outage', () => {
-  it('answers 503 with Retry-After, and the retried request finds the job once Redis is back', async () => {
+  it('answers 503 with Retry-After at once while the connection is down, or after the bound; a retry is safe', async () => {
     expect((await post(jobData())).statusCode).toBe(202);
     await stopRedis();
-    const data = jobData();
-    const down = await post(data);
+    await waitFor(async () => connection.status !== 'ready', 'the connection to notice');
+    const down = await post(jobData());
     expect(down.statusCode).toBe(503);
     expect(down.headers['retry-after']).toBe('5');
     expect(down.json()).toMatchObject({ error: 'UNAVAILABLE', message: expect.stringContaining('retrying is safe') });
+
+    // Without the status check (a hung Redis looks "ready"), the time bound answers instead; the
+    // add it started stays queued on the connection and runs on reconnect.
+    const blind = await serve({ redisTimeoutMs: 200 });
+    const data = jobData();
+    try {
+      expect((await post(data, blind)).statusCode).toBe(503);
+    } finally {
+      await blind.close();
+    }
     await startRedis();
     const retried = await waitFor(async () => { const r = await post(data); return r.statusCode === 202 && r.json(); }, 'the API to recover');
-    // The add queued during the outage ran on reconnect: the retry is a no-op, not a second job.
     expect(retried).toMatchObject({ deduplicated: true });
+    // The restarted redis-server kept nothing: the one job is the add replayed on reconnect.
     expect(await client.queue.getJobCounts('waiting')).toEqual({ waiting: 1 });
   });
 });

@@ -39,7 +39,9 @@ const errors = { 400: errorBody, 401: errorBody, 413: errorBody, 415: errorBody,
 export interface InvocationDeps {
   client: Pick<InvokeClient, 'enqueue' | 'enqueueMany' | 'status'>;
   dryRun: Pick<DryRun, 'run'>;
-  /** How long a request waits for Redis before answering 503 (default 5000). */
+  /** False while the producer connection is down: answer 503 at once instead of queueing. */
+  redisReady?: () => boolean;
+  /** Longest wait for an answer (Redis hung, or a reconnect mid-request) before 503 (default 30000). */
   redisTimeoutMs?: number;
 }
 
@@ -49,10 +51,15 @@ export class RedisUnavailableError extends Error {
 
 /**
  * Our connections wait through a Redis outage (commands are queued and replayed), which is
- * right for the worker but would hold an HTTP request open indefinitely: answer 503 instead.
- * The queued add may still run once Redis is back; a retry is safe (same key, same job).
+ * right for the worker but would hold an HTTP request open indefinitely: answer 503 instead,
+ * at once when the connection is known to be down, else after a generous bound (the bound also
+ * covers building a 1,000-job batch on a loaded CPU, so it is not short). An add that was
+ * already queued still runs once Redis is back; a retry is safe (same key, same job).
  */
-function bounded<T>(p: Promise<T>, ms: number): Promise<T> {
+function bounded<T>(deps: InvocationDeps, run: () => Promise<T>): Promise<T> {
+  if (deps.redisReady && !deps.redisReady()) return Promise.reject(new RedisUnavailableError('Redis is unreachable'));
+  const ms = deps.redisTimeoutMs ?? 30_000;
+  const p = run();
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(new RedisUnavailableError(`Redis did not answer within ${ms} ms`)), ms);
@@ -77,7 +84,6 @@ function sendError(err: FastifyError | InvalidJobError, _req: FastifyRequest, re
 }
 
 export function invocationRoutes(deps: InvocationDeps) {
-  const ms = deps.redisTimeoutMs ?? 5000;
   return async (app: FastifyInstance) => {
     app.setValidatorCompiler(zodValidator);
     app.setErrorHandler(sendError);
@@ -86,21 +92,21 @@ export function invocationRoutes(deps: InvocationDeps) {
 
     app.post('/v1/invocations', {
       schema: { summary: 'Enqueue one invocation', body: invokeJobSchema, response: { 202: enqueued, ...errors } },
-    }, async (req, reply) => reply.code(202).send(await bounded(deps.client.enqueue(req.body), ms)));
+    }, async (req, reply) => reply.code(202).send(await bounded(deps, () => deps.client.enqueue(req.body))));
 
     // find-my-way reads ":" as a parameter; "::" is a literal colon (Google AIP-136 custom method).
     app.post('/v1/invocations::batch', {
       schema: { summary: `Enqueue up to ${MAX_BATCH} invocations in one round trip`, body: z.strictObject({ jobs: z.array(invokeJobSchema).min(1).max(MAX_BATCH) }), response: { 202: z.object({ results: z.array(enqueued) }), ...errors } },
     }, async (req, reply) => {
       const { jobs } = req.body as { jobs: unknown[] };
-      return reply.code(202).send({ results: await bounded(deps.client.enqueueMany(jobs), ms) });
+      return reply.code(202).send({ results: await bounded(deps, () => deps.client.enqueueMany(jobs)) });
     });
 
     app.get('/v1/invocations/:jobId', {
       schema: { summary: 'State, attempts, last error code and the saved envelope of one invocation', params: z.object({ jobId: z.string().min(1) }), response: { 200: statusBody, 404: errorBody, 401: errorBody, 503: errorBody } },
     }, async (req, reply) => {
       const { jobId } = req.params as { jobId: string };
-      const status = await bounded(deps.client.status(jobId), ms);
+      const status = await bounded(deps, () => deps.client.status(jobId));
       if (!status) return reply.code(404).send({ error: 'NOT_FOUND', message: `jobId: no invocation ${jobId} (never enqueued, or removed after retention)` });
       return status;
     });
