@@ -11,6 +11,11 @@ import { createWorkerApp, withTimeout, type WorkerApp } from './app.js';
 import { createRedis, type RedisClient } from './redis.js';
 import { buildServer, UnsafeBindError } from './api/server.js';
 import type { FastifyInstance } from 'fastify';
+import { createMetrics, type MetricsSources } from './metrics/index.js';
+import { createOps, type Ops } from './ops/index.js';
+import { metricsRoutes } from './api/routes/metrics.js';
+import { dashboardRoutes } from './api/routes/dashboard.js';
+import { opsRoutes } from './api/routes/ops.js';
 
 function config(): Config {
   try {
@@ -63,8 +68,11 @@ async function main(): Promise<void> {
   process.on('unhandledRejection', (reason) => logger.error({ err: { name: (reason as Error)?.name } }, 'unhandled rejection'));
 
   let app: WorkerApp | undefined;
+  const sources: MetricsSources = { concurrency: cfg.INVOKE_WORKER_ENABLED ? cfg.INVOKE_CONCURRENCY : 0 };
+  const metrics = createMetrics(sources);
   if (cfg.INVOKE_WORKER_ENABLED) {
-    app = createWorkerApp(cfg, logger);
+    app = createWorkerApp(cfg, logger, { observers: [metrics.observe] });
+    sources.inFlight = app.inFlight;
     await waitForRedis(app.redis, cfg.INVOKE_REDIS_STARTUP_GRACE_MS, logger);
     await checkEvictionPolicy(app.redis, logger);
     logger.info({ queue: cfg.INVOKE_QUEUE, prefix: cfg.BULLMQ_PREFIX, concurrency: cfg.INVOKE_CONCURRENCY }, 'worker started');
@@ -72,9 +80,12 @@ async function main(): Promise<void> {
 
   let server: FastifyInstance | undefined;
   let apiRedis: RedisClient | undefined;
+  let ops: Ops | undefined;
   if (cfg.INVOKE_API_ENABLED) {
     apiRedis = app?.redis ?? createRedis(cfg, 'api');
     const redis = apiRedis;
+    ops = createOps(cfg, redis);
+    Object.assign(sources, { queue: ops.queue, redis });
     try {
       server = await buildServer({
         cfg,
@@ -85,6 +96,7 @@ async function main(): Promise<void> {
             ...(app ? { worker: async () => app!.worker.isRunning() } : {}),
           },
         },
+        plugins: [metricsRoutes(metrics.registry), dashboardRoutes(ops.queue, redis), opsRoutes(ops)],
       });
     } catch (err) {
       if (err instanceof UnsafeBindError) {
@@ -100,6 +112,7 @@ async function main(): Promise<void> {
   onSignals(async (signal) => {
     logger.info({ signal, drainMs: cfg.INVOKE_SHUTDOWN_TIMEOUT_MS }, 'shutting down: no new jobs, draining in-flight calls');
     await server?.close();
+    await ops?.close();
     const drained = app ? await app.close(cfg.INVOKE_SHUTDOWN_TIMEOUT_MS) : true;
     if (!app && apiRedis) apiRedis.disconnect();
     logger.info({ drained }, 'stopped');

@@ -1,0 +1,50 @@
+/**
+ * The queue at a glance: counts per state, throughput and failure rate over the last minutes
+ * (BullMQ's per-minute metrics, recorded by the worker: create-worker.ts `metrics`), the age of
+ * the oldest waiting job and the workers connected. A fixed, small number of Redis calls.
+ */
+import type { Queue } from 'bullmq';
+import type { RedisClient } from '../redis.js';
+
+export const STATES = ['waiting', 'active', 'delayed', 'prioritized', 'waiting-children', 'failed', 'completed'] as const;
+
+export interface QueueStatus {
+  queue: string;
+  paused: boolean;
+  counts: Record<string, number>;
+  /** Over the last `minutes` whole minutes (BullMQ metrics, queue-wide). */
+  recent: { minutes: number; completed: number; failed: number; perMinute: number; failureRate: number };
+  oldestWaitingAgeMs: number | null;
+  workers: { name: string; addr: string; age: number }[];
+}
+
+const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
+
+/** The oldest job that is waiting (not delayed): the tail of the wait list, BullMQ's next pick. */
+export async function oldestWaitingAgeMs(queue: Queue, client: RedisClient, now = Date.now()): Promise<number | null> {
+  const id = await client.lindex(queue.toKey('wait'), -1);
+  if (!id) return null;
+  const ts = await client.hget(queue.toKey(id), 'timestamp');
+  return ts === null ? null : Math.max(0, now - Number(ts));
+}
+
+export async function queueStatus(queue: Queue, client: RedisClient, minutes = 15): Promise<QueueStatus> {
+  const [counts, paused, completed, failed, oldest, workers] = await Promise.all([
+    queue.getJobCounts(...STATES),
+    queue.isPaused(),
+    queue.getMetrics('completed', 0, minutes - 1),
+    queue.getMetrics('failed', 0, minutes - 1),
+    oldestWaitingAgeMs(queue, client),
+    queue.getWorkers().catch(() => [] as Record<string, string>[]),
+  ]);
+  const done = sum(completed.data);
+  const bad = sum(failed.data);
+  return {
+    queue: queue.name,
+    paused,
+    counts,
+    recent: { minutes, completed: done, failed: bad, perMinute: (done + bad) / minutes, failureRate: done + bad === 0 ? 0 : bad / (done + bad) },
+    oldestWaitingAgeMs: oldest,
+    workers: workers.map((w) => ({ name: w.name ?? '', addr: w.addr ?? '', age: Number(w.age ?? 0) })),
+  };
+}
