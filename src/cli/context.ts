@@ -5,8 +5,7 @@
  *   2 bad usage or configuration, 3 Redis unreachable.
  */
 import { ConfigError, loadConfig, type Config } from '../config.js';
-import { createOps, type Ops } from '../ops/index.js';
-import { withTimeout } from '../app.js';
+import type { Ops } from '../ops/index.js';
 
 export const EXIT = { ok: 0, problem: 1, usage: 2, redis: 3 } as const;
 
@@ -28,17 +27,20 @@ export function config(): Config {
   }
 }
 
-/** How long a command waits for Redis before giving up with exit 3. */
+/** Longest a command waits for Redis before exit 3 (INVOKE_REDIS_STARTUP_GRACE_MS if shorter). */
 const CONNECT_TIMEOUT_MS = 5000;
 
 /** Runs fn with a connected ops API and always closes it; returns fn's exit code. */
 export async function withOps(fn: (ops: Ops, cfg: Config) => Promise<number | void>): Promise<void> {
   const cfg = config();
+  // Loaded on use, so `--help` and usage errors answer without loading BullMQ.
+  const { createOps } = await import('../ops/index.js');
   const ops = createOps(cfg);
+  const waitMs = Math.min(CONNECT_TIMEOUT_MS, cfg.INVOKE_REDIS_STARTUP_GRACE_MS);
   let code: number = EXIT.ok;
   try {
-    if (!(await withTimeout(ops.queue.waitUntilReady(), CONNECT_TIMEOUT_MS))) {
-      fail(EXIT.redis, `Redis unreachable at ${redactUrl(cfg.REDIS_URL)} after ${CONNECT_TIMEOUT_MS} ms`);
+    if (!(await withTimeout(ops.queue.waitUntilReady(), waitMs))) {
+      fail(EXIT.redis, `Redis unreachable at ${redactUrl(cfg.REDIS_URL)} after ${waitMs} ms`);
     }
     code = (await fn(ops, cfg)) ?? EXIT.ok;
   } catch (err) {
@@ -59,4 +61,11 @@ export function redactUrl(url: string): string {
   } catch {
     return '<invalid REDIS_URL>';
   }
+}
+
+function withTimeout(p: Promise<unknown>, ms: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => resolve(false), ms);
+    p.then(() => resolve(true), () => resolve(false)).finally(() => clearTimeout(timer));
+  });
 }

@@ -13,6 +13,7 @@ import type { Job, Queue } from 'bullmq';
 import { idempotencyKey } from '../contract/idempotency.js';
 import { buildEvent } from '../events/continuation.js';
 import { salvageIdentity } from '../worker/salvage.js';
+import { invokeJobSchema } from '../contract/job.js';
 import type { WriteResult } from '../worker/result-writer.js';
 import type { Envelope } from '../contract/envelope.js';
 import { failureOf, type FailureFilter } from './failure.js';
@@ -93,7 +94,8 @@ export async function discardJobs(queue: Queue, writeResult: WriteResult, target
   await each(ids, async (id) => {
     const job = await failedJob(queue, id);
     if (typeof job === 'string') return void result.skipped.push({ id, reason: job });
-    const identity = salvageIdentity(job.data);
+    const full = invokeJobSchema.safeParse(job.data);
+    const identity = full.success ? full.data : salvageIdentity(job.data);
     const held = identity?.onFailure === 'hold';
     if (!opts.dryRun) {
       if (held) {

@@ -3,7 +3,7 @@
  * (BullMQ's per-minute metrics, recorded by the worker: create-worker.ts `metrics`), the age of
  * the oldest waiting job and the workers connected. A fixed, small number of Redis calls.
  */
-import type { Queue } from 'bullmq';
+import type { Metrics, Queue } from 'bullmq';
 import type { RedisClient } from '../redis.js';
 
 export const STATES = ['waiting', 'active', 'delayed', 'prioritized', 'waiting-children', 'failed', 'completed'] as const;
@@ -19,6 +19,19 @@ export interface QueueStatus {
 }
 
 const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
+const minute = (ms: number) => Math.floor(ms / 60_000);
+
+/**
+ * Jobs finished in the last `minutes` minutes from BullMQ's metrics (commands/includes/
+ * collectMetrics.lua): the count since meta.prevTS is not yet a data point and belongs to
+ * prevTS's minute; data[i] is the minute i+1 before that, newest first.
+ */
+export function recentCount(m: Metrics, minutes: number, now = Date.now()): number {
+  if (!m.meta.prevTS) return 0;
+  const lag = minute(now) - minute(m.meta.prevTS);
+  if (lag >= minutes) return 0;
+  return m.meta.count - m.meta.prevCount + sum(m.data.slice(0, minutes - 1 - lag));
+}
 
 /** The oldest job that is waiting (not delayed): the tail of the wait list, BullMQ's next pick. */
 export async function oldestWaitingAgeMs(queue: Queue, client: RedisClient, now = Date.now()): Promise<number | null> {
@@ -37,8 +50,9 @@ export async function queueStatus(queue: Queue, client: RedisClient, minutes = 1
     oldestWaitingAgeMs(queue, client),
     queue.getWorkers().catch(() => [] as Record<string, string>[]),
   ]);
-  const done = sum(completed.data);
-  const bad = sum(failed.data);
+  const now = Date.now();
+  const done = recentCount(completed, minutes, now);
+  const bad = recentCount(failed, minutes, now);
   return {
     queue: queue.name,
     paused,

@@ -1,6 +1,6 @@
 /** invoke-api failed: list or group failures, newest first, with filters. */
 import { Command, Option } from 'commander';
-import { GROUP_KEYS, type GroupKey } from '../../ops/index.js';
+import { GROUP_KEYS, type GroupKey } from '../../ops/failure.js';
 import type { FilterInput } from '../../ops/failure.js';
 import { withOps } from '../context.js';
 import { age, json, out, table } from '../output.js';

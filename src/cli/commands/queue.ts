@@ -1,6 +1,6 @@
 /** invoke-api pause | resume | clean: queue-wide switches and housekeeping. */
 import { Command, Option } from 'commander';
-import { parseDuration } from '../../ops/index.js';
+import { parseDuration } from '../../ops/failure.js';
 import { UsageError, withOps } from '../context.js';
 import { json, out } from '../output.js';
 

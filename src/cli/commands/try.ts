@@ -1,8 +1,6 @@
 /** invoke-api try STEP.json [--data data.json]: the dry run from a terminal; saves and emits nothing. */
 import { Command } from 'commander';
 import { readFile } from 'node:fs/promises';
-import { createDryRun } from '../../dry-run/dry-run.js';
-import { isInvokeError } from '../../contract/errors.js';
 import { EXIT, UsageError, config, fail } from '../context.js';
 import { json, out } from '../output.js';
 
@@ -27,6 +25,7 @@ export const tryCommand = () =>
     .option('--json', 'machine-readable output')
     .action(async (step: string, o: { data?: string; json?: boolean }) => {
       const cfg = config();
+      const [{ createDryRun }, { isInvokeError }] = await Promise.all([import('../../dry-run/dry-run.js'), import('../../contract/errors.js')]);
       const dry = createDryRun(cfg);
       try {
         const input = (await readJson(step, 'step')) as Record<string, unknown>;
