@@ -30,6 +30,8 @@ export interface FailureFilter {
   code?: string | undefined;
   status?: number | undefined;
   journey?: string | undefined;
+  /** Only jobs with onFailure=hold (their customer is waiting; nothing was emitted). */
+  held?: boolean | undefined;
 }
 
 interface Progress { code?: unknown; status?: unknown; host?: unknown }
@@ -62,6 +64,7 @@ export function matches(f: Failure, filter: FailureFilter, now = Date.now()): bo
   if (filter.code !== undefined && f.code !== filter.code.toUpperCase()) return false;
   if (filter.status !== undefined && f.status !== filter.status) return false;
   if (filter.journey !== undefined && f.journey !== filter.journey) return false;
+  if (filter.held && !f.held) return false;
   return true;
 }
 
@@ -83,7 +86,7 @@ export function parseDuration(text: string, what = 'duration'): number {
   return Math.round(Number(m[1]) * UNITS[m[2]!]!);
 }
 
-export interface FilterInput { since?: string | undefined; host?: string | undefined; code?: string | undefined; status?: string | number | undefined; journey?: string | undefined }
+export interface FilterInput { since?: string | undefined; host?: string | undefined; code?: string | undefined; status?: string | number | undefined; journey?: string | undefined; held?: boolean | undefined }
 
 /** Filters as typed by an operator (CLI flags, query string) -> FailureFilter; errors name the flag. */
 export function toFilter(input: FilterInput): FailureFilter {
@@ -95,5 +98,6 @@ export function toFilter(input: FilterInput): FailureFilter {
     code: input.code,
     status,
     journey: input.journey,
+    held: input.held,
   };
 }

@@ -15,9 +15,16 @@ export interface CliRun { code: number; stdout: string; stderr: string; json: ()
 
 export function runCli(args: string[], env: Record<string, string>, opts: { cwd?: string } = {}): Promise<CliRun> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [CLI, ...args], { env: { PATH: process.env.PATH ?? '', ...env }, cwd: opts.cwd ?? root, timeout: 30_000 }, (err, stdout, stderr) => {
+    execFile(process.execPath, [CLI, ...args], { env: { PATH: process.env.PATH ?? '', ...env }, cwd: opts.cwd ?? root, timeout: 90_000 }, (err, stdout, stderr) => {
       const code = err ? (typeof err.code === 'number' ? err.code : 99) : 0;
-      resolve({ code, stdout, stderr, json: () => JSON.parse(stdout) });
+      const parse = () => {
+        try {
+          return JSON.parse(stdout);
+        } catch {
+          throw new Error(`invoke-api ${args.join(' ')} exited ${code} with no JSON; stderr: ${stderr}`);
+        }
+      };
+      resolve({ code, stdout, stderr, json: parse });
     });
   });
 }

@@ -42,7 +42,7 @@ afterAll(async () => {
   await up?.close();
 });
 
-describe('invoke-api CLI (built, as a subprocess)', { timeout: 120_000 }, () => {
+describe('invoke-api CLI (built, as a subprocess)', { timeout: 240_000 }, () => {
   it('every command has --help', async () => {
     const cmds = ['status', 'failed', 'inspect', 'retry', 'discard', 'pause', 'resume', 'clean', 'try'];
     const runs = await Promise.all(cmds.map((cmd) => cli(cmd, '--help')));
@@ -70,7 +70,7 @@ describe('invoke-api CLI (built, as a subprocess)', { timeout: 120_000 }, () => 
 
   it('failed: lists and groups with filters', async () => {
     // Independent reads, run side by side.
-    const [all, byHost2, byCode, byStatus, byJourney, groups, table, badSince] = await Promise.all([
+    const [all, byHost2, byCode, byStatus, byJourney, groups, table, badSince, held] = await Promise.all([
       cli('failed', '--json'),
       cli('failed', '--host', '127.0.0.2', '--json'),
       cli('failed', '--code', 'connect_error', '--json'),
@@ -79,7 +79,9 @@ describe('invoke-api CLI (built, as a subprocess)', { timeout: 120_000 }, () => 
       cli('failed', '--group-by', 'host', '--json'),
       cli('failed', '--group-by', 'code'),
       cli('failed', '--since', 'yesterday'),
+      cli('failed', '--held', '--json'),
     ]);
+    expect(held.json().failures.map((x: any) => x.id)).toEqual([ids.held]);
     expect(all.json().failures).toHaveLength(6);
     const a = all.json().failures.find((f: any) => f.id === ids.a[0]);
     expect(a).toMatchObject({ host: '127.0.0.1', code: 'HTTP_STATUS', status: 503, attempts: 2, journey: 'welcome-flow', held: false });

@@ -21,6 +21,8 @@ describe('filters', () => {
     expect(matches(f(), toFilter({ since: '30s' }), now)).toBe(false);
     expect(matches(f(), toFilter({ status: 500 }), now)).toBe(false);
     expect(matches(f({ host: 'other.com' }), toFilter({ host: 'api.partner.com' }), now)).toBe(false);
+    expect(matches(f(), toFilter({ held: true }), now)).toBe(false);
+    expect(matches(f({ held: true }), toFilter({ held: true }), now)).toBe(true);
   });
 });
 

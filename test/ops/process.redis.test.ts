@@ -38,13 +38,14 @@ afterAll(() => {
   for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
 });
 
-describe('the worker process', () => {
+// Generous bounds: node start-up alone takes seconds on a loaded 2-core CI machine.
+describe('the worker process', { timeout: 120_000 }, () => {
   it('exits 1 when Redis stays unreachable past the grace period', async () => {
     const closed = await freePort();
     const t0 = Date.now();
     const p = start({ REDIS_URL: `redis://127.0.0.1:${closed}`, INVOKE_REDIS_STARTUP_GRACE_MS: '500', PORT: String(await freePort()) });
     expect(await p.exited).toBe(1);
-    expect(Date.now() - t0).toBeLessThan(15_000);
+    expect(Date.now() - t0).toBeLessThan(60_000);
     expect(p.output()).toContain('Redis unreachable past INVOKE_REDIS_STARTUP_GRACE_MS');
   });
 
@@ -54,7 +55,7 @@ describe('the worker process', () => {
     const p = start({ ...ns.env, PORT: String(port), INVOKE_API_TOKEN: TOKEN });
     const base = `http://127.0.0.1:${port}`;
     try {
-      await waitFor(async () => (await fetch(`${base}/readyz`).catch(() => undefined))?.status === 200, 'readyz 200');
+      await waitFor(async () => (await fetch(`${base}/readyz`).catch(() => undefined))?.status === 200, 'readyz 200', 60_000);
       expect((await fetch(`${base}/healthz`)).status).toBe(200);
       expect((await fetch(`${base}/metrics`)).status).toBe(401);
       const m = await fetch(`${base}/metrics`, { headers: { authorization: `Bearer ${TOKEN}` } });

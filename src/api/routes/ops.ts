@@ -15,6 +15,7 @@ const filterSchema = z.object({
   code: z.string().optional(),
   status: z.coerce.number().int().min(100).max(599).optional(),
   journey: z.string().optional(),
+  held: z.union([z.boolean(), z.enum(['true', 'false']).transform((v) => v === 'true')]).optional(),
 });
 const targetSchema = z.object({ ids: z.array(z.string().min(1)).max(10_000).optional(), filter: filterSchema.optional(), dryRun: z.boolean().default(false) })
   .refine((b) => (b.ids === undefined) !== (b.filter === undefined), { message: 'give either ids or filter', path: ['ids'] });
