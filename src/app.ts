@@ -19,6 +19,8 @@ export interface WorkerApp {
   worker: Worker;
   redis: RedisClient;
   http: HttpClient;
+  /** Jobs this process is working on right now (the concurrency in use, for /metrics). */
+  inFlight(): number;
   /** Stops taking jobs, waits for in-flight ones up to timeoutMs, closes connections. */
   close(timeoutMs: number): Promise<boolean>;
 }
@@ -38,7 +40,15 @@ export function createWorkerApp(cfg: Config, logger: Logger, extra: Pick<Process
     limits: { retryAfterMaxMs: cfg.INVOKE_RETRY_AFTER_MAX_MS, maxErrorBodyBytes: cfg.INVOKE_MAX_ERROR_BODY_BYTES },
     ...extra,
   });
-  const worker = createWorker(cfg, bullConnection, processor);
+  let running = 0;
+  const worker = createWorker(cfg, bullConnection, async (job, token) => {
+    running++;
+    try {
+      return await processor(job, token);
+    } finally {
+      running--;
+    }
+  });
   worker.on('error', (err) => logger.error({ err: { name: err.name, message: err.message } }, 'worker error'));
 
   async function close(timeoutMs: number): Promise<boolean> {
@@ -48,7 +58,7 @@ export function createWorkerApp(cfg: Config, logger: Logger, extra: Pick<Process
     await Promise.allSettled([quit(redis), quit(bullConnection)]);
     return drained;
   }
-  return { worker, redis, http, close };
+  return { worker, redis, http, inFlight: () => running, close };
 }
 
 async function quit(r: RedisClient): Promise<void> {

@@ -13,6 +13,11 @@ import { createEgressPolicy } from './http/egress.js';
 import { buildServer, UnsafeBindError } from './api/server.js';
 import { createProducerApi, type ProducerApi } from './api/producers.js';
 import type { FastifyInstance } from 'fastify';
+import { createMetrics, type MetricsSources } from './metrics/index.js';
+import { createOps, type Ops } from './ops/index.js';
+import { metricsRoutes } from './api/routes/metrics.js';
+import { dashboardRoutes } from './api/routes/dashboard.js';
+import { opsRoutes } from './api/routes/ops.js';
 
 function config(): Config {
   try {
@@ -67,8 +72,11 @@ async function main(): Promise<void> {
   process.on('unhandledRejection', (reason) => logger.error({ err: { name: (reason as Error)?.name } }, 'unhandled rejection'));
 
   let app: WorkerApp | undefined;
+  const sources: MetricsSources = { concurrency: cfg.INVOKE_WORKER_ENABLED ? cfg.INVOKE_CONCURRENCY : 0 };
+  const metrics = createMetrics(sources);
   if (cfg.INVOKE_WORKER_ENABLED) {
-    app = createWorkerApp(cfg, logger);
+    app = createWorkerApp(cfg, logger, { observers: [metrics.observe] });
+    sources.inFlight = app.inFlight;
     await waitForRedis(app.redis, cfg.INVOKE_REDIS_STARTUP_GRACE_MS, logger);
     await checkEvictionPolicy(app.redis, logger);
     logger.info({ queue: cfg.INVOKE_QUEUE, prefix: cfg.BULLMQ_PREFIX, concurrency: cfg.INVOKE_CONCURRENCY }, 'worker started');
@@ -77,21 +85,24 @@ async function main(): Promise<void> {
   let server: FastifyInstance | undefined;
   let apiRedis: RedisClient | undefined;
   let producers: ProducerApi | undefined;
+  let ops: Ops | undefined;
   if (cfg.INVOKE_API_ENABLED) {
     apiRedis = app?.redis ?? createRedis(cfg, 'api');
     const redis = apiRedis;
+    ops = createOps(cfg, redis);
+    Object.assign(sources, { queue: ops.queue, redis });
     try {
       producers = createProducerApi(cfg);
       server = await buildServer({
         cfg,
         logger,
-        plugins: [...producers.plugins],
         readiness: {
           checks: {
             redis: async () => (await withTimeout(redis.ping(), 1000)) && redis.status === 'ready',
             ...(app ? { worker: async () => app!.worker.isRunning() } : {}),
           },
         },
+        plugins: [...producers.plugins, metricsRoutes(metrics.registry), dashboardRoutes(ops.queue, redis), opsRoutes(ops)],
       });
     } catch (err) {
       if (err instanceof UnsafeBindError) {
@@ -108,6 +119,7 @@ async function main(): Promise<void> {
     logger.info({ signal, drainMs: cfg.INVOKE_SHUTDOWN_TIMEOUT_MS }, 'shutting down: no new jobs, draining in-flight calls');
     await server?.close();
     await producers?.close();
+    await ops?.close();
     const drained = app ? await app.close(cfg.INVOKE_SHUTDOWN_TIMEOUT_MS) : true;
     if (!app && apiRedis) apiRedis.disconnect();
     logger.info({ drained }, 'stopped');

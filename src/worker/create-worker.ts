@@ -10,6 +10,7 @@ import { createBackoffStrategy } from './backoff.js';
 import type { Processor } from './processor.js';
 
 export const JOB_NAME = 'invoke';
+export const METRICS_MINUTES = 7 * 24 * 60;
 
 export type WorkerConfig = Pick<Config, 'INVOKE_QUEUE' | 'BULLMQ_PREFIX' | 'INVOKE_CONCURRENCY' | 'INVOKE_LOCK_DURATION_MS' | 'INVOKE_STALLED_INTERVAL_MS' | 'INVOKE_BACKOFF_MAX_MS' | 'INVOKE_RETAIN_COMPLETED_SECONDS' | 'INVOKE_RETAIN_COMPLETED_COUNT' | 'INVOKE_RETAIN_FAILED_SECONDS' | 'INVOKE_RETAIN_FAILED_COUNT'>;
 
@@ -30,6 +31,8 @@ export function createWorker(cfg: WorkerConfig, connection: RedisClient, process
     // Two stalls before failing: one crash must never cost a customer their step.
     maxStalledCount: 2,
     autorun: opts.autorun ?? true,
+    // Per-minute completed/failed counts for `invoke-api status` (queue.getMetrics); one week.
+    metrics: { maxDataPoints: METRICS_MINUTES },
     settings: { backoffStrategy: createBackoffStrategy(cfg.INVOKE_BACKOFF_MAX_MS) },
     ...retention(cfg),
   });

@@ -135,6 +135,8 @@ export function createProcessor(deps: ProcessorDeps) {
     const host = url?.hostname ?? '';
     const line = `${method} ${host}${scrub(url?.pathname ?? '')} -> ${outcome.status ?? '-'} in ${Math.round(durationMs)} ms${code ? ` ${code}` : ''} (attempt ${attemptNo}, ${kind})`;
     const writes: Promise<unknown>[] = [bull.log(line)];
+    // Failed attempts only: structured facts the operator API filters and groups on (ops/failure.ts).
+    if (!outcome.ok) writes.push(bull.updateProgress({ code: code ?? null, status: outcome.status, host }));
     if (final && job !== undefined && !held) {
       const envelope = toEnvelope(outcome, attemptNo, durationMs, idempotencyKey(job));
       const event = buildEvent(job, bull.id ?? '', envelope);

@@ -25,13 +25,13 @@ export interface Harness {
   close(): Promise<void>;
 }
 
-export async function startHarness(env: Record<string, string> = {}): Promise<Harness> {
+export async function startHarness(env: Record<string, string> = {}, extra: Parameters<typeof createWorkerApp>[2] = {}): Promise<Harness> {
   const ns = namespace();
   const cfg = loadConfig({ INVOKE_ALLOW_PRIVATE: '127.0.0.1/32', INVOKE_CONCURRENCY: '20', LOG_LEVEL: 'info', ...ns.env, ...env });
   const logs: string[] = [];
   const sink = new Writable({ write(chunk, _enc, cb) { logs.push(String(chunk)); cb(); } });
   const logger = createLogger(cfg.LOG_LEVEL, createScrubber(cfg.secrets), sink);
-  const app = createWorkerApp(cfg, logger);
+  const app = createWorkerApp(cfg, logger, extra);
   const redis = redisClient();
   const queue = new Queue(cfg.INVOKE_QUEUE, { connection: redisClient(), prefix: cfg.BULLMQ_PREFIX });
   await app.worker.waitUntilReady();

@@ -1,0 +1,52 @@
+/**
+ * /v1/ops/*: the operator API over HTTP, a thin surface over ops/ (the CLI is the other one).
+ * Reads are bounded like every ops read; actions take explicit ids or the same filters as
+ * `invoke-api failed`.
+ */
+import type { FastifyInstance } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import { GROUP_KEYS, parseDuration, type Ops } from '../../ops/index.js';
+import { toFilter } from '../../ops/failure.js';
+
+const filterSchema = z.object({
+  since: z.string().optional(),
+  host: z.string().optional(),
+  code: z.string().optional(),
+  status: z.coerce.number().int().min(100).max(599).optional(),
+  journey: z.string().optional(),
+  held: z.union([z.boolean(), z.enum(['true', 'false']).transform((v) => v === 'true')]).optional(),
+});
+const targetSchema = z.object({ ids: z.array(z.string().min(1)).max(10_000).optional(), filter: filterSchema.optional(), dryRun: z.boolean().default(false) })
+  .refine((b) => (b.ids === undefined) !== (b.filter === undefined), { message: 'give either ids or filter', path: ['ids'] });
+
+/** A bad duration or status is the caller's mistake: 400 naming the field. */
+function target(body: z.infer<typeof targetSchema>) {
+  return body.ids ? { ids: body.ids } : { filter: toFilter(body.filter ?? {}) };
+}
+
+export function opsRoutes(ops: Ops) {
+  return async (root: FastifyInstance) => {
+    const app = root.withTypeProvider<ZodTypeProvider>();
+    app.setErrorHandler((err: Error & { statusCode?: number; validation?: unknown }, _req, reply) => {
+      const code = err.validation || /^(since|status|olderThan): /.test(err.message) ? 400 : (err.statusCode ?? 500);
+      return reply.code(code).send({ error: code === 400 ? 'bad request' : 'error', message: err.message });
+    });
+    app.get('/v1/ops/status', { schema: { querystring: z.object({ minutes: z.coerce.number().int().min(1).max(1440).default(15) }) } }, (req) => ops.status(req.query.minutes));
+    app.get('/v1/ops/failed', { schema: { querystring: filterSchema.extend({ groupBy: z.enum(GROUP_KEYS).optional(), limit: z.coerce.number().int().min(1).max(1000).default(50) }) } }, (req) => {
+      const { groupBy, limit, ...f } = req.query;
+      return groupBy ? ops.groupFailed(toFilter(f), groupBy) : ops.failed(toFilter(f), limit);
+    });
+    app.get('/v1/ops/jobs/:id', { schema: { params: z.object({ id: z.string().min(1) }) } }, async (req, reply) => {
+      const found = await ops.inspect(req.params.id);
+      return found ?? reply.code(404).send({ error: 'not found', message: `id: no job ${req.params.id}` });
+    });
+    app.post('/v1/ops/retry', { schema: { body: targetSchema } }, (req) => ops.retry(target(req.body), { dryRun: req.body.dryRun }));
+    app.post('/v1/ops/discard', { schema: { body: targetSchema } }, (req) => ops.discard(target(req.body), { dryRun: req.body.dryRun }));
+    app.post('/v1/ops/pause', async () => (await ops.pause(), { paused: true }));
+    app.post('/v1/ops/resume', async () => (await ops.resume(), { paused: false }));
+    app.post('/v1/ops/clean', { schema: { body: z.object({ state: z.enum(['completed', 'failed']), olderThan: z.string() }) } }, async (req) => {
+      return { state: req.body.state, removed: await ops.clean(req.body.state, parseDuration(req.body.olderThan, 'olderThan')) };
+    });
+  };
+}

@@ -1,0 +1,29 @@
+/** invoke-api inspect JOB: data, attempts, log, saved envelope and emitted event of one job. */
+import { Command } from 'commander';
+import { EXIT, withOps } from '../context.js';
+import { json, out, table } from '../output.js';
+
+export const inspectCommand = () =>
+  new Command('inspect')
+    .description('one job: data (templates, not secrets), attempts with error codes, log, saved envelope, emitted event')
+    .argument('<jobId>', 'the job id (ik.<runId>.<stepId>.<visit> for client-enqueued jobs)')
+    .option('--json', 'machine-readable output')
+    .action((id: string, o: { json?: boolean }) => withOps(async (ops) => {
+      const j = await ops.inspect(id);
+      if (!j) {
+        process.stderr.write(`invoke-api: no job ${id}\n`);
+        return EXIT.problem;
+      }
+      if (o.json) return void json(j);
+      out(`job ${j.id}  state ${j.state}  attempts ${j.attemptsMade}/${j.opts.attempts ?? 1}`);
+      out(`created ${j.createdAt}  processed ${j.processedAt ?? '-'}  finished ${j.finishedAt ?? '-'}`);
+      if (j.failedReason) out(`failed: ${j.failedReason}`);
+      out('\nattempts:');
+      out(table(j.attempts.map((a) => ({ n: a.n, status: a.status, code: a.code, outcome: a.outcome, line: a.line })), ['n', 'status', 'code', 'outcome', 'line']));
+      out('\ndata:');
+      out(JSON.stringify(j.data, null, 2));
+      out('\nsaved envelope:');
+      out(j.envelope === null ? '(none)' : JSON.stringify(j.envelope, null, 2));
+      out(`\nemitted events (newest ${j.eventsScanned} stream entries searched):`);
+      out(j.events.length ? j.events.map((e) => JSON.stringify(e)).join('\n') : '(none)');
+    }));

@@ -1,0 +1,20 @@
+/** invoke-api status: counts per state, recent throughput and failure rate, oldest waiting, workers. */
+import { Command } from 'commander';
+import { withOps } from '../context.js';
+import { age, json, out, table } from '../output.js';
+
+export const statusCommand = () =>
+  new Command('status')
+    .description('counts per state, throughput and failure rate over recent minutes, oldest waiting job, workers connected')
+    .option('--minutes <n>', 'window for throughput and failure rate', '15')
+    .option('--json', 'machine-readable output')
+    .action((o: { minutes: string; json?: boolean }) => withOps(async (ops) => {
+      const s = await ops.status(Math.max(1, Math.min(10080, Number(o.minutes) || 15)));
+      if (o.json) return void json(s);
+      out(`queue ${s.queue}${s.paused ? '  (PAUSED)' : ''}`);
+      out(table(Object.entries(s.counts).map(([state, count]) => ({ state, count })), ['state', 'count']));
+      const r = s.recent;
+      out(`\nlast ${r.minutes} min: ${r.completed} completed, ${r.failed} failed, ${r.perMinute.toFixed(1)}/min, failure rate ${(r.failureRate * 100).toFixed(1)}%`);
+      out(`oldest waiting: ${age(s.oldestWaitingAgeMs)}`);
+      out(`workers connected: ${s.workers.length}`);
+    }));

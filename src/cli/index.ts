@@ -1,0 +1,32 @@
+#!/usr/bin/env node
+/**
+ * invoke-api: the operator CLI. A thin parser over ops/ (the same API the HTTP routes use);
+ * it connects with the worker's own environment (REDIS_URL, INVOKE_QUEUE, BULLMQ_PREFIX, ...).
+ * Every read command has --json; every command has --help. Exit codes: see context.ts.
+ */
+import { Command, CommanderError } from 'commander';
+import { EXIT } from './context.js';
+import { statusCommand } from './commands/status.js';
+import { failedCommand } from './commands/failed.js';
+import { inspectCommand } from './commands/inspect.js';
+import { discardCommand, retryCommand } from './commands/bulk.js';
+import { cleanCommand, pauseCommand, resumeCommand } from './commands/queue.js';
+import { tryCommand } from './commands/try.js';
+
+const program = new Command('invoke-api')
+  .description('Operate the invoke-api queue: status, failures, retry, discard, pause, clean, try a step.\nConnects with REDIS_URL, INVOKE_QUEUE, BULLMQ_PREFIX (and INVOKE_CTX_PREFIX, INVOKE_EVENTS_STREAM) from the environment.')
+  .addHelpText('after', '\nExit codes: 0 done, 1 problem found (job not found, call failed), 2 bad usage or configuration, 3 Redis unreachable.')
+  .showHelpAfterError()
+  .exitOverride();
+
+for (const cmd of [statusCommand(), failedCommand(), inspectCommand(), retryCommand(), discardCommand(), pauseCommand(), resumeCommand(), cleanCommand(), tryCommand()]) {
+  program.addCommand(cmd.exitOverride());
+}
+
+try {
+  await program.parseAsync(process.argv);
+} catch (err) {
+  // Help and version exit 0; any parse error (unknown option, missing argument) is a usage error.
+  if (err instanceof CommanderError) process.exit(err.exitCode === 0 ? EXIT.ok : EXIT.usage);
+  throw err;
+}

@@ -1,0 +1,103 @@
+/**
+ * What an operator needs to know about one failed job, read from the job hash alone (no extra
+ * round trip per job): the processor writes `{ code, status, host }` as the job's progress on
+ * every failed attempt, and failedReason is `CODE: message` (worker/outcome.ts). Failures from
+ * outside our code (a stalled job, an internal error) get code INTERNAL.
+ */
+import type { Job } from 'bullmq';
+
+export const GROUP_KEYS = ['host', 'code', 'status', 'journey'] as const;
+export type GroupKey = (typeof GROUP_KEYS)[number];
+
+export interface Failure {
+  id: string;
+  journey: string;
+  runId: string;
+  stepId: string;
+  host: string;
+  code: string;
+  status: number | null;
+  reason: string;
+  attempts: number;
+  failedAt: number;
+  held: boolean;
+}
+
+export interface FailureFilter {
+  /** Only failures finished within this many ms before now. */
+  sinceMs?: number | undefined;
+  host?: string | undefined;
+  code?: string | undefined;
+  status?: number | undefined;
+  journey?: string | undefined;
+  /** Only jobs with onFailure=hold (their customer is waiting; nothing was emitted). */
+  held?: boolean | undefined;
+}
+
+interface Progress { code?: unknown; status?: unknown; host?: unknown }
+
+const str = (v: unknown) => (typeof v === 'string' ? v : '');
+
+export function failureOf(job: Job): Failure {
+  const p = (typeof job.progress === 'object' && job.progress !== null ? job.progress : {}) as Progress;
+  const reason = job.failedReason ?? '';
+  const codeFromReason = /^([A-Z_]+): /.exec(reason)?.[1];
+  const data = (job.data ?? {}) as Record<string, unknown>;
+  return {
+    id: job.id ?? '',
+    journey: str(data.journeyId),
+    runId: str(data.runId),
+    stepId: str(data.stepId),
+    host: str(p.host),
+    code: str(p.code) || codeFromReason || 'INTERNAL',
+    status: typeof p.status === 'number' ? p.status : null,
+    reason,
+    attempts: job.attemptsMade,
+    failedAt: job.finishedOn ?? job.timestamp,
+    held: data.onFailure === 'hold',
+  };
+}
+
+export function matches(f: Failure, filter: FailureFilter, now = Date.now()): boolean {
+  if (filter.sinceMs !== undefined && f.failedAt < now - filter.sinceMs) return false;
+  if (filter.host !== undefined && f.host !== filter.host.toLowerCase()) return false;
+  if (filter.code !== undefined && f.code !== filter.code.toUpperCase()) return false;
+  if (filter.status !== undefined && f.status !== filter.status) return false;
+  if (filter.journey !== undefined && f.journey !== filter.journey) return false;
+  if (filter.held && !f.held) return false;
+  return true;
+}
+
+export function groupValue(f: Failure, key: GroupKey): string {
+  switch (key) {
+    case 'host': return f.host || '(none)';
+    case 'code': return f.code;
+    case 'status': return f.status === null ? '(none)' : String(f.status);
+    case 'journey': return f.journey || '(none)';
+  }
+}
+
+const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };
+
+/** "90s", "15m", "1h", "7d" -> milliseconds; throws naming the bad value. */
+export function parseDuration(text: string, what = 'duration'): number {
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h|d|w)$/.exec(text.trim());
+  if (!m) throw new Error(`${what}: "${text}" is not a duration such as 30s, 15m, 1h or 7d`);
+  return Math.round(Number(m[1]) * UNITS[m[2]!]!);
+}
+
+export interface FilterInput { since?: string | undefined; host?: string | undefined; code?: string | undefined; status?: string | number | undefined; journey?: string | undefined; held?: boolean | undefined }
+
+/** Filters as typed by an operator (CLI flags, query string) -> FailureFilter; errors name the flag. */
+export function toFilter(input: FilterInput): FailureFilter {
+  const status = input.status === undefined ? undefined : Number(input.status);
+  if (status !== undefined && !(Number.isInteger(status) && status >= 100 && status <= 599)) throw new Error(`status: "${input.status}" is not an HTTP status (100-599)`);
+  return {
+    sinceMs: input.since === undefined ? undefined : parseDuration(input.since, 'since'),
+    host: input.host,
+    code: input.code,
+    status,
+    journey: input.journey,
+    held: input.held,
+  };
+}

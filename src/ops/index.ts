@@ -1,0 +1,73 @@
+/**
+ * The operator data API (Sidekiq's API under its web UI and sidekiqmon): every operator question
+ * and action, used by the CLI (cli/commands/*) and the HTTP routes (api/routes/ops.ts) alike,
+ * so both surfaces always agree. Every read is bounded (see scan.ts, inspect.ts).
+ */
+import { Queue } from 'bullmq';
+import type { Config } from '../config.js';
+import { createRedis, type RedisClient } from '../redis.js';
+import { createResultWriter } from '../worker/result-writer.js';
+import { GROUP_KEYS, groupValue, type Failure, type FailureFilter, type GroupKey } from './failure.js';
+import { scanFailed } from './scan.js';
+import { queueStatus, type QueueStatus } from './status.js';
+import { inspectJob, type Inspection } from './inspect.js';
+import { cleanJobs, discardJobs, retryJobs, type ActionOptions, type ActionResult, type Target } from './actions.js';
+
+export { GROUP_KEYS, parseDuration, type Failure, type FailureFilter, type GroupKey } from './failure.js';
+export type { QueueStatus, Inspection, ActionResult, Target };
+
+export interface FailedList { failures: Failure[]; scanned: number; truncated: boolean }
+export interface FailedGroups { by: GroupKey; groups: { key: string; count: number; example: string }[]; total: number; scanned: number; truncated: boolean }
+
+export interface Ops {
+  queue: Queue;
+  status(minutes?: number): Promise<QueueStatus>;
+  failed(filter: FailureFilter, limit?: number): Promise<FailedList>;
+  groupFailed(filter: FailureFilter, by: GroupKey): Promise<FailedGroups>;
+  inspect(id: string): Promise<Inspection | undefined>;
+  retry(target: Target, opts?: ActionOptions): Promise<ActionResult>;
+  discard(target: Target, opts?: ActionOptions): Promise<ActionResult>;
+  pause(): Promise<void>;
+  resume(): Promise<void>;
+  clean(state: 'completed' | 'failed', olderThanMs: number): Promise<number>;
+  close(): Promise<void>;
+}
+
+export type OpsConfig = Pick<Config, 'REDIS_URL' | 'REDIS_CLUSTER_NODES' | 'REDIS_SENTINELS' | 'REDIS_SENTINEL_NAME' | 'INVOKE_QUEUE' | 'BULLMQ_PREFIX' | 'INVOKE_CTX_PREFIX' | 'INVOKE_CTX_TTL_SECONDS' | 'INVOKE_EVENTS_STREAM' | 'INVOKE_EVENTS_MAXLEN'>;
+
+/** Pass `redis` to share a connection (the HTTP server); otherwise the ops API owns its own. */
+export function createOps(cfg: OpsConfig, shared?: RedisClient): Ops {
+  const redis = shared ?? createRedis(cfg, 'ops');
+  const queue = new Queue(cfg.INVOKE_QUEUE, { connection: redis, prefix: cfg.BULLMQ_PREFIX });
+  const writeResult = createResultWriter(redis, cfg);
+
+  return {
+    queue,
+    status: (minutes) => queueStatus(queue, redis, minutes),
+    failed: (filter, limit = 50) => scanFailed(queue, { filter, limit }),
+    async groupFailed(filter, by) {
+      const { failures, scanned, truncated } = await scanFailed(queue, { filter });
+      const groups = new Map<string, { count: number; example: string }>();
+      for (const f of failures) {
+        const key = groupValue(f, by);
+        const g = groups.get(key) ?? { count: 0, example: f.id };
+        g.count++;
+        groups.set(key, g);
+      }
+      const sorted = [...groups].map(([key, g]) => ({ key, ...g })).sort((a, b) => b.count - a.count || a.key.localeCompare(b.key));
+      return { by, groups: sorted, total: failures.length, scanned, truncated };
+    },
+    inspect: (id) => inspectJob(queue, redis, cfg, id),
+    retry: (target, opts) => retryJobs(queue, target, opts),
+    discard: (target, opts) => discardJobs(queue, writeResult, target, opts),
+    pause: () => queue.pause(),
+    resume: () => queue.resume(),
+    clean: (state, olderThanMs) => cleanJobs(queue, state, olderThanMs),
+    async close() {
+      await queue.close();
+      if (!shared) await redis.quit().catch(() => redis.disconnect());
+    },
+  };
+}
+
+export const isGroupKey = (s: string): s is GroupKey => (GROUP_KEYS as readonly string[]).includes(s);
