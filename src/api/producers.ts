@@ -8,7 +8,7 @@ import { createInvokeClient, defaultJobOptions } from '../client/create-invoke-c
 import { createDryRun } from '../dry-run/dry-run.js';
 import { createRedis } from '../redis.js';
 import { retention } from '../worker/create-worker.js';
-import { invocationRoutes } from './routes/invocations.js';
+import { connectionDown, invocationRoutes } from './routes/invocations.js';
 import { openapiPlugin } from './routes/openapi.js';
 
 export const API_VERSION = '1.0.0';
@@ -26,7 +26,7 @@ export function createProducerApi(cfg: Config) {
   return {
     client,
     dryRun,
-    plugins: [openapiPlugin(API_VERSION), invocationRoutes({ client, dryRun, redisReady: () => redis.status === 'ready' })],
+    plugins: [openapiPlugin(API_VERSION), invocationRoutes({ client, dryRun, redisReady: () => !connectionDown(redis.status) })],
     async close(): Promise<void> {
       await Promise.allSettled([client.close(), dryRun.close()]);
       await redis.quit().catch(() => redis.disconnect());

@@ -51,10 +51,12 @@ async function savedEnvelope(queue: Queue, ctxPrefix: string, data: Identity): P
 }
 
 export async function readStatus(queue: Queue, ctxPrefix: string, jobId: string): Promise<InvocationStatus | null> {
-  const job = await queue.getJob(jobId);
+  let job = await queue.getJob(jobId);
   if (!job) return null;
   const state = await job.getState();
   const finished = state === 'completed' || state === 'failed';
+  // The job may have finished between the two reads: then read its fields again, once finished.
+  if (finished && !job.finishedOn) job = (await queue.getJob(jobId)) ?? job;
   const envelope = finished ? await savedEnvelope(queue, ctxPrefix, job.data as Identity) : null;
   return {
     jobId,

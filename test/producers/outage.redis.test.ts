@@ -7,7 +7,7 @@ import type { FastifyInstance } from 'fastify';
 import { loadConfig } from '../../src/config.js';
 import { createLogger } from '../../src/logger.js';
 import { buildServer } from '../../src/api/server.js';
-import { invocationRoutes } from '../../src/api/routes/invocations.js';
+import { connectionDown, invocationRoutes } from '../../src/api/routes/invocations.js';
 import { createInvokeClient, type InvokeClient } from '../../src/client/create-invoke-client.js';
 import { jobData } from '../helpers/harness.js';
 import { waitFor } from '../helpers/wait.js';
@@ -50,12 +50,12 @@ const serve = (deps: Partial<Parameters<typeof invocationRoutes>[0]>) =>
 beforeAll(async () => {
   port = await freePort();
   await startRedis();
-  // Like createRedis(): wait through outages instead of failing commands.
-  connection = new Redis(port, '127.0.0.1', { maxRetriesPerRequest: null, retryStrategy: () => 50 });
+  // Like createRedis(): wait through outages instead of failing commands (1 s between retries).
+  connection = new Redis(port, '127.0.0.1', { maxRetriesPerRequest: null, retryStrategy: () => 1000 });
   connection.on('error', () => undefined);
   client = createInvokeClient({ connection });
   await waitFor(async () => connection.status === 'ready', 'the connection');
-  app = await serve({ redisReady: () => connection.status === 'ready' });
+  app = await serve({ redisReady: () => !connectionDown(connection.status) });
 });
 afterAll(async () => {
   await app.close();
@@ -68,7 +68,7 @@ describe('Redis outage', () => {
   it('answers 503 with Retry-After at once while the connection is down, or after the bound; a retry is safe', async () => {
     expect((await post(jobData())).statusCode).toBe(202);
     await stopRedis();
-    await waitFor(async () => connection.status !== 'ready', 'the connection to notice');
+    await waitFor(async () => connection.status === 'reconnecting', 'the connection to notice');
     const down = await post(jobData());
     expect(down.statusCode).toBe(503);
     expect(down.headers['retry-after']).toBe('5');

@@ -39,11 +39,18 @@ const errors = { 400: errorBody, 401: errorBody, 413: errorBody, 415: errorBody,
 export interface InvocationDeps {
   client: Pick<InvokeClient, 'enqueue' | 'enqueueMany' | 'status'>;
   dryRun: Pick<DryRun, 'run'>;
-  /** False while the producer connection is down: answer 503 at once instead of queueing. */
+  /** False while the producer connection is down (see connectionDown): 503 at once instead of queueing. */
   redisReady?: () => boolean;
   /** Longest wait for an answer (Redis hung, or a reconnect mid-request) before 503 (default 30000). */
   redisTimeoutMs?: number;
 }
+
+/**
+ * ioredis states of a connection that has lost Redis and waits to retry. Not 'connecting': that
+ * is also the first connect at start, when a request should wait (bounded) rather than fail.
+ */
+const DOWN = new Set(['reconnecting', 'close', 'end']);
+export const connectionDown = (status: string) => DOWN.has(status);
 
 export class RedisUnavailableError extends Error {
   override name = 'RedisUnavailableError';
