@@ -4,7 +4,7 @@
  * validated by the same zod schemas as everything else. Bearer token on everything but health;
  * with no token configured the server refuses to bind anywhere but loopback.
  */
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { Config } from '../config.js';
 import type { Logger } from '../logger.js';
@@ -30,7 +30,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   if (!cfg.INVOKE_API_TOKEN && !LOOPBACK.has(cfg.INVOKE_API_HOST)) {
     throw new UnsafeBindError(`INVOKE_API_TOKEN: required when INVOKE_API_HOST is ${cfg.INVOKE_API_HOST} (not loopback)`);
   }
-  const app = Fastify({ loggerInstance: deps.logger.child({ component: 'api' }) as FastifyBaseLogger, disableRequestLogging: true, bodyLimit: cfg.INVOKE_API_BODY_LIMIT_BYTES }).withTypeProvider<ZodTypeProvider>();
+  const app = Fastify({ loggerInstance: deps.logger.child({ component: 'api' }) as FastifyBaseLogger, logController: new LogController({ disableRequestLogging: true }), bodyLimit: cfg.INVOKE_API_BODY_LIMIT_BYTES }).withTypeProvider<ZodTypeProvider>();
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   await app.register(healthRoutes(deps.readiness));

@@ -8,7 +8,8 @@ import { z } from 'zod';
 export const METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD'] as const;
 /** RFC 9110 token: what a header name may be. Also rules out CR, LF and NUL. */
 const headerName = z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,128}$/, 'must be an HTTP header name (RFC 9110 token)');
-const id = (what: string) => z.string().min(1, `${what} must not be empty`).max(200);
+// Well-formed UTF-16 only: a lone surrogate cannot be percent-encoded into a jobId.
+const id = (what: string) => z.string().min(1, `${what} must not be empty`).max(200).refine((s) => (s as string & { isWellFormed(): boolean }).isWellFormed(), 'must be well-formed Unicode (no lone surrogates)');
 
 export const requestSchema = z.strictObject({
   method: z.enum(METHODS).default('GET'),

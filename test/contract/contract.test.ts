@@ -47,3 +47,12 @@ describe('Retry-After and backoff', () => {
     expect(invokeBackoffDelay(20, 1000, 60_000, () => 1)).toBe(60_000);
   });
 });
+
+describe('job schema', () => {
+  it('rejects ids that cannot become a jobId (lone surrogates), naming the field', async () => {
+    const { invokeJobSchema, describeIssues } = await import('../../src/contract/job.js');
+    const r = invokeJobSchema.safeParse({ v: 1, journeyId: 'j', runId: 'a\ud800', stepId: 's', customerId: 'c', request: { url: 'https://x.example' }, save: { variable: 'v' } });
+    expect(r.success).toBe(false);
+    expect(describeIssues(r.error!)).toBe('runId: must be well-formed Unicode (no lone surrogates)');
+  });
+});
