@@ -6,6 +6,7 @@
  */
 import { Redis, Cluster, type RedisOptions } from 'ioredis';
 import type { Config } from './config.js';
+import type { Logger } from './logger.js';
 
 export type RedisClient = Redis | Cluster;
 
@@ -27,3 +28,23 @@ export function createRedis(cfg: Pick<Config, 'REDIS_URL' | 'REDIS_CLUSTER_NODES
 }
 
 export const isCluster = (r: RedisClient): r is Cluster => r instanceof Cluster;
+
+/**
+ * Makes an outage visible: one warning when a connection starts reconnecting, one info line
+ * with the outage length when it is ready again. The 'error' listener also stops ioredis
+ * printing "Unhandled error event" to stderr on every reconnect attempt.
+ */
+export function watchConnection(client: RedisClient, name: string, logger: Pick<Logger, 'warn' | 'info' | 'debug'>): void {
+  let downSince: number | undefined;
+  client.on('reconnecting', () => {
+    if (downSince !== undefined) return;
+    downSince = Date.now();
+    logger.warn({ connection: name }, 'redis connection lost; reconnecting');
+  });
+  client.on('ready', () => {
+    if (downSince === undefined) return;
+    logger.info({ connection: name, outageMs: Date.now() - downSince }, 'redis connection restored');
+    downSince = undefined;
+  });
+  client.on('error', (err: Error & { code?: string }) => logger.debug({ connection: name, code: err.code }, 'redis connection error'));
+}
