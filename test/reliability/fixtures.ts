@@ -41,8 +41,8 @@ export async function counts(queue: Queue): Promise<Record<(typeof STATES)[numbe
   return Object.fromEntries(STATES.map((s) => [s, c[s] ?? 0])) as Record<(typeof STATES)[number], number>;
 }
 
-export async function readEvents(redis: Redis | Cluster): Promise<Record<string, string>[]> {
-  const entries = await redis.xrange(STREAM, '-', '+');
+export async function readEvents(redis: Redis | Cluster, stream = STREAM): Promise<Record<string, string>[]> {
+  const entries = await redis.xrange(stream, '-', '+');
   return entries.map(([, fields]) => parseEventFields(fields));
 }
 
@@ -51,8 +51,9 @@ export async function readEvents(redis: Redis | Cluster): Promise<Record<string,
  * carrying the key as eventId) and at least one event, every event of a key has that eventId,
  * and no event belongs to an unknown key. Returns how many keys got more than one event.
  */
-export async function expectSavedOnce(redis: Redis | Cluster, jobs: { data: { runId: string }; opts: { jobId: string } }[], variable = 'loyalty'): Promise<{ duplicates: number }> {
-  const events = await readEvents(redis);
+export async function expectSavedOnce(redis: Redis | Cluster, jobs: { data: { runId: string }; opts: { jobId: string } }[], stream = STREAM): Promise<{ duplicates: number }> {
+  const variable = 'loyalty';
+  const events = await readEvents(redis, stream);
   const byKey = new Map<string, Record<string, string>[]>();
   for (const e of events) byKey.set(e.eventId!, [...(byKey.get(e.eventId!) ?? []), e]);
   let duplicates = 0;
