@@ -60,7 +60,7 @@ export interface WorkerProcess {
   stop(timeoutMs?: number): Promise<void>;
 }
 
-export async function startWorker(env: Record<string, string>, opts: { waitFor?: string } = {}): Promise<WorkerProcess> {
+export async function startWorker(env: Record<string, string>, opts: { waitFor?: string | null } = {}): Promise<WorkerProcess> {
   await ensureBuilt();
   const proc = spawn(process.execPath, [MAIN], {
     cwd: ROOT,
@@ -109,7 +109,8 @@ export async function startWorker(env: Record<string, string>, opts: { waitFor?:
       clearTimeout(timer);
     },
   };
-  await waitForLog((l) => l.msg === (opts.waitFor ?? 'worker started'), opts.waitFor ?? 'worker started');
+  // null: the caller waits its own way (e.g. LOG_LEVEL=warn hides the start line).
+  if (opts.waitFor !== null) await waitForLog((l) => l.msg === (opts.waitFor ?? 'worker started'), opts.waitFor ?? 'worker started');
   return w;
 }
 
