@@ -15,14 +15,27 @@ const hostPort = (s: string) => {
   return { host: host ?? '127.0.0.1', port: Number(port ?? 6379) };
 };
 
+/**
+ * Credentials and TLS from REDIS_URL, for Cluster and Sentinel too: without them a Cluster or
+ * Sentinel deployment with AUTH or TLS could not be configured at all.
+ */
+function authFromUrl(redisUrl: string): Pick<RedisOptions, 'username' | 'password' | 'tls'> {
+  const url = new URL(redisUrl);
+  return {
+    ...(url.username ? { username: decodeURIComponent(url.username) } : {}),
+    ...(url.password ? { password: decodeURIComponent(url.password) } : {}),
+    ...(url.protocol === 'rediss:' ? { tls: {} } : {}),
+  };
+}
+
 export function createRedis(cfg: Pick<Config, 'REDIS_URL' | 'REDIS_CLUSTER_NODES' | 'REDIS_SENTINELS' | 'REDIS_SENTINEL_NAME'>, name: string): RedisClient {
   const options: RedisOptions = { maxRetriesPerRequest: null, enableReadyCheck: true, connectionName: `invoke-api:${name}`, retryStrategy: (n) => Math.min(n * 200, 2000) };
   if (cfg.REDIS_CLUSTER_NODES?.length) {
-    return new Cluster(cfg.REDIS_CLUSTER_NODES.map(hostPort), { redisOptions: options, enableReadyCheck: true, clusterRetryStrategy: (n) => Math.min(n * 200, 2000) });
+    const redisOptions = { ...options, ...authFromUrl(cfg.REDIS_URL) };
+    return new Cluster(cfg.REDIS_CLUSTER_NODES.map(hostPort), { redisOptions, enableReadyCheck: true, clusterRetryStrategy: (n) => Math.min(n * 200, 2000) });
   }
   if (cfg.REDIS_SENTINELS?.length) {
-    const url = new URL(cfg.REDIS_URL);
-    return new Redis({ ...options, sentinels: cfg.REDIS_SENTINELS.map(hostPort), name: cfg.REDIS_SENTINEL_NAME, password: url.password || undefined, username: url.username || undefined });
+    return new Redis({ ...options, ...authFromUrl(cfg.REDIS_URL), sentinels: cfg.REDIS_SENTINELS.map(hostPort), name: cfg.REDIS_SENTINEL_NAME });
   }
   return new Redis(cfg.REDIS_URL, options);
 }

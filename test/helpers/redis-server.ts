@@ -101,18 +101,20 @@ export interface RedisCluster {
   destroy(): Promise<void>;
 }
 
-/** Three masters, no replicas, all 16384 slots assigned, cluster_state:ok on every node. */
-export async function startRedisCluster(masters = 3): Promise<RedisCluster> {
+/** Masters (3 by default), no replicas, all 16384 slots assigned, cluster_state:ok on every node. */
+export async function startRedisCluster(opts: { masters?: number; password?: string } = {}): Promise<RedisCluster> {
   const nodes: RedisServer[] = [];
-  for (let i = 0; i < masters; i++) {
+  const auth = opts.password ? ['--requirepass', opts.password, '--masterauth', opts.password] : [];
+  const cliAuth = opts.password ? ['-a', opts.password, '--no-auth-warning'] : [];
+  for (let i = 0; i < (opts.masters ?? 3); i++) {
     const port = await freePort(true);
-    nodes.push(await startRedisServer({ port, args: ['--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf', '--cluster-node-timeout', '5000'] }));
+    nodes.push(await startRedisServer({ port, args: ['--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf', '--cluster-node-timeout', '5000', ...auth] }));
   }
   const addrs = nodes.map((n) => `127.0.0.1:${n.port}`);
-  await run('redis-cli', ['--cluster', 'create', ...addrs, '--cluster-replicas', '0', '--cluster-yes']);
+  await run('redis-cli', [...cliAuth, '--cluster', 'create', ...addrs, '--cluster-replicas', '0', '--cluster-yes']);
   for (const n of nodes) {
     for (let i = 0; ; i++) {
-      const { stdout } = await run('redis-cli', ['-p', String(n.port), 'cluster', 'info']);
+      const { stdout } = await run('redis-cli', [...cliAuth, '-p', String(n.port), 'cluster', 'info']);
       if (stdout.includes('cluster_state:ok')) break;
       if (i > 200) throw new Error(`cluster node ${n.port} never became ok`);
       await new Promise((r) => setTimeout(r, 50));

@@ -2,7 +2,8 @@
  * Redis Cluster: three masters on loopback, the worker with REDIS_CLUSTER_NODES and a
  * hash-tagged BULLMQ_PREFIX ({bull}). The whole pipeline runs (two steps of a run, the second
  * reading the first's result from context), each run's context hash sits in its run's slot,
- * and events flow (on a Cluster the writer saves, then emits, in two pipelines).
+ * and events flow (on a Cluster the writer saves, then emits, in two pipelines). The nodes
+ * require a password, given to the worker in REDIS_URL as for a single node.
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { Cluster, Redis } from 'ioredis';
@@ -18,11 +19,12 @@ let cluster: RedisCluster;
 let up: Upstream;
 let worker: WorkerProcess | undefined;
 let conn: Cluster;
+const PASSWORD = 'cl-pass-123';
 
 beforeAll(async () => {
-  cluster = await startRedisCluster(3);
+  cluster = await startRedisCluster({ masters: 3, password: PASSWORD });
   up = await startUpstream((r, res) => json(res, 200, r.url.startsWith('/second') ? { echoed: JSON.parse(r.body) } : { points: 5 }));
-  conn = new Cluster(cluster.nodes.map((n) => ({ host: '127.0.0.1', port: n.port })), { redisOptions: { maxRetriesPerRequest: null } });
+  conn = new Cluster(cluster.nodes.map((n) => ({ host: '127.0.0.1', port: n.port })), { redisOptions: { maxRetriesPerRequest: null, password: PASSWORD } });
 }, 60_000);
 afterAll(async () => {
   await worker?.stop(3000);
@@ -32,7 +34,7 @@ afterAll(async () => {
 });
 
 it('runs the pipeline on a 3-master cluster with a {bull} prefix', async () => {
-  worker = await startWorker(workerEnv('redis://127.0.0.1:1', { REDIS_CLUSTER_NODES: cluster.seeds, BULLMQ_PREFIX: '{bull}' }));
+  worker = await startWorker(workerEnv(`redis://:${PASSWORD}@127.0.0.1:1`, { REDIS_CLUSTER_NODES: cluster.seeds, BULLMQ_PREFIX: '{bull}' }));
   const queue = queueOn(conn, '{bull}');
   const first = Array.from({ length: 30 }, (_, i) => {
     const data = jobData({ runId: `cl-${i}-${Math.random().toString(36).slice(2, 8)}`, request: { url: `${up.url}/first` } });
@@ -50,7 +52,7 @@ it('runs the pipeline on a 3-master cluster with a {bull} prefix', async () => {
   await queue.addBulk(second);
   await waitFor(async () => (await counts(queue)).completed === 60 || undefined, '30 second steps completed');
 
-  const nodes = cluster.nodes.map((n) => new Redis(n.port, '127.0.0.1'));
+  const nodes = cluster.nodes.map((n) => new Redis(n.port, '127.0.0.1', { password: PASSWORD }));
   try {
     for (const { data } of first) {
       const key = `${CTX_PREFIX}:{${data.runId}}`;
