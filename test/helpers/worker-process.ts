@@ -60,7 +60,8 @@ export interface WorkerProcess {
   stop(timeoutMs?: number): Promise<void>;
 }
 
-export async function startWorker(env: Record<string, string>, opts: { waitFor?: string | null } = {}): Promise<WorkerProcess> {
+/** Start-up can take long on a loaded CI box (node loads BullMQ, got, fastify...): wait up to a minute. */
+export async function startWorker(env: Record<string, string>, opts: { waitFor?: string | null; timeoutMs?: number } = {}): Promise<WorkerProcess> {
   await ensureBuilt();
   const proc = spawn(process.execPath, [MAIN], {
     cwd: ROOT,
@@ -110,7 +111,7 @@ export async function startWorker(env: Record<string, string>, opts: { waitFor?:
     },
   };
   // null: the caller waits its own way (e.g. LOG_LEVEL=warn hides the start line).
-  if (opts.waitFor !== null) await waitForLog((l) => l.msg === (opts.waitFor ?? 'worker started'), opts.waitFor ?? 'worker started');
+  if (opts.waitFor !== null) await waitForLog((l) => l.msg === (opts.waitFor ?? 'worker started'), opts.waitFor ?? 'worker started', opts.timeoutMs ?? 60_000);
   return w;
 }
 

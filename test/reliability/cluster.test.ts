@@ -75,4 +75,4 @@ it('runs the pipeline on a 3-master cluster with a {bull} prefix', async () => {
   expect(new Set(events.map((e) => e.type))).toEqual(new Set(['invoke.completed']));
   expect(worker.logs.filter(isCrashLog)).toEqual([]);
   await queue.close();
-}, 90_000);
+}, 180_000);

@@ -41,7 +41,7 @@ it('recovers every in-flight job after kill -9, each key saved once', async () =
   const queue = queueOn(conn);
   const jobs = makeJobs(N, up.url, 'crash');
   await queue.addBulk(jobs);
-  await waitFor(async () => held.length >= N, `${N} calls in flight`, 20_000);
+  await waitFor(async () => held.length >= N, `${N} calls in flight`, 60_000);
 
   // Answer a few right before the kill: their results may be written, their jobs not completed.
   for (const res of held.slice(0, 10)) json(res, 200, { early: true });
@@ -54,7 +54,7 @@ it('recovers every in-flight job after kill -9, each key saved once', async () =
   const restartedAt = Date.now();
   const second = await startWorker(env);
   workers.push(second);
-  await waitFor(async () => (await counts(queue)).completed === N || undefined, `all ${N} jobs completed`, 30_000);
+  await waitFor(async () => (await counts(queue)).completed === N || undefined, `all ${N} jobs completed`, 90_000);
   const recoveryMs = Date.now() - restartedAt;
   const sinceKillMs = Date.now() - killedAt;
 
@@ -64,4 +64,4 @@ it('recovers every in-flight job after kill -9, each key saved once', async () =
   console.log(`[crash] ${N} jobs all completed ${recoveryMs} ms after restart (${sinceKillMs} ms after the kill); keys with a duplicate event: ${duplicates}; upstream requests: ${up.requests.length}`);
   await queue.close();
   conn.disconnect();
-});
+}, 180_000);

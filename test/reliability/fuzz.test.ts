@@ -41,7 +41,7 @@ beforeAll(async () => {
     INVOKE_MAX_RESPONSE_BYTES: '4096', INVOKE_MAX_ERROR_BODY_BYTES: '256', INVOKE_RETRY_AFTER_MAX_MS: '200',
     INVOKE_DEFAULT_TIMEOUT_MS: '1000', INVOKE_SECRET_TOKEN: SECRET, INVOKE_STALLED_INTERVAL_MS: '1000',
   }));
-}, 60_000);
+}, 120_000);
 afterAll(async () => {
   await worker?.stop(3000);
   await up.close();
@@ -79,7 +79,7 @@ it(`survives ${RUNS * BATCH} hostile jobs and replies`, async () => {
     await waitFor(async () => {
       const c = await counts(queue);
       return c.wait + c.active + c.delayed + c.prioritized === 0 || undefined;
-    }, 'every fuzz job to finish', 40_000);
+    }, 'every fuzz job to finish', 60_000);
     for (const { opts, data } of jobs) {
       const job = (await queue.getJob(opts.jobId)) as Job;
       const state = await job.getState();
@@ -112,4 +112,4 @@ it(`survives ${RUNS * BATCH} hostile jobs and replies`, async () => {
   console.log(`[fuzz] ${nextId} cases: ${finals.completed} completed, ${finals.failed} failed ${JSON.stringify(codes)}, ${events.length} events`);
   await queue.close();
   conn.disconnect();
-}, 180_000);
+}, 240_000);

@@ -71,4 +71,4 @@ it(`saves results of calls that finish while Redis is unreachable for ${OUTAGE_M
   console.log(`[redis-outage] ${OUTAGE_MS} ms outage: ${N} results saved after reconnect; keys with a duplicate event: ${duplicates}; upstream requests: ${up.requests.length}`);
   await queue.close();
   conn.disconnect();
-}, OUTAGE_MS + 90_000);
+}, OUTAGE_MS + 150_000);

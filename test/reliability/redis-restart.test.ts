@@ -62,4 +62,4 @@ it('survives a Redis restart mid-run: reconnects, reports the outage, loses no j
   console.log(`[redis-restart] outage per connection (ms): ${restored.join(', ')}; keys with a duplicate event: ${duplicates}; worker error lines: ${worker.logs.filter((l) => l.msg === 'worker error').length}`);
   await queue.close();
   conn.disconnect();
-}, 120_000);
+}, 180_000);

@@ -59,7 +59,7 @@ it('SIGTERM saves the calls in flight, takes no new job, exits 0', async () => {
   await expectSavedOnce(conn, finished, '{sd1}:events');
   expect(held).toHaveLength(20);
   await done();
-});
+}, 120_000);
 
 it('bounds the drain: exits 1 after INVOKE_SHUTDOWN_TIMEOUT_MS, the next worker recovers the jobs', async () => {
   const env = { INVOKE_SHUTDOWN_TIMEOUT_MS: '1500', INVOKE_LOCK_DURATION_MS: '5000', INVOKE_STALLED_INTERVAL_MS: '1000' };
@@ -75,11 +75,11 @@ it('bounds the drain: exits 1 after INVOKE_SHUTDOWN_TIMEOUT_MS, the next worker 
 
   up.handle((_r, res) => json(res, 200, { points: 4 }));
   started.push(await startWorker(fullEnv));
-  await waitFor(async () => (await counts(queue)).completed === 40 || undefined, 'all 40 jobs completed by the next worker', 30_000);
+  await waitFor(async () => (await counts(queue)).completed === 40 || undefined, 'all 40 jobs completed by the next worker', 60_000);
   await expectSavedOnce(conn, jobs, '{sd2}:events');
   console.log(`[shutdown] bounded drain exited after ${tookMs} ms (INVOKE_SHUTDOWN_TIMEOUT_MS=1500)`);
   await done();
-}, 60_000);
+}, 180_000);
 
 for (const second of ['SIGTERM', 'SIGINT'] as const) {
   it(`a second signal (${second}) exits at once while the drain waits`, async () => {
@@ -93,5 +93,5 @@ for (const second of ['SIGTERM', 'SIGINT'] as const) {
     expect(Date.now() - t0).toBeLessThan(2000);
     expect(worker.hasLog((l) => l.msg === 'second signal: exiting now')).toBe(true);
     await done();
-  });
+  }, 120_000);
 }
