@@ -3,10 +3,11 @@
  * hands every job to the new worker; each idempotency key ends with one saved envelope and at
  * least one event (duplicates only for a call whose result was written just before the kill).
  *
- * Lock 5 s / stalled check 1 s make recovery take seconds; production defaults (15 s / 5 s)
+ * Lock 8 s / stalled check 1 s make recovery take seconds; production defaults (15 s / 5 s)
  * trade slower recovery for fewer false stalls on a busy event loop (docs/guarantees.md).
- * A 2 s lock was tried: on a loaded 2-core box the restarted worker then lost locks of jobs it
- * was still running (the lock is renewed from the event loop), so many calls ran twice.
+ * Shorter locks were tried: with 2 s (load average 10 on 2 cores) and 5 s (load average 29) the
+ * restarted worker lost locks of jobs it was still running (locks are renewed from the event
+ * loop), so many calls ran twice; still correct, but a job stalling three times would fail.
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type http from 'node:http';
@@ -34,7 +35,7 @@ afterAll(async () => {
 it('recovers every in-flight job after kill -9, each key saved once', async () => {
   const held: http.ServerResponse[] = [];
   up.handle((_r, res) => void held.push(res));
-  const env = workerEnv(redis.url, { INVOKE_CONCURRENCY: String(N), INVOKE_LOCK_DURATION_MS: '5000', INVOKE_STALLED_INTERVAL_MS: '1000' });
+  const env = workerEnv(redis.url, { INVOKE_CONCURRENCY: String(N), INVOKE_LOCK_DURATION_MS: '8000', INVOKE_STALLED_INTERVAL_MS: '1000' });
   const first = await startWorker(env);
   workers.push(first);
   const conn = client(redis.url);
@@ -43,8 +44,10 @@ it('recovers every in-flight job after kill -9, each key saved once', async () =
   await queue.addBulk(jobs);
   await waitFor(async () => held.length >= N, `${N} calls in flight`, 60_000);
 
-  // Answer a few right before the kill: their results may be written, their jobs not completed.
+  // Answer a few and kill as soon as one result is saved: some of those are written but their
+  // jobs not yet completed, so they run again and emit a second event with the same eventId.
   for (const res of held.slice(0, 10)) json(res, 200, { early: true });
+  await waitFor(async () => (await conn.keys('journey:ctx:*')).length > 0 || undefined, 'a result saved');
   const killedAt = Date.now();
   first.signal('SIGKILL');
   expect((await first.exited).signal).toBe('SIGKILL');
