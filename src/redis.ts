@@ -29,13 +29,20 @@ function authFromUrl(redisUrl: string): Pick<RedisOptions, 'username' | 'passwor
 }
 
 export function createRedis(cfg: Pick<Config, 'REDIS_URL' | 'REDIS_CLUSTER_NODES' | 'REDIS_SENTINELS' | 'REDIS_SENTINEL_NAME'>, name: string): RedisClient {
-  const options: RedisOptions = { maxRetriesPerRequest: null, enableReadyCheck: true, connectionName: `invoke-api:${name}`, retryStrategy: (n) => Math.min(n * 200, 2000) };
+  const options: RedisOptions = {
+    maxRetriesPerRequest: null, enableReadyCheck: true, connectionName: `invoke-api:${name}`, retryStrategy: (n) => Math.min(n * 200, 2000),
+    // A master demoted by a failover answers writes with READONLY: reconnect (to the new master)
+    // and re-send the command instead of failing it.
+    reconnectOnError: (err) => (err.message.startsWith('READONLY') ? 2 : false),
+  };
   if (cfg.REDIS_CLUSTER_NODES?.length) {
     const redisOptions = { ...options, ...authFromUrl(cfg.REDIS_URL) };
     return new Cluster(cfg.REDIS_CLUSTER_NODES.map(hostPort), { redisOptions, enableReadyCheck: true, clusterRetryStrategy: (n) => Math.min(n * 200, 2000) });
   }
   if (cfg.REDIS_SENTINELS?.length) {
-    return new Redis({ ...options, ...authFromUrl(cfg.REDIS_URL), sentinels: cfg.REDIS_SENTINELS.map(hostPort), name: cfg.REDIS_SENTINEL_NAME });
+    // failoverDetector: switch as soon as a Sentinel announces +switch-master, instead of writing
+    // to the old master until it is demoted (those writes are lost when it resyncs).
+    return new Redis({ ...options, ...authFromUrl(cfg.REDIS_URL), sentinels: cfg.REDIS_SENTINELS.map(hostPort), name: cfg.REDIS_SENTINEL_NAME, failoverDetector: true });
   }
   return new Redis(cfg.REDIS_URL, options);
 }

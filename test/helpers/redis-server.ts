@@ -5,7 +5,7 @@
  * Also: a 3-master Redis Cluster on loopback, and a TCP proxy that can make Redis unreachable.
  */
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -25,7 +25,14 @@ export interface RedisServer {
   destroy(): Promise<void>;
 }
 
-export interface RedisServerOptions { aof?: boolean; port?: number; args?: string[] }
+export interface RedisServerOptions {
+  aof?: boolean;
+  port?: number;
+  args?: string[];
+  /** A config file's content (Sentinel needs one it can rewrite) and the line that says ready. */
+  conf?: string;
+  ready?: RegExp;
+}
 
 /** A port that is free now (and, for Cluster, whose bus port +10000 is free too). */
 export async function freePort(withBus = false): Promise<number> {
@@ -50,7 +57,9 @@ function listenAndClose(port: number): Promise<number> {
 export async function startRedisServer(opts: RedisServerOptions = {}): Promise<RedisServer> {
   const port = opts.port ?? (await freePort());
   const dir = mkdtempSync(path.join(tmpdir(), 'invoke-redis-'));
-  const args = ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--protected-mode', 'no', '--daemonize', 'no',
+  const confArgs = opts.conf === undefined ? [] : [path.join(dir, 'redis.conf')];
+  if (opts.conf !== undefined) writeFileSync(confArgs[0]!, opts.conf);
+  const args = [...confArgs, '--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--protected-mode', 'no', '--daemonize', 'no',
     '--appendonly', opts.aof ? 'yes' : 'no', '--appendfsync', 'always', ...(opts.args ?? [])];
   let proc: ChildProcess | undefined;
 
@@ -62,7 +71,7 @@ export async function startRedisServer(opts: RedisServerOptions = {}): Promise<R
       const timer = setTimeout(() => reject(new Error(`redis-server on ${port} did not start: ${out}`)), 10_000);
       p.stdout!.on('data', (c: Buffer) => {
         out += c.toString();
-        if (/Ready to accept connections/.test(out)) {
+        if ((opts.ready ?? /Ready to accept connections/).test(out)) {
           clearTimeout(timer);
           resolve();
         }
@@ -172,4 +181,33 @@ export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
   }
   await listen();
   return { port, url: `redis://127.0.0.1:${port}`, cut, restore: listen, close: cut };
+}
+
+export interface RedisSentinelSetup {
+  master: RedisServer;
+  replica: RedisServer;
+  sentinel: RedisServer;
+  /** "127.0.0.1:<sentinel port>" for REDIS_SENTINELS. */
+  sentinels: string;
+  destroy(): Promise<void>;
+}
+
+/** A master, one replica and one Sentinel (quorum 1) watching them as "mymaster". */
+export async function startRedisSentinel(opts: { password?: string } = {}): Promise<RedisSentinelSetup> {
+  const auth = opts.password ? ['--requirepass', opts.password, '--masterauth', opts.password] : [];
+  const master = await startRedisServer({ args: auth });
+  const replica = await startRedisServer({ args: [...auth, '--replicaof', '127.0.0.1', String(master.port)], ready: /MASTER <-> REPLICA sync: Finished/ });
+  const conf = [
+    `sentinel monitor mymaster 127.0.0.1 ${master.port} 1`,
+    'sentinel down-after-milliseconds mymaster 1000',
+    'sentinel failover-timeout mymaster 5000',
+    ...(opts.password ? [`sentinel auth-pass mymaster ${opts.password}`] : []),
+  ].join('\n');
+  const sentinel = await startRedisServer({ conf: `${conf}\n`, args: ['--sentinel'], ready: /\+monitor master/ });
+  return {
+    master, replica, sentinel, sentinels: `127.0.0.1:${sentinel.port}`,
+    async destroy() {
+      await Promise.all([sentinel.destroy(), replica.destroy(), master.destroy()]);
+    },
+  };
 }
