@@ -114,7 +114,12 @@ export async function startWorker(env: Record<string, string>, opts: { waitFor?:
     },
   };
   // null: the caller waits its own way (e.g. LOG_LEVEL=warn hides the start line).
-  if (opts.waitFor !== null) await waitForLog((l) => l.msg === (opts.waitFor ?? 'worker started'), opts.waitFor ?? 'worker started', opts.timeoutMs ?? 60_000);
+  if (opts.waitFor !== null) {
+    await waitForLog((l) => l.msg === (opts.waitFor ?? 'worker started'), opts.waitFor ?? 'worker started', opts.timeoutMs ?? 60_000).catch((err) => {
+      proc.kill('SIGKILL'); // never leave an orphan worker behind a failed start
+      throw err;
+    });
+  }
   return w;
 }
 
