@@ -6,7 +6,7 @@
 import type { Worker } from 'bullmq';
 import type { Config } from './config.js';
 import type { Logger } from './logger.js';
-import { createRedis, type RedisClient } from './redis.js';
+import { createRedis, watchConnection, type RedisClient } from './redis.js';
 import { createRenderer } from './template/render.js';
 import { createScrubber } from './template/secrets.js';
 import { createHttpClient, type HttpClient } from './http/call.js';
@@ -28,6 +28,8 @@ export interface WorkerApp {
 export function createWorkerApp(cfg: Config, logger: Logger, extra: Pick<ProcessorDeps, 'beforeCall' | 'observers'> = {}): WorkerApp {
   const redis = createRedis(cfg, 'store');
   const bullConnection = createRedis(cfg, 'worker');
+  watchConnection(redis, 'store', logger);
+  watchConnection(bullConnection, 'worker', logger);
   const http = createHttpClient(cfg);
   const processor = createProcessor({
     renderer: createRenderer(),

@@ -18,8 +18,8 @@ const setting = <S extends z.ZodType, D extends string | undefined>(schema: S, d
 /** Name -> schema, default (as the env string) and doc. Names in contract section 5 are fixed. */
 export const settings = {
   REDIS_URL: setting(z.string().regex(/^rediss?:\/\//, 'must start with redis:// or rediss://'), 'redis://127.0.0.1:6379', 'Redis for the queue, the context store and the continuation stream.'),
-  REDIS_CLUSTER_NODES: setting(list, undefined, 'Comma-separated host:port seed nodes: connect to a Redis Cluster instead of REDIS_URL. Use a hash-tagged BULLMQ_PREFIX such as {bull}.'),
-  REDIS_SENTINELS: setting(list, undefined, 'Comma-separated host:port Sentinel nodes; REDIS_SENTINEL_NAME names the master group.'),
+  REDIS_CLUSTER_NODES: setting(list, undefined, 'Comma-separated host:port seed nodes: connect to a Redis Cluster instead of REDIS_URL (whose user, password and rediss:// still apply). Use a hash-tagged BULLMQ_PREFIX such as {bull}.'),
+  REDIS_SENTINELS: setting(list, undefined, 'Comma-separated host:port Sentinel nodes; REDIS_SENTINEL_NAME names the master group (user, password and rediss:// come from REDIS_URL).'),
   REDIS_SENTINEL_NAME: setting(z.string().min(1), 'mymaster', 'Sentinel master group name (used only with REDIS_SENTINELS).'),
   INVOKE_QUEUE: setting(z.string().regex(/^[^:]+$/, 'must not contain ":"'), 'invoke-api', 'BullMQ queue name.'),
   BULLMQ_PREFIX: setting(z.string().min(1), 'bull', 'BullMQ key prefix; hash-tag it ({bull}) on Redis Cluster.'),

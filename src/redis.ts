@@ -6,6 +6,7 @@
  */
 import { Redis, Cluster, type RedisOptions } from 'ioredis';
 import type { Config } from './config.js';
+import type { Logger } from './logger.js';
 
 export type RedisClient = Redis | Cluster;
 
@@ -14,16 +15,56 @@ const hostPort = (s: string) => {
   return { host: host ?? '127.0.0.1', port: Number(port ?? 6379) };
 };
 
+/**
+ * Credentials and TLS from REDIS_URL, for Cluster and Sentinel too: without them a Cluster or
+ * Sentinel deployment with AUTH or TLS could not be configured at all.
+ */
+function authFromUrl(redisUrl: string): Pick<RedisOptions, 'username' | 'password' | 'tls'> {
+  const url = new URL(redisUrl);
+  return {
+    ...(url.username ? { username: decodeURIComponent(url.username) } : {}),
+    ...(url.password ? { password: decodeURIComponent(url.password) } : {}),
+    ...(url.protocol === 'rediss:' ? { tls: {} } : {}),
+  };
+}
+
 export function createRedis(cfg: Pick<Config, 'REDIS_URL' | 'REDIS_CLUSTER_NODES' | 'REDIS_SENTINELS' | 'REDIS_SENTINEL_NAME'>, name: string): RedisClient {
-  const options: RedisOptions = { maxRetriesPerRequest: null, enableReadyCheck: true, connectionName: `invoke-api:${name}`, retryStrategy: (n) => Math.min(n * 200, 2000) };
+  const options: RedisOptions = {
+    maxRetriesPerRequest: null, enableReadyCheck: true, connectionName: `invoke-api:${name}`, retryStrategy: (n) => Math.min(n * 200, 2000),
+    // A master demoted by a failover answers writes with READONLY: reconnect (to the new master)
+    // and re-send the command instead of failing it.
+    reconnectOnError: (err) => (err.message.startsWith('READONLY') ? 2 : false),
+  };
   if (cfg.REDIS_CLUSTER_NODES?.length) {
-    return new Cluster(cfg.REDIS_CLUSTER_NODES.map(hostPort), { redisOptions: options, enableReadyCheck: true, clusterRetryStrategy: (n) => Math.min(n * 200, 2000) });
+    const redisOptions = { ...options, ...authFromUrl(cfg.REDIS_URL) };
+    return new Cluster(cfg.REDIS_CLUSTER_NODES.map(hostPort), { redisOptions, enableReadyCheck: true, clusterRetryStrategy: (n) => Math.min(n * 200, 2000) });
   }
   if (cfg.REDIS_SENTINELS?.length) {
-    const url = new URL(cfg.REDIS_URL);
-    return new Redis({ ...options, sentinels: cfg.REDIS_SENTINELS.map(hostPort), name: cfg.REDIS_SENTINEL_NAME, password: url.password || undefined, username: url.username || undefined });
+    // failoverDetector: switch as soon as a Sentinel announces +switch-master, instead of writing
+    // to the old master until it is demoted (those writes are lost when it resyncs).
+    return new Redis({ ...options, ...authFromUrl(cfg.REDIS_URL), sentinels: cfg.REDIS_SENTINELS.map(hostPort), name: cfg.REDIS_SENTINEL_NAME, failoverDetector: true });
   }
   return new Redis(cfg.REDIS_URL, options);
 }
 
 export const isCluster = (r: RedisClient): r is Cluster => r instanceof Cluster;
+
+/**
+ * Makes an outage visible: one warning when a connection starts reconnecting, one info line
+ * with the outage length when it is ready again. The 'error' listener also stops ioredis
+ * printing "Unhandled error event" to stderr on every reconnect attempt.
+ */
+export function watchConnection(client: RedisClient, name: string, logger: Pick<Logger, 'warn' | 'info' | 'debug'>): void {
+  let downSince: number | undefined;
+  client.on('reconnecting', () => {
+    if (downSince !== undefined) return;
+    downSince = Date.now();
+    logger.warn({ connection: name }, 'redis connection lost; reconnecting');
+  });
+  client.on('ready', () => {
+    if (downSince === undefined) return;
+    logger.info({ connection: name, outageMs: Date.now() - downSince }, 'redis connection restored');
+    downSince = undefined;
+  });
+  client.on('error', (err: Error & { code?: string }) => logger.debug({ connection: name, code: err.code }, 'redis connection error'));
+}
