@@ -8,13 +8,16 @@ import { ConfigError, loadConfig, type Config } from './config.js';
 import { createLogger, type Logger } from './logger.js';
 import { createScrubber } from './template/secrets.js';
 import { createWorkerApp, withTimeout, type WorkerApp } from './app.js';
+import { createDestinations, loadDestinationPolicy, type Destinations } from './destinations/index.js';
 import { createRedis, type RedisClient } from './redis.js';
 import { buildServer, UnsafeBindError } from './api/server.js';
 import type { FastifyInstance } from 'fastify';
 
 function config(): Config {
   try {
-    return loadConfig(process.env);
+    const cfg = loadConfig(process.env);
+    loadDestinationPolicy(cfg.INVOKE_DESTINATIONS);
+    return cfg;
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(`invoke-api-worker: invalid configuration: ${err.message}\n`);
@@ -63,8 +66,10 @@ async function main(): Promise<void> {
   process.on('unhandledRejection', (reason) => logger.error({ err: { name: (reason as Error)?.name } }, 'unhandled rejection'));
 
   let app: WorkerApp | undefined;
+  let destinations: Destinations | undefined;
   if (cfg.INVOKE_WORKER_ENABLED) {
-    app = createWorkerApp(cfg, logger);
+    destinations = createDestinations(cfg, logger);
+    app = createWorkerApp(cfg, logger, destinations.hooks);
     await waitForRedis(app.redis, cfg.INVOKE_REDIS_STARTUP_GRACE_MS, logger);
     await checkEvictionPolicy(app.redis, logger);
     logger.info({ queue: cfg.INVOKE_QUEUE, prefix: cfg.BULLMQ_PREFIX, concurrency: cfg.INVOKE_CONCURRENCY }, 'worker started');
@@ -101,6 +106,7 @@ async function main(): Promise<void> {
     logger.info({ signal, drainMs: cfg.INVOKE_SHUTDOWN_TIMEOUT_MS }, 'shutting down: no new jobs, draining in-flight calls');
     await server?.close();
     const drained = app ? await app.close(cfg.INVOKE_SHUTDOWN_TIMEOUT_MS) : true;
+    await destinations?.close();
     if (!app && apiRedis) apiRedis.disconnect();
     logger.info({ drained }, 'stopped');
     logger.flush();
