@@ -11,6 +11,7 @@
  */
 import { DelayedError, type Job } from 'bullmq';
 import { randomUUID } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
 import { InvokeError } from '../contract/errors.js';
 import type { Logger } from '../logger.js';
 import type { AttemptInfo, ProcessorDeps } from '../worker/processor.js';
@@ -22,6 +23,8 @@ interface Held { host: string; leaseId: string; probe: boolean; policy: HostPoli
 /** Lease on a concurrency slot: the call's own timeout plus slack, so a crashed worker's slot frees itself. */
 const LEASE_SLACK_MS = 5000;
 const REGISTER_EVERY_MS = 60_000;
+/** A rate permit seen this long after asking is not used (see beforeCall). */
+const STALE_PERMIT_MS = 150;
 
 export interface DestinationGuard {
   beforeCall: NonNullable<ProcessorDeps['beforeCall']>;
@@ -67,7 +70,14 @@ export function createDestinationGuard(deps: { policy: DestinationPolicy; store:
     const deadline = job.timestamp + policy.deadlineMs;
     const timeoutMs = (job.data as { request?: { timeoutMs?: number } })?.request?.timeoutMs ?? deps.defaultTimeoutMs;
     const leaseId = randomUUID();
-    const v = await store.acquire(host, p, { leaseId, jobId: job.id ?? leaseId, leaseMs: timeoutMs + LEASE_SLACK_MS, maxWaitMs: deadline - Date.now() });
+    const asked = performance.now();
+    let v = await store.acquire(host, p, { leaseId, jobId: job.id ?? leaseId, leaseMs: timeoutMs + LEASE_SLACK_MS, maxWaitMs: deadline - Date.now() });
+    if (v.go && p.ratePerSecond > 0 && performance.now() - asked > STALE_PERMIT_MS) {
+      // This process stalled between Redis granting the slot and us seeing it: sending now
+      // would bunch with later slots (the upstream would see a burst). Give the slot up.
+      void store.release(host, leaseId).catch(() => undefined);
+      v = { go: false, reason: 'busy', waitMs: 0 };
+    }
     if (v.go) {
       held.set(job, { host, leaseId, probe: v.probe, policy: p });
       if (p.maxConcurrent === 0) return () => {};

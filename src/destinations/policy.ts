@@ -79,7 +79,9 @@ export function loadDestinationPolicy(raw: string): DestinationPolicy {
 /** Issues with paths such as hosts["api.partner.com"].ratePerSecond (host keys contain dots). */
 function describe(error: z.ZodError): string {
   const path = (p: PropertyKey[]) => p.map((k, i) => (typeof k === 'number' ? `[${k}]` : i > 0 && p[0] === 'hosts' && i === 1 ? `[${JSON.stringify(k)}]` : `${i ? '.' : ''}${String(k)}`)).join('') || '(root)';
-  return error.issues.map((i) => `${path(i.path)}: ${i.message}`).join('; ');
+  // A bad host key reports "Invalid key in record"; the reason is in the nested issues.
+  const message = (i: z.core.$ZodIssue) => (i.code === 'invalid_key' ? i.issues.map((x) => x.message).join(', ') : i.message);
+  return error.issues.map((i) => `${path(i.path)}: ${message(i)}`).join('; ');
 }
 
 export function buildPolicy(cfg: z.output<typeof destinationsSchema>): DestinationPolicy {

@@ -9,6 +9,7 @@
  *   KEYS[2] zset   leases: one member per call in flight, score = expiry, so a crashed
  *                  worker's slot frees itself
  *   KEYS[3] zset   reservations: jobId -> the rate slot it was delayed to (GCRA)
+ *   KEYS[4] zset   calls made in the last rate window (sliding-window cap on real calls)
  */
 
 /** Shared prelude: server time in ms. */
@@ -23,7 +24,7 @@ local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)`;
  * Nothing is written unless the call may go (or a rate slot is reserved).
  */
 export const ACQUIRE = `${NOW}
-local h, leases, resv = KEYS[1], KEYS[2], KEYS[3]
+local h, leases, resv, calls = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local leaseId, jobId = ARGV[1], ARGV[2]
 local rate, burst, maxc = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
 local leaseMs, maxWait, ttl = tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8])
@@ -45,21 +46,19 @@ if maxc > 0 then
   redis.call('ZREMRANGEBYSCORE', leases, '-inf', now)
   if redis.call('ZCARD', leases) >= maxc then return {4, 0, 0} end
 end
+local win, winMax = 0, 0
 if rate > 0 then
   local interval = 1000 / rate
   redis.call('ZREMRANGEBYSCORE', resv, '-inf', now - 60000)
   local mine = tonumber(redis.call('ZSCORE', resv, jobId))
-  if mine and mine > now + 10 then return {5, mine - now, 0} end
-  if mine and mine >= now - 1000 then
-    -- back for the slot reserved earlier: the schedule (tat) already counts it
-    redis.call('ZREM', resv, jobId)
-  else
-    if mine then redis.call('ZREM', resv, jobId) end
-    -- GCRA: the call conforms when its theoretical arrival time is within the burst
+  if mine and mine > now + 10 then return {5, math.ceil(mine - now), 0} end
+  if not mine then
+    -- GCRA schedule: a call conforms when its theoretical arrival time is within the burst;
+    -- otherwise it gets the next free slot and is delayed to it (one delay per job, no herd)
     local tat = math.max(tonumber(s[5]) or 0, now) + interval
     local allowAt = tat - burst * interval
     if allowAt > now then
-      if allowAt - now > maxWait then return {6, allowAt - now, 0} end
+      if allowAt - now > maxWait then return {6, math.ceil(allowAt - now), 0} end
       redis.call('HSET', h, 'tat', tat)
       redis.call('ZADD', resv, allowAt, jobId)
       redis.call('PEXPIRE', resv, ttl)
@@ -68,10 +67,28 @@ if rate > 0 then
     end
     redis.call('HSET', h, 'tat', tat)
   end
+  -- The slot is this call's. Jobs come back from the delayed set late and unevenly, so the
+  -- calls actually made are also capped over a sliding window (ceil(rate) + burst - 1 per
+  -- second; one call per 1/rate s below 1/s): lateness never turns into a burst.
+  win = math.max(1000, math.ceil(interval))
+  winMax = math.max(1, math.ceil(rate * win / 1000 - 1e-9)) + burst - 1
+  redis.call('ZREMRANGEBYSCORE', calls, '-inf', now - win)
+  if redis.call('ZCARD', calls) >= winMax then
+    local oldest = redis.call('ZRANGE', calls, 0, 0, 'WITHSCORES')
+    local wait = math.max(1, tonumber(oldest[2]) + win - now)
+    redis.call('ZADD', resv, now + wait, jobId)
+    redis.call('PEXPIRE', resv, ttl)
+    return {5, math.ceil(wait), 0}
+  end
+  if mine then redis.call('ZREM', resv, jobId) end
 end
 if maxc > 0 then
   redis.call('ZADD', leases, now + leaseMs, leaseId)
   redis.call('PEXPIRE', leases, leaseMs * 2)
+end
+if rate > 0 then
+  redis.call('ZADD', calls, now, leaseId)
+  redis.call('PEXPIRE', calls, win * 2)
 end
 if probe == 1 then redis.call('HSET', h, 'state', 'half', 'probe', leaseId, 'probeUntil', now + leaseMs) end
 redis.call('PEXPIRE', h, ttl)

@@ -10,9 +10,9 @@ import { ACQUIRE, RECORD, RELEASE, SET_STATE } from './scripts.js';
 const STATE_TTL_MS = 24 * 3600 * 1000;
 
 /** `<prefix>:dest:{<host>}`: the host is the hash tag, so its keys share one Cluster slot. */
-export function hostKeys(prefix: string, host: string): [string, string, string] {
+export function hostKeys(prefix: string, host: string): [string, string, string, string] {
   const base = `${prefix}:dest:{${host}}`;
-  return [base, `${base}:leases`, `${base}:resv`];
+  return [base, `${base}:leases`, `${base}:resv`, `${base}:calls`];
 }
 
 /** Every host seen (score = last seen ms), for the admin list and metrics. */
@@ -34,10 +34,10 @@ type Fn = (...args: (string | number)[]) => Promise<unknown>;
 function commands(redis: RedisClient): Record<'destAcquire' | 'destRelease' | 'destRecord' | 'destSetState', Fn> {
   const r = redis as unknown as Record<string, Fn> & { defineCommand(n: string, d: { numberOfKeys: number; lua: string }): void };
   if (typeof r.destAcquire !== 'function') {
-    r.defineCommand('destAcquire', { numberOfKeys: 3, lua: ACQUIRE });
-    r.defineCommand('destRelease', { numberOfKeys: 3, lua: RELEASE });
-    r.defineCommand('destRecord', { numberOfKeys: 3, lua: RECORD });
-    r.defineCommand('destSetState', { numberOfKeys: 3, lua: SET_STATE });
+    r.defineCommand('destAcquire', { numberOfKeys: 4, lua: ACQUIRE });
+    r.defineCommand('destRelease', { numberOfKeys: 4, lua: RELEASE });
+    r.defineCommand('destRecord', { numberOfKeys: 4, lua: RECORD });
+    r.defineCommand('destSetState', { numberOfKeys: 4, lua: SET_STATE });
   }
   return r as unknown as ReturnType<typeof commands>;
 }
