@@ -24,7 +24,7 @@ interface Held { host: string; leaseId: string; probe: boolean; policy: HostPoli
 const LEASE_SLACK_MS = 5000;
 const REGISTER_EVERY_MS = 60_000;
 /** A rate permit seen this long after asking is not used (see beforeCall). */
-const STALE_PERMIT_MS = 150;
+const STALE_PERMIT_MS = 100;
 
 export interface DestinationGuard {
   beforeCall: NonNullable<ProcessorDeps['beforeCall']>;
