@@ -74,8 +74,9 @@ export function createDestinationGuard(deps: { policy: DestinationPolicy; store:
     let v = await store.acquire(host, p, { leaseId, jobId: job.id ?? leaseId, leaseMs: timeoutMs + LEASE_SLACK_MS, maxWaitMs: deadline - Date.now() });
     if (v.go && p.ratePerSecond > 0 && performance.now() - asked > STALE_PERMIT_MS) {
       // This process stalled between Redis granting the slot and us seeing it: sending now
-      // would bunch with later slots (the upstream would see a burst). Give the slot up.
-      void store.release(host, leaseId).catch(() => undefined);
+      // would bunch with later slots (the upstream would see a burst). Hand the permit back
+      // (the job keeps its place in the rate schedule) and come back in a moment.
+      await store.release(host, leaseId, job.id ?? leaseId);
       v = { go: false, reason: 'busy', waitMs: 0 };
     }
     if (v.go) {

@@ -94,8 +94,19 @@ if probe == 1 then redis.call('HSET', h, 'state', 'half', 'probe', leaseId, 'pro
 redis.call('PEXPIRE', h, ttl)
 return {0, 0, probe}`;
 
-/** release(leaseId): frees the concurrency slot as soon as the response is in. */
-export const RELEASE = `return redis.call('ZREM', KEYS[2], ARGV[1])`;
+/**
+ * release(leaseId, jobId?): frees the concurrency slot as soon as the response is in. With a
+ * jobId the permit was never used (the worker gave it up): the call is struck from the rate
+ * window, the job keeps a rate slot due now, and a probe permit goes back to the pool.
+ */
+export const RELEASE = `redis.call('ZREM', KEYS[2], ARGV[1])
+if ARGV[2] ~= '' then
+  ${NOW.replace(/\n/g, '\n  ')}
+  redis.call('ZREM', KEYS[4], ARGV[1])
+  redis.call('ZADD', KEYS[3], now, ARGV[2])
+  if redis.call('HGET', KEYS[1], 'probe') == ARGV[1] then redis.call('HDEL', KEYS[1], 'probe', 'probeUntil') end
+end
+return 1`;
 
 /**
  * record(leaseId, kind ok|fail|neutral, pauseMs, breakerOn, consecutive, ratio, minCalls,

@@ -53,8 +53,9 @@ export function createDestinationStore(redis: RedisClient, prefix: string) {
       return { go: false, reason: REASONS[(code ?? 1) - 1]!, waitMs: Number(waitMs) };
     },
 
-    async release(host: string, leaseId: string): Promise<void> {
-      await cmd.destRelease(...keys(host), leaseId);
+    /** Frees the slot; with refundJobId the permit was not used and the job keeps its rate slot. */
+    async release(host: string, leaseId: string, refundJobId = ''): Promise<void> {
+      await cmd.destRelease(...keys(host), leaseId, refundJobId);
     },
 
     async record(host: string, breaker: Breaker | false, r: { leaseId: string; kind: CallKind; pauseMs: number }): Promise<Recorded> {

@@ -27,15 +27,29 @@ describe('rate (GCRA with reserved slots)', () => {
     const h = host();
     const p = policy({ ratePerSecond: 10, breaker: false });
     expect(await store.acquire(h, p, lease())).toEqual({ go: true, probe: false });
+    const t2 = Date.now();
     const second = await store.acquire(h, p, lease({ jobId: 'late' }));
     expect(second).toMatchObject({ go: false, reason: 'reserved' });
+    const t3 = Date.now();
     const third = await store.acquire(h, p, lease());
-    // Each delayed call gets the next free slot, 100 ms apart.
-    expect((third as { waitMs: number }).waitMs - (second as { waitMs: number }).waitMs).toBeGreaterThanOrEqual(95);
+    // Each delayed call gets the next free slot, 100 ms apart (in absolute time).
+    const slot2 = t2 + (second as { waitMs: number }).waitMs;
+    const slot3 = t3 + (third as { waitMs: number }).waitMs;
+    expect(Math.abs(slot3 - slot2 - 100)).toBeLessThanOrEqual(t3 - t2 + 5);
     // Coming back early keeps the reservation; on time it goes without taking another slot.
     expect(await store.acquire(h, p, lease({ jobId: 'late' }))).toMatchObject({ go: false, reason: 'reserved' });
     await new Promise((r) => setTimeout(r, (second as { waitMs: number }).waitMs + 5));
     expect(await store.acquire(h, p, lease({ jobId: 'late' }))).toEqual({ go: true, probe: false });
+  });
+
+  it('a permit handed back unused keeps the job\'s slot and leaves the window', async () => {
+    const h = host();
+    const p = policy({ ratePerSecond: 1, breaker: false });
+    const a = lease({ jobId: 'stalled' });
+    expect((await store.acquire(h, p, a)).go).toBe(true);
+    await store.release(h, a.leaseId, 'stalled');
+    expect(await store.acquire(h, p, lease())).toMatchObject({ go: false, reason: 'reserved' });
+    expect(await store.acquire(h, p, lease({ jobId: 'stalled' }))).toEqual({ go: true, probe: false });
   });
 
   it('does not reserve a slot beyond the caller\'s deadline', async () => {
