@@ -21,6 +21,8 @@ const redis = redisClient();
 let up: { port: number; url: string; proc: ChildProcess; arrivals(): Promise<number[]> };
 let queue: Queue;
 const workers: ChildProcess[] = [];
+/** Attempt log lines per worker process. */
+const attempts = new Map<ChildProcess, number>();
 
 function startWorker(env: Record<string, string>): Promise<ChildProcess> {
   const child = spawn(process.execPath, ['dist/main.js'], { env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -29,6 +31,7 @@ function startWorker(env: Record<string, string>): Promise<ChildProcess> {
     const timer = setTimeout(() => reject(new Error(`worker did not start: ${out}`)), 15_000);
     child.stdout!.on('data', (c: Buffer) => {
       out += String(c);
+      attempts.set(child, (String(c).match(/"msg":"attempt"/g) ?? []).length + (attempts.get(child) ?? 0));
       if (out.includes('"worker started"')) {
         clearTimeout(timer);
         resolve(child);
@@ -92,17 +95,21 @@ describe('a rate limit shared by two worker processes', () => {
     // window from the first call. The floor is throughput, which needs CPU. On a machine loaded
     // past 3 runnable processes per core (other suites alongside), a worker process can stall
     // between its permit and the bytes leaving, so during the start-up churn a window may
-    // bunch: then the start-up windows get 50 % headroom and the floor is half the rate.
+    // bunch, and a stalled second leaves a hole that the limit rightly does not let anyone
+    // fill later: then start-up windows get 50 % headroom and the floor is half the rate over
+    // the 10 s instead of 90 % in each second.
     const overloaded = os.loadavg()[0]! / os.cpus().length > 3;
-    if (overloaded) console.warn(`load average ${os.loadavg()[0]!.toFixed(1)} on ${os.cpus().length} cores: start-up windows <= 1.5x, floor 0.5x`);
+    if (overloaded) console.warn(`load average ${os.loadavg()[0]!.toFixed(1)} on ${os.cpus().length} cores: start-up windows <= 1.5x, floor 0.5x over 10 s`);
     for (const n of steady) expect(n).toBeLessThanOrEqual(RATE * 1.1);
     for (const n of all) expect(n).toBeLessThanOrEqual(RATE * (overloaded ? 1.5 : 1.1));
-    for (const n of steady) expect(n).toBeGreaterThanOrEqual(overloaded ? RATE * 0.5 : RATE * 0.9);
+    if (overloaded) expect(steady.reduce((a, b) => a + b, 0)).toBeGreaterThanOrEqual(RATE * 10 * 0.5);
+    else for (const n of steady) expect(n).toBeGreaterThanOrEqual(RATE * 0.9);
     expect(steadyFrom + 10_000).toBeLessThan(at.at(-1)!);
     const done = await Promise.all(jobs.map((j) => queue.getJob(j.id!)));
     expect(new Set(done.map((j) => j!.attemptsMade))).toEqual(new Set([1]));
     // Both processes took part (the limit was shared, not one process doing all the work).
-    const processed = new Set(done.map((j) => j!.processedBy));
-    expect(processed.size).toBe(2);
+    await waitFor(async () => ([...attempts.values()].reduce((a, b) => a + b, 0) >= JOBS ? true : undefined), 'every attempt logged');
+    console.log(`attempts per worker process: ${[...attempts.values()].join(' / ')}`);
+    for (const w of workers) expect(attempts.get(w) ?? 0).toBeGreaterThan(JOBS / 5);
   }, 60_000);
 });
