@@ -20,6 +20,8 @@ afterEach(async () => {
 });
 
 const hostOf = (u: Upstream) => `127.0.0.1:${u.port}`;
+/** waitForJob may hand back the job as read before it settled: read it again. */
+const settled = async (id: string, state: 'completed' | 'failed') => (await waitForJob(h!.queue, id, state), (await h!.queue.getJob(id))!);
 
 describe('circuit breaker in the worker', () => {
   it('opens when the upstream starts failing, fails no job while open, closes when it recovers', async () => {
@@ -72,7 +74,7 @@ describe('circuit breaker in the worker', () => {
     await openBreaker(h.redis, h.cfg.BULLMQ_PREFIX, hostOf(up));
     const data = jobData({ request: { url: `${up.url}/held` } });
     const job = await h.queue.add('invoke', data, { attempts: 5 });
-    const failed = await waitForJob(h.queue, job.id!, 'failed');
+    const failed = await settled(job.id!, 'failed');
     expect(failed.failedReason).toMatch(/^CIRCUIT_OPEN: /);
     expect(up.requests).toHaveLength(0);
     const ctx = JSON.parse((await h.redis.hget(`${h.cfg.INVOKE_CTX_PREFIX}:{${data.runId}}`, 'loyalty'))!);
@@ -87,7 +89,7 @@ describe('circuit breaker in the worker', () => {
     const a = await h.queue.add('invoke', jobData({ request: { url: `${up.url}/a` } }), { attempts: 3 });
     await waitForJob(h.queue, a.id!, 'completed');
     const b = await h.queue.add('invoke', jobData({ request: { url: `${up.url}/b` } }), { attempts: 3 });
-    const failed = await waitForJob(h.queue, b.id!, 'failed');
+    const failed = await settled(b.id!, 'failed');
     expect(failed.failedReason).toMatch(/^RATE_LIMITED: /);
     expect(up.requests.map((r) => r.url)).toEqual(['/a']);
   });
