@@ -43,3 +43,12 @@ describe('destination gauges', () => {
     expect(text).toContain('invoke_destination_in_flight{host="down.example:8443"} 0');
   });
 });
+
+describe('a bad INVOKE_DESTINATIONS', () => {
+  it('stops the worker at start with exit 2, naming the field', async () => {
+    const env = { PATH: process.env.PATH ?? '', ...ns.env, INVOKE_API_ENABLED: 'false', INVOKE_DESTINATIONS: '{"hosts":{"api.partner.com":{"maxConcurrent":0}}}' };
+    const r = (await run(process.execPath, ['dist/main.js'], { env }).catch((err: unknown) => err)) as { code: number; stderr: string };
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('invalid configuration: INVOKE_DESTINATIONS: hosts["api.partner.com"].maxConcurrent: ');
+  });
+});
