@@ -8,6 +8,7 @@ import { ConfigError, loadConfig, type Config } from './config.js';
 import { createLogger, type Logger } from './logger.js';
 import { createScrubber } from './template/secrets.js';
 import { createWorkerApp, withTimeout, type WorkerApp } from './app.js';
+import { createDestinations, loadDestinationPolicy, type Destinations } from './destinations/index.js';
 import { createRedis, type RedisClient } from './redis.js';
 import { createEgressPolicy } from './http/egress.js';
 import { buildServer, UnsafeBindError } from './api/server.js';
@@ -18,11 +19,13 @@ import { createOps, type Ops } from './ops/index.js';
 import { metricsRoutes } from './api/routes/metrics.js';
 import { dashboardRoutes } from './api/routes/dashboard.js';
 import { opsRoutes } from './api/routes/ops.js';
+import { registerDestinationMetrics } from './destinations/metrics.js';
 
 function config(): Config {
   try {
     const cfg = loadConfig(process.env);
     createEgressPolicy(cfg); // checks INVOKE_ALLOW_PRIVATE / INVOKE_ALLOW_HOSTS entries (ConfigError)
+    loadDestinationPolicy(cfg.INVOKE_DESTINATIONS);
     return cfg;
   } catch (err) {
     if (err instanceof ConfigError) {
@@ -74,8 +77,10 @@ async function main(): Promise<void> {
   let app: WorkerApp | undefined;
   const sources: MetricsSources = { concurrency: cfg.INVOKE_WORKER_ENABLED ? cfg.INVOKE_CONCURRENCY : 0 };
   const metrics = createMetrics(sources);
+  let destinations: Destinations | undefined;
   if (cfg.INVOKE_WORKER_ENABLED) {
-    app = createWorkerApp(cfg, logger, { observers: [metrics.observe] });
+    destinations = createDestinations(cfg, logger);
+    app = createWorkerApp(cfg, logger, { ...destinations.hooks, observers: [metrics.observe, ...(destinations.hooks.observers ?? [])] });
     sources.inFlight = app.inFlight;
     await waitForRedis(app.redis, cfg.INVOKE_REDIS_STARTUP_GRACE_MS, logger);
     await checkEvictionPolicy(app.redis, logger);
@@ -91,6 +96,7 @@ async function main(): Promise<void> {
     const redis = apiRedis;
     ops = createOps(cfg, redis);
     Object.assign(sources, { queue: ops.queue, redis });
+    registerDestinationMetrics(metrics.registry, { redis, prefix: cfg.BULLMQ_PREFIX });
     try {
       producers = createProducerApi(cfg);
       server = await buildServer({
@@ -121,6 +127,7 @@ async function main(): Promise<void> {
     await producers?.close();
     await ops?.close();
     const drained = app ? await app.close(cfg.INVOKE_SHUTDOWN_TIMEOUT_MS) : true;
+    await destinations?.close();
     if (!app && apiRedis) apiRedis.disconnect();
     logger.info({ drained }, 'stopped');
     logger.flush();

@@ -12,6 +12,7 @@ import { inspectCommand } from './commands/inspect.js';
 import { discardCommand, retryCommand } from './commands/bulk.js';
 import { cleanCommand, pauseCommand, resumeCommand } from './commands/queue.js';
 import { tryCommand } from './commands/try.js';
+import { registerBreakerCommand } from './commands/breaker.js';
 
 const program = new Command('invoke-api')
   .description('Operate the invoke-api queue: status, failures, retry, discard, pause, clean, try a step.\nConnects with REDIS_URL, INVOKE_QUEUE, BULLMQ_PREFIX (and INVOKE_CTX_PREFIX, INVOKE_EVENTS_STREAM) from the environment.')
@@ -22,6 +23,8 @@ const program = new Command('invoke-api')
 for (const cmd of [statusCommand(), failedCommand(), inspectCommand(), retryCommand(), discardCommand(), pauseCommand(), resumeCommand(), cleanCommand(), tryCommand()]) {
   program.addCommand(cmd.exitOverride());
 }
+
+registerBreakerCommand(program).exitOverride();
 
 try {
   await program.parseAsync(process.argv);

@@ -5,6 +5,7 @@
  */
 import type { Metrics, Queue } from 'bullmq';
 import type { RedisClient } from '../redis.js';
+import { listDestinations, type HostStatus } from '../destinations/admin.js';
 
 export const STATES = ['waiting', 'active', 'delayed', 'prioritized', 'waiting-children', 'failed', 'completed'] as const;
 
@@ -16,6 +17,8 @@ export interface QueueStatus {
   recent: { minutes: number; completed: number; failed: number; perMinute: number; failureRate: number };
   oldestWaitingAgeMs: number | null;
   workers: { name: string; addr: string; age: number }[];
+  /** Destination hosts seen recently, with breaker state (src/destinations). */
+  destinations: HostStatus[];
 }
 
 const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
@@ -50,6 +53,7 @@ export async function queueStatus(queue: Queue, client: RedisClient, minutes = 1
     oldestWaitingAgeMs(queue, client),
     queue.getWorkers().catch(() => [] as Record<string, string>[]),
   ]);
+  const destinations = await listDestinations(client, queue.opts.prefix ?? 'bull').catch(() => [] as HostStatus[]);
   const now = Date.now();
   const done = recentCount(completed, minutes, now);
   const bad = recentCount(failed, minutes, now);
@@ -60,5 +64,6 @@ export async function queueStatus(queue: Queue, client: RedisClient, minutes = 1
     recent: { minutes, completed: done, failed: bad, perMinute: (done + bad) / minutes, failureRate: done + bad === 0 ? 0 : bad / (done + bad) },
     oldestWaitingAgeMs: oldest,
     workers: workers.map((w) => ({ name: w.name ?? '', addr: w.addr ?? '', age: Number(w.age ?? 0) })),
+    destinations,
   };
 }

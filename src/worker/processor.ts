@@ -12,7 +12,7 @@
  *
  * I/O is passed in (render, call, readContext, writeResult) so the story is testable alone.
  */
-import type { Job } from 'bullmq';
+import { DelayedError, type Job } from 'bullmq';
 import { performance } from 'node:perf_hooks';
 import { InvokeError, isInvokeError } from '../contract/errors.js';
 import { describeIssues, invokeJobSchema, type InvokeJob } from '../contract/job.js';
@@ -51,6 +51,8 @@ export interface AttemptInfo {
   durationMs: number;
   errorCode: string | undefined;
   outcome: 'completed' | 'retry' | 'failed' | 'held';
+  /** Retry-After of a 429/503, already capped. */
+  retryAfterMs?: number | undefined;
 }
 
 export interface ProcessResult { ok: boolean; status: number | null; attempts: number }
@@ -88,6 +90,8 @@ export function createProcessor(deps: ProcessorDeps) {
         release?.();
       }
     } catch (err) {
+      // beforeCall moved the job to delayed (destination limit): BullMQ's own signal, not an attempt.
+      if (err instanceof DelayedError) throw err;
       if (!isInvokeError(err)) throw internalError(err);
       return { outcome: fromError(err), url };
     }
@@ -146,7 +150,7 @@ export function createProcessor(deps: ProcessorDeps) {
     if (logger.isLevelEnabled('info')) {
       logger.info({ jobId: bull.id, runId: job?.runId ?? bull.data?.runId, stepId: job?.stepId ?? bull.data?.stepId, attempt: attemptNo, method, host, status: outcome.status, durationMs: Math.round(durationMs), outcome: kind, errorCode: code }, 'attempt');
     }
-    const info: AttemptInfo = { job: bull, host, method, status: outcome.status, durationMs, errorCode: code, outcome: kind };
+    const info: AttemptInfo = { job: bull, host, method, status: outcome.status, durationMs, errorCode: code, outcome: kind, retryAfterMs: outcome.error?.retryAfterMs };
     for (const observe of deps.observers ?? []) observe(info);
   }
 }

@@ -1,0 +1,37 @@
+/**
+ * Destination limits for one worker process: policy from INVOKE_DESTINATIONS (a ConfigError
+ * naming the bad field stops the process at start), its own Redis connection, and the
+ * processor hooks to pass to createWorkerApp.
+ */
+import type { Config } from '../config.js';
+import type { Logger } from '../logger.js';
+import { createRedis, type RedisClient } from '../redis.js';
+import type { ProcessorDeps } from '../worker/processor.js';
+import { createDestinationGuard } from './guard.js';
+import { loadDestinationPolicy, type DestinationPolicy } from './policy.js';
+import { createDestinationStore } from './store.js';
+
+export interface Destinations {
+  policy: DestinationPolicy;
+  hooks: Required<Pick<ProcessorDeps, 'beforeCall' | 'observers'>>;
+  close(): Promise<void>;
+}
+
+type DestConfig = Pick<Config, 'INVOKE_DESTINATIONS' | 'BULLMQ_PREFIX' | 'INVOKE_DEFAULT_TIMEOUT_MS' | 'REDIS_URL' | 'REDIS_CLUSTER_NODES' | 'REDIS_SENTINELS' | 'REDIS_SENTINEL_NAME'>;
+
+export function createDestinations(cfg: DestConfig, logger: Logger, redis?: RedisClient): Destinations {
+  const policy = loadDestinationPolicy(cfg.INVOKE_DESTINATIONS);
+  const own = redis === undefined;
+  const conn = redis ?? createRedis(cfg, 'destinations');
+  const store = createDestinationStore(conn, cfg.BULLMQ_PREFIX);
+  const guard = createDestinationGuard({ policy, store, logger: logger.child({ component: 'destinations' }), defaultTimeoutMs: cfg.INVOKE_DEFAULT_TIMEOUT_MS });
+  return {
+    policy,
+    hooks: { beforeCall: guard.beforeCall, observers: [guard.observe] },
+    async close() {
+      if (own) await conn.quit().catch(() => conn.disconnect());
+    },
+  };
+}
+
+export { loadDestinationPolicy } from './policy.js';
