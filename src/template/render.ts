@@ -59,12 +59,16 @@ export function createRenderer() {
     }
   }
 
+  // The field path ("request.body.items[3].name") is built only on the way to a template or a
+  // container: a 10 KiB body has hundreds of plain leaves, and naming each cost more than rendering.
+  const isPlain = (v: unknown) => v === null || typeof v !== 'object' && (typeof v !== 'string' || !hasTags(v));
+
   function renderJson(value: unknown, scope: object, where: string): unknown {
     if (typeof value === 'string') return renderString(value, scope, where);
-    if (Array.isArray(value)) return value.map((v, i) => renderJson(v, scope, `${where}[${i}]`));
+    if (Array.isArray(value)) return value.map((v, i) => (isPlain(v) ? v : renderJson(v, scope, `${where}[${i}]`)));
     if (value !== null && typeof value === 'object') {
       const out: Record<string, unknown> = {};
-      for (const [k, v] of Object.entries(value)) out[k] = renderJson(v, scope, `${where}.${k}`);
+      for (const [k, v] of Object.entries(value)) out[k] = isPlain(v) ? v : renderJson(v, scope, `${where}.${k}`);
       return out;
     }
     return value;
