@@ -2,8 +2,8 @@
  * One measurement: one worker kind against one scenario on a fresh namespace.
  *
  *   prefilled  the queue is paused, filled, the worker started, then the queue resumed; jobs/s
- *              is taken between the 10th and 100th percent of the measured completions (the
- *              first 10 % are warm-up: JIT, sockets, BullMQ's fetch ramp). With keepDepth the
+ *              and CPU are taken between the 10th and 100th percent of the measured completions
+ *              (the first 10 % are warm-up: JIT, sockets, BullMQ's fetch ramp). With keepDepth the
  *              driver tops the queue up so the waiting count stays near the prefill.
  *   open loop  jobs are enqueued at a fixed rate while the worker runs; enqueue-to-event
  *              latency is the event's arrival (XREAD BLOCK here) minus the enqueue time
@@ -47,36 +47,62 @@ export interface Env { redisUrl: string; ownedRedis: boolean; upstreams: Record<
 
 let runs = 0;
 
-export async function measure(env: Env, sc: Scenario, worker: WorkerKind, rate?: number): Promise<Result> {
+/** A queue, prefix, context prefix and stream of the bench's own; a Queue to fill it. */
+export interface Namespace { id: string; queue: Queue; prefix: string; ctx: string; stream: string; added: number; close(): Promise<void> }
+
+export async function openNamespace(env: Env): Promise<Namespace> {
   const id = `${process.pid}-${++runs}`;
-  const ns = { queue: 'invoke-api', prefix: `bench:${id}:bull`, ctx: `bench:${id}:ctx`, stream: `bench:${id}:continuations` };
+  const prefix = `bench:${id}:bull`;
+  // A long BullMQ event stream so the driver never misses a 'completed' entry to trimming.
+  const queue = new Queue('invoke-api', { connection: new Redis(env.redisUrl, { maxRetriesPerRequest: null }), prefix, streams: { events: { maxLen: 2_000_000 } } });
+  await queue.waitUntilReady();
+  return {
+    id, queue, prefix, ctx: `bench:${id}:ctx`, stream: `bench:${id}:continuations`, added: 0,
+    async close() {
+      await queue.close();
+      const admin = queue.opts.connection as Redis;
+      await cleanup(admin, env.ownedRedis, `bench:${id}:*`);
+      await admin.quit();
+    },
+  };
+}
+
+async function addJobs(ns: Namespace, sc: Scenario, upstream: string, n: number): Promise<void> {
+  ns.added += n;
+  for (let i = 0; i < n; i += 1000) await ns.queue.addBulk(makeJobs(sc.job, upstream, Math.min(1000, n - i)));
+}
+
+/**
+ * One run. With `shared` (the depth scenarios) the namespace, already holding `prefill` waiting
+ * jobs, is reused from run to run and left paused and topped up for the next; otherwise the run
+ * has a fresh one, removed at the end.
+ */
+export async function measure(env: Env, sc: Scenario, worker: WorkerKind, rate?: number, shared?: Namespace): Promise<Result> {
+  const ns = shared ?? (await openNamespace(env));
   const admin = new Redis(env.redisUrl, { maxRetriesPerRequest: null });
   const reader = new Redis(env.redisUrl, { maxRetriesPerRequest: null });
-  // A long BullMQ event stream so the driver never misses a 'completed' entry to trimming.
-  const queue = new Queue(ns.queue, { connection: new Redis(env.redisUrl, { maxRetriesPerRequest: null }), prefix: ns.prefix, streams: { events: { maxLen: 2_000_000 } } });
+  const queue = ns.queue;
   try {
-    await queue.waitUntilReady();
     const memBefore = await usedMemory(admin);
     const upstream = env.upstreams[sc.upstreamMs]!;
-    let added = 0;
-    const add = async (n: number) => {
-      added += n;
-      for (let i = 0; i < n; i += 1000) await queue.addBulk(makeJobs(sc.job, upstream, Math.min(1000, n - i)));
-    };
+    const add = (n: number) => addJobs(ns, sc, upstream, n);
     if (rate === undefined) {
       await queue.pause();
-      await add(sc.prefill);
+      const waiting = await queue.getWaitingCount();
+      if (waiting < sc.prefill) await add(sc.prefill - waiting);
     }
     const child = startChild('worker-child.ts', [worker], {
-      REDIS_URL: env.redisUrl, INVOKE_QUEUE: ns.queue, BULLMQ_PREFIX: ns.prefix, INVOKE_CTX_PREFIX: ns.ctx, INVOKE_EVENTS_STREAM: ns.stream,
+      REDIS_URL: env.redisUrl, INVOKE_QUEUE: queue.name, BULLMQ_PREFIX: ns.prefix, INVOKE_CTX_PREFIX: ns.ctx, INVOKE_EVENTS_STREAM: ns.stream,
       INVOKE_CONCURRENCY: String(sc.concurrency), INVOKE_ALLOW_PRIVATE: '127.0.0.1/32', LOG_LEVEL: 'info', BENCH_LOG_FILE: env.logFile,
     }, env.nodeArgs);
     await child.next('ready');
-    const streamKey = worker === 'empty' ? `${ns.prefix}:${ns.queue}:events` : ns.stream;
+    const streamKey = worker === 'empty' ? `${ns.prefix}:${queue.name}:events` : ns.stream;
     let lastId = (await reader.xrevrange(streamKey, '+', '-', 'COUNT', 1))[0]?.[0] ?? '0-0';
+    const addedAtStart = ns.added;
 
-    child.proc.send({ type: 'mark' });
     const skip = rate === undefined ? Math.floor(sc.measure * 0.1) : 0;
+    // CPU is counted over the same window as jobs/s: warm-up (JIT, sockets) excluded alike.
+    if (skip === 0) child.proc.send({ type: 'mark' });
     let count = 0;
     let tSkip = Date.now();
     const latencies: number[] = [];
@@ -87,18 +113,22 @@ export async function measure(env: Env, sc: Scenario, worker: WorkerKind, rate?:
     let topping = false;
 
     while (count < sc.measure) {
-      const reply = await reader.xread('COUNT', 2000, 'BLOCK', 5000, 'STREAMS', streamKey, lastId);
-      if (!reply) throw new Error(`${worker}/${sc.id}: no event for 5 s after ${count} of ${sc.measure}`);
+      const reply = await reader.xread('COUNT', 2000, 'BLOCK', 30_000, 'STREAMS', streamKey, lastId);
+      if (!reply) throw new Error(`${worker}/${sc.id}: no event for 30 s after ${count} of ${sc.measure}`);
       const now = Date.now();
       for (const [entryId, fields] of reply[0]![1]) {
         lastId = entryId;
         const f = toMap(fields);
         if (worker === 'empty' && f.event !== 'completed') continue;
         count++;
-        if (count === skip) tSkip = now;
+        if (count === skip) {
+          tSkip = now;
+          child.proc.send({ type: 'mark' });
+        }
         latencies.push(now - enqueuedAt(f.jobId ?? ''));
       }
-      if (sc.keepDepth && !topping && added - count < sc.prefill - 500) {
+      // Depth scenarios: keep about `prefill` jobs waiting while the worker drains them.
+      if (sc.keepDepth && !topping && ns.added - addedAtStart - count < -500) {
         topping = true;
         void add(500).finally(() => (topping = false));
       }
@@ -112,12 +142,13 @@ export async function measure(env: Env, sc: Scenario, worker: WorkerKind, rate?:
     child.proc.send({ type: 'stop' });
     await Promise.race([exited, new Promise((r) => setTimeout(r, 20_000))]);
     await stopChild(child.proc);
+    while (topping) await new Promise((r) => setTimeout(r, 20));
 
     let memBytesPerJob: number | undefined;
     if (sc.memory) {
       // BullMQ's event stream is capped at 10,000 in production; trim our long one before counting.
-      await admin.xtrim(`${ns.prefix}:${ns.queue}:events`, 'MAXLEN', 0);
-      const retained = await admin.zcard(`${ns.prefix}:${ns.queue}:completed`);
+      await admin.xtrim(`${ns.prefix}:${queue.name}:events`, 'MAXLEN', 0);
+      const retained = await admin.zcard(`${ns.prefix}:${queue.name}:completed`);
       memBytesPerJob = retained > 0 ? ((await usedMemory(admin)) - memBefore) / retained : undefined;
     }
     const lat = rate !== undefined ? percentiles(latencies.map((l) => l - sc.upstreamMs)) : undefined;
@@ -131,9 +162,7 @@ export async function measure(env: Env, sc: Scenario, worker: WorkerKind, rate?:
       ...(rate !== undefined ? { rate } : {}),
     };
   } finally {
-    await queue.close();
-    await (queue.opts.connection as Redis).quit();
-    await cleanup(admin, env.ownedRedis, `bench:${id}:*`);
+    if (!shared) await ns.close();
     await Promise.all([admin.quit(), reader.quit()]);
   }
 }
