@@ -108,7 +108,7 @@ async function main(): Promise<void> {
   if (flag('profile')) mkdirSync(profileDir, { recursive: true });
   const [instant, slow] = await Promise.all([startUpstream(0), startUpstream(100)]);
   const env: Env = {
-    redisUrl: redis.url, ownedRedis: redis.owned, upstreams: { 0: instant.url, 100: slow.url }, logFile: path.join(tmp, 'worker.log'),
+    redisUrl: redis.url, ownedRedis: redis.owned, upstreams: { 0: instant.url, 100: slow.url }, logFile: process.env.BENCH_LOG_FILE ?? path.join(tmp, 'worker.log'),
     nodeArgs: flag('profile') ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [],
   };
   const rows: Row[] = [];

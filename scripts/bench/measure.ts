@@ -93,8 +93,9 @@ export async function measure(env: Env, sc: Scenario, worker: WorkerKind, rate?:
     }
     const child = startChild('worker-child.ts', [worker], {
       REDIS_URL: env.redisUrl, INVOKE_QUEUE: queue.name, BULLMQ_PREFIX: ns.prefix, INVOKE_CTX_PREFIX: ns.ctx, INVOKE_EVENTS_STREAM: ns.stream,
-      INVOKE_CONCURRENCY: String(sc.concurrency), INVOKE_ALLOW_PRIVATE: '127.0.0.1/32', LOG_LEVEL: 'info', BENCH_LOG_FILE: env.logFile,
+      INVOKE_CONCURRENCY: String(sc.concurrency), INVOKE_ALLOW_PRIVATE: '127.0.0.1/32', LOG_LEVEL: process.env.BENCH_OURS_LOG_LEVEL ?? 'info', BENCH_LOG_FILE: env.logFile,
     }, env.nodeArgs);
+    try {
     await child.next('ready');
     const streamKey = worker === 'empty' ? `${ns.prefix}:${queue.name}:events` : ns.stream;
     let lastId = (await reader.xrevrange(streamKey, '+', '-', 'COUNT', 1))[0]?.[0] ?? '0-0';
@@ -161,6 +162,9 @@ export async function measure(env: Env, sc: Scenario, worker: WorkerKind, rate?:
       memBytesPerJob,
       ...(rate !== undefined ? { rate } : {}),
     };
+    } finally {
+      await stopChild(child.proc);
+    }
   } finally {
     if (!shared) await ns.close();
     await Promise.all([admin.quit(), reader.quit()]);

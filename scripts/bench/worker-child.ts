@@ -9,9 +9,8 @@
 import { Worker, type Job } from 'bullmq';
 import { Redis } from 'ioredis';
 import got from 'got';
-import { pino } from 'pino';
 import { loadConfig } from '../../src/config.js';
-import { createLogger } from '../../src/logger.js';
+import { createLogger, logDestination } from '../../src/logger.js';
 import { createScrubber } from '../../src/template/secrets.js';
 import { createWorkerApp } from '../../src/app.js';
 
@@ -39,7 +38,7 @@ function naive() {
 
 function ours() {
   const cfg = loadConfig(env);
-  const logger = createLogger(cfg.LOG_LEVEL, createScrubber(cfg.secrets), pino.destination({ dest: env.BENCH_LOG_FILE!, sync: false }));
+  const logger = createLogger(cfg.LOG_LEVEL, createScrubber(cfg.secrets), logDestination(env.BENCH_LOG_FILE!));
   const app = createWorkerApp(cfg, logger);
   return { worker: app.worker, close: () => app.close(10_000) };
 }
@@ -62,5 +61,7 @@ process.on('message', async (msg: { type: string }) => {
     process.exit(0);
   }
 });
+// The driver died (Ctrl-C, a crash): do not linger as an orphan.
+process.on('disconnect', () => process.exit(1));
 await worker.waitUntilReady();
 process.send?.({ type: 'ready' });
