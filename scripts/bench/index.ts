@@ -103,6 +103,8 @@ async function main(): Promise<void> {
   const repeat = Number(option('repeat')?.[0] ?? 2);
   const scenarios = (quick ? short : full).filter((s) => !only || only.includes(s.id));
   const redis = await startRedis(process.env.REDIS_URL);
+  // Ctrl-C: children exit with the IPC channel, but our redis-server has none.
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => void redis.stop().finally(() => process.exit(130)));
   const tmp = mkdtempSync(path.join(os.tmpdir(), 'bench-'));
   const profileDir = path.resolve('.bench-tmp/profiles');
   if (flag('profile')) mkdirSync(profileDir, { recursive: true });
@@ -112,6 +114,7 @@ async function main(): Promise<void> {
     nodeArgs: flag('profile') ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [],
   };
   const rows: Row[] = [];
+  const loadAtStart = os.loadavg()[0]!;
   try {
     const enqueueMs = await enqueueTime(redis.url, redis.owned);
     console.log(`enqueue: Queue.addBulk of 10,000 jobs with the client's job options: ${Math.round(enqueueMs)} ms`);
@@ -125,7 +128,7 @@ async function main(): Promise<void> {
     console.log(textTable(rows));
     const { ok, lines } = checks(rows, quick);
     console.log(lines.join('\n'));
-    if (!quick && !flag('no-docs')) writeDocs(path.resolve('docs/benchmarks.md'), section(rows, lines, enqueueMs, redis.url, repeat));
+    if (!quick && !flag('no-docs')) writeDocs(path.resolve('docs/benchmarks.md'), section(rows, lines, enqueueMs, redis.url, repeat, [loadAtStart, os.loadavg()[0]!]));
     process.exitCode = quick && !ok ? 1 : 0;
   } finally {
     await Promise.all([instant.stop(), slow.stop(), redis.stop()]);
@@ -133,7 +136,7 @@ async function main(): Promise<void> {
   }
 }
 
-function section(rows: Row[], lines: string[], enqueueMs: number, redisUrl: string, repeat: number): string {
+function section(rows: Row[], lines: string[], enqueueMs: number, redisUrl: string, repeat: number, load: number[]): string {
   return `## Throughput and latency
 
 Measured by \`npm run bench\` (scripts/bench/) on ${new Date().toISOString().slice(0, 10)}: ${machine(redisUrl)}.
@@ -167,6 +170,33 @@ p99 overhead < 20 ms at half load):
 \`\`\`
 ${lines.join('\n')}
 \`\`\`
+
+Load average (1 min) at the start and end of the run: ${load.map((l) => l.toFixed(1)).join(' / ')} on
+${os.availableParallelism()} CPUs. When the machine is oversubscribed every process gets a slice of
+a core, so throughput follows CPU per job: compare the CPU s/1k column first.
+
+### What profiling removed from the worker
+
+Profiled with \`npm run bench -- --profile\` (\`node --cpu-prof\` on each worker process; the
+profiles land in .bench-tmp/profiles). Each change keeps behaviour and has a test in test/perf/.
+
+- Save, emit and the attempt's job-log line are one Lua script (one EVALSHA, one round trip) on a
+  single node, instead of a MULTI (HSET, EXPIRE, XADD) plus BullMQ's addLog round trip. Still
+  atomic; on a Cluster the save is written before the event as before.
+- Log redaction: pino runs every key of every line through its redactor when a path starts with
+  \`*\`, re-parsing ~30 paths each time (60 us a line against 9 us); the \`*.\` paths are applied by
+  our own formatter with identical output (logger-redact.test.ts compares with pino's).
+- Log output is buffered (4 KiB blocks, flushed every second and at exit), not one write per line.
+- \`needsContext\`: a walk that stops at the first hit instead of \`JSON.stringify\` of the
+  request (230 us for a 10 KiB body).
+- Templates: literal text around plain \`{{ a.b.c }}\` outputs resolving to a string, number or
+  boolean is rendered without liquidjs's generator machinery (property-tested against liquid);
+  JSON bodies are copy-on-write and field paths are only built for templated leaves.
+- HTTP: one cleared timer per call instead of \`AbortSignal.timeout\`, the body read with stream
+  listeners instead of \`for await\`, egress verdicts remembered per address; keep-alive sockets
+  were already on.
+- Kept on purpose: zod validation of every job (about 20 us), the level check before the attempt
+  log, the structured log line itself.
 `;
 }
 

@@ -1,6 +1,7 @@
 /** The table (terminal and markdown), the machine description, and docs/benchmarks.md. */
 import { execSync } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 import os from 'node:os';
 import type { Result, Scenario } from './measure.js';
 
@@ -57,6 +58,7 @@ const END = '<!-- bench:end -->';
 /** Rewrites only our section of docs/benchmarks.md; other sections are other engineers'. */
 export function writeDocs(file: string, section: string): void {
   const block = `${START}\n${section.trim()}\n${END}`;
+  mkdirSync(path.dirname(file), { recursive: true });
   const old = existsSync(file) ? readFileSync(file, 'utf8') : '# Benchmarks\n';
   const s = old.indexOf(START);
   const e = old.indexOf(END);
