@@ -10,8 +10,10 @@
  */
 export interface KeyParts { runId: string; stepId: string; visit?: number | undefined }
 
+const SAFE = /^[A-Za-z0-9_-]*$/;
+/** Ids are mostly safe already: skip the encode (computed twice per attempt on the hot path). */
 const esc = (s: string): string =>
-  encodeURIComponent(s).replace(/[!'()*.~]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
+  SAFE.test(s) ? s : encodeURIComponent(s).replace(/[!'()*.~]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
 
 export function idempotencyKey({ runId, stepId, visit = 1 }: KeyParts): string {
   return `ik.${esc(runId)}.${esc(stepId)}.${visit}`;

@@ -25,10 +25,15 @@ export function buildEvent(job: InvokeJob, jobId: string, envelope: Envelope, er
   };
 }
 
-export function appendEmit(pipe: ChainableCommander, stream: string, maxLen: number, event: ContinuationEvent): void {
+/** The entry's field/value list in the contract's order. */
+export function eventFields(event: ContinuationEvent): string[] {
   const fields: string[] = [];
   for (const [k, v] of Object.entries(event)) fields.push(k, v);
-  pipe.xadd(stream, 'MAXLEN', '~', String(maxLen), '*', ...fields);
+  return fields;
+}
+
+export function appendEmit(pipe: ChainableCommander, stream: string, maxLen: number, event: ContinuationEvent): void {
+  pipe.xadd(stream, 'MAXLEN', '~', String(maxLen), '*', ...eventFields(event));
 }
 
 /** Stream entry fields -> event object (for readers: tests, the CLI, the example consumer). */

@@ -61,8 +61,23 @@ export function hostMatches(glob: string, host: string): boolean {
 const inAllowedCidr = (policy: EgressPolicy, addr: ipaddr.IPv4 | ipaddr.IPv6) =>
   policy.allowCidrs.some(([net, bits]) => net.kind() === addr.kind() && addr.match(net, bits));
 
-/** Why an address may not be connected to, or undefined when it may. */
+const verdicts = new WeakMap<EgressPolicy, Map<string, string | undefined>>();
+
+/**
+ * Why an address may not be connected to, or undefined when it may. Remembered per policy (a
+ * policy never changes): an IP-literal URL is checked on every call, and parsing is the cost.
+ */
 export function checkAddress(policy: EgressPolicy, address: string): string | undefined {
+  let seen = verdicts.get(policy);
+  if (!seen) verdicts.set(policy, (seen = new Map()));
+  if (seen.has(address)) return seen.get(address);
+  const why = judgeAddress(policy, address);
+  if (seen.size >= 1000) seen.clear();
+  seen.set(address, why);
+  return why;
+}
+
+function judgeAddress(policy: EgressPolicy, address: string): string | undefined {
   const bare = address.replace(/^\[|\]$/g, '');
   if (!ipaddr.isValid(bare)) return `not an IP address`;
   let addr = ipaddr.parse(bare);

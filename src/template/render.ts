@@ -26,29 +26,81 @@ const CACHE_LIMIT = 5000;
 const hasTags = (s: string) => s.includes('{{') || s.includes('{%');
 const CONTROL_CHARS = /[\r\n\0]/;
 
+/**
+ * The common template, literal text around plain `{{ a.b.c }}` outputs, is rendered without
+ * liquidjs's generator machinery when every output resolves, through own properties of plain
+ * objects, to a string, number or boolean: then liquid's result is exactly the text joined with
+ * String(value) (escaped for URLs). Anything else (filters, tags, whitespace control, arrays,
+ * null, missing variables, braces in the text) goes to liquid, which also raises the errors.
+ * (A 20-variable body rendered 4x faster; test/perf/hot-path.test.ts compares with liquid.)
+ */
+interface Plan { literals: string[]; paths: string[][] }
+const OUTPUT = /\{\{\s*([A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*)\s*\}\}/g;
+const LIQUID_LITERALS = new Set(['true', 'false', 'nil', 'null', 'empty', 'blank']);
+
+function planOf(source: string): Plan | undefined {
+  const literals: string[] = [];
+  const paths: string[][] = [];
+  let last = 0;
+  for (const m of source.matchAll(OUTPUT)) {
+    literals.push(source.slice(last, m.index));
+    paths.push(m[1]!.split('.'));
+    last = m.index + m[0].length;
+  }
+  literals.push(source.slice(last));
+  if (literals.some((l) => l.includes('{') || l.includes('}')) || paths.some((p) => LIQUID_LITERALS.has(p[0]!))) return undefined;
+  return { literals, paths };
+}
+
+function lookup(scope: object, path: string[]): string | number | boolean | undefined {
+  let cur: unknown = scope;
+  for (const key of path) {
+    if (cur === null || typeof cur !== 'object' || !Object.hasOwn(cur, key)) return undefined;
+    cur = (cur as Record<string, unknown>)[key];
+  }
+  return typeof cur === 'string' || typeof cur === 'number' || typeof cur === 'boolean' ? cur : undefined;
+}
+
 /** A bounded cache of parsed templates: steps are few, customers are many. */
 class TemplateCache {
-  private readonly map = new Map<string, Template[]>();
-  constructor(private readonly liquid: Liquid) {}
+  private readonly map = new Map<string, { plan: Plan | undefined; liquid: Template[] }>();
+  constructor(private readonly liquid: Liquid, private readonly escape: (v: unknown) => string = String) {}
   render(source: string, scope: object): string {
-    return String(this.liquid.renderSync(this.get(source), scope));
-  }
-  private get(source: string): Template[] {
-    let t = this.map.get(source);
-    if (t === undefined) {
-      t = this.liquid.parse(source);
-      if (this.map.size >= CACHE_LIMIT) this.map.delete(this.map.keys().next().value as string);
-      this.map.set(source, t);
+    const entry = this.get(source);
+    if (entry.plan) {
+      const fast = this.renderPlan(entry.plan, scope);
+      if (fast !== undefined) return fast;
     }
-    return t;
+    return String(this.liquid.renderSync(entry.liquid, scope));
+  }
+  private renderPlan({ literals, paths }: Plan, scope: object): string | undefined {
+    let out = literals[0]!;
+    for (let i = 0; i < paths.length; i++) {
+      const v = lookup(scope, paths[i]!);
+      if (v === undefined) return undefined;
+      out += this.escape(v) + literals[i + 1]!;
+    }
+    return out;
+  }
+  private get(source: string) {
+    let entry = this.map.get(source);
+    if (entry === undefined) {
+      const plan = planOf(source);
+      // Parse now even with a plan: a syntax error must surface on first use, as before.
+      entry = { plan, liquid: this.liquid.parse(source) };
+      if (this.map.size >= CACHE_LIMIT) this.map.delete(this.map.keys().next().value as string);
+      this.map.set(source, entry);
+    }
+    return entry;
   }
 }
 
 const options = { strictVariables: true, strictFilters: true, ownPropertyOnly: true, cache: false } as const;
 
 export function createRenderer() {
+  const encode = (v: unknown) => encodeURIComponent(String(v));
   const plain = new TemplateCache(new Liquid(options));
-  const urlEncoded = new TemplateCache(new Liquid({ ...options, outputEscape: (v: unknown) => encodeURIComponent(String(v)) }));
+  const urlEncoded = new TemplateCache(new Liquid({ ...options, outputEscape: encode }), encode);
 
   function renderString(source: string, scope: object, where: string, cache = plain): string {
     if (!hasTags(source)) return source;
@@ -59,13 +111,29 @@ export function createRenderer() {
     }
   }
 
+  // The field path ("request.body.items[3].name") is built only on the way to a template or a
+  // container, and a container without templates is returned as it is (copy on write): a 10 KiB
+  // body has hundreds of plain leaves, and naming and copying each cost more than rendering.
+  const isPlain = (v: unknown) => v === null || typeof v !== 'object' && (typeof v !== 'string' || !hasTags(v));
+
   function renderJson(value: unknown, scope: object, where: string): unknown {
     if (typeof value === 'string') return renderString(value, scope, where);
-    if (Array.isArray(value)) return value.map((v, i) => renderJson(v, scope, `${where}[${i}]`));
+    if (Array.isArray(value)) {
+      let out: unknown[] | undefined;
+      for (let i = 0; i < value.length; i++) {
+        const v: unknown = value[i];
+        const r = isPlain(v) ? v : renderJson(v, scope, `${where}[${i}]`);
+        if (r !== v) (out ??= value.slice())[i] = r;
+      }
+      return out ?? value;
+    }
     if (value !== null && typeof value === 'object') {
-      const out: Record<string, unknown> = {};
-      for (const [k, v] of Object.entries(value)) out[k] = renderJson(v, scope, `${where}.${k}`);
-      return out;
+      let out: Record<string, unknown> | undefined;
+      for (const [k, v] of Object.entries(value)) {
+        const r = isPlain(v) ? v : renderJson(v, scope, `${where}.${k}`);
+        if (r !== v) (out ??= { ...value })[k] = r;
+      }
+      return out ?? value;
     }
     return value;
   }

@@ -28,7 +28,21 @@ export function buildScope(job: InvokeJob, context: Record<string, unknown>, sec
   return { vars, usedSecrets };
 }
 
-/** Only load the run's context when a template can read it (saves a round trip per call). */
+/**
+ * Only load the run's context when a template can read it (saves a round trip per call): when
+ * a key or string anywhere in the request contains "context". A walk that stops at the first
+ * hit, not JSON.stringify of the request (230 us for a 10 KiB body, scripts/bench).
+ */
 export function needsContext(job: InvokeJob): boolean {
-  return JSON.stringify(job.request).includes('context');
+  return mentionsContext(job.request);
+}
+
+function mentionsContext(value: unknown): boolean {
+  if (typeof value === 'string') return value.includes('context');
+  if (value === null || typeof value !== 'object') return false;
+  if (Array.isArray(value)) return value.some(mentionsContext);
+  for (const key in value) {
+    if (key.includes('context') || mentionsContext((value as Record<string, unknown>)[key])) return true;
+  }
+  return false;
 }

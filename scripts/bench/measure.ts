@@ -1,0 +1,217 @@
+/**
+ * One measurement: one worker kind against one scenario on a fresh namespace.
+ *
+ *   prefilled  the queue is paused, filled, the worker started, then the queue resumed; jobs/s
+ *              and CPU are taken between the 10th and 100th percent of the measured completions
+ *              (the first 10 % are warm-up: JIT, sockets, BullMQ's fetch ramp). With keepDepth the
+ *              driver tops the queue up so the waiting count stays near the prefill.
+ *   open loop  jobs are enqueued at a fixed rate while the worker runs; enqueue-to-event
+ *              latency is the event's arrival (XREAD BLOCK here) minus the enqueue time
+ *              carried in the job's runId.
+ * Completion is our continuation event for naive/ours, BullMQ's own 'completed' event for empty.
+ */
+import { Queue } from 'bullmq';
+import { Redis } from 'ioredis';
+import { enqueuedAt, makeJobs, type JobKind } from './jobs.js';
+import { startChild, stopChild } from './infra.js';
+
+export type WorkerKind = 'empty' | 'naive' | 'ours';
+
+export interface Scenario {
+  id: string;
+  title: string;
+  upstreamMs: 0 | 100;
+  concurrency: number;
+  job: JobKind;
+  /** Jobs waiting when the worker starts (prefilled mode). */
+  prefill: number;
+  /** Completions to measure. */
+  measure: number;
+  keepDepth?: boolean;
+  /** Open loop: enqueue at this fraction of ours' measured max throughput for `measure` jobs. */
+  loadFraction?: number;
+  memory?: boolean;
+}
+
+export interface Result {
+  worker: WorkerKind;
+  jobsPerSec: number;
+  latency: { p50: number; p95: number; p99: number } | undefined;
+  cpuSecPer1k: number;
+  peakRssMb: number;
+  memBytesPerJob: number | undefined;
+  rate?: number;
+}
+
+export interface Env { redisUrl: string; ownedRedis: boolean; upstreams: Record<number, string>; nodeArgs: string[]; logFile: string }
+
+let runs = 0;
+
+/** A queue, prefix, context prefix and stream of the bench's own; a Queue to fill it. */
+export interface Namespace { id: string; queue: Queue; prefix: string; ctx: string; stream: string; added: number; close(): Promise<void> }
+
+export async function openNamespace(env: Env): Promise<Namespace> {
+  const id = `${process.pid}-${++runs}`;
+  const prefix = `bench:${id}:bull`;
+  // A long BullMQ event stream so the driver never misses a 'completed' entry to trimming.
+  const queue = new Queue('invoke-api', { connection: new Redis(env.redisUrl, { maxRetriesPerRequest: null }), prefix, streams: { events: { maxLen: 2_000_000 } } });
+  await queue.waitUntilReady();
+  return {
+    id, queue, prefix, ctx: `bench:${id}:ctx`, stream: `bench:${id}:continuations`, added: 0,
+    async close() {
+      await queue.close();
+      const admin = queue.opts.connection as Redis;
+      await cleanup(admin, env.ownedRedis, `bench:${id}:*`);
+      await admin.quit();
+    },
+  };
+}
+
+async function addJobs(ns: Namespace, sc: Scenario, upstream: string, n: number): Promise<void> {
+  ns.added += n;
+  for (let i = 0; i < n; i += 1000) await ns.queue.addBulk(makeJobs(sc.job, upstream, Math.min(1000, n - i)));
+}
+
+/**
+ * One run. With `shared` (the depth scenarios) the namespace, already holding `prefill` waiting
+ * jobs, is reused from run to run and left paused and topped up for the next; otherwise the run
+ * has a fresh one, removed at the end.
+ */
+export async function measure(env: Env, sc: Scenario, worker: WorkerKind, rate?: number, shared?: Namespace): Promise<Result> {
+  const ns = shared ?? (await openNamespace(env));
+  const admin = new Redis(env.redisUrl, { maxRetriesPerRequest: null });
+  const reader = new Redis(env.redisUrl, { maxRetriesPerRequest: null });
+  const queue = ns.queue;
+  try {
+    const memBefore = await usedMemory(admin);
+    const upstream = env.upstreams[sc.upstreamMs]!;
+    const add = (n: number) => addJobs(ns, sc, upstream, n);
+    if (rate === undefined) {
+      await queue.pause();
+      const waiting = await queue.getWaitingCount();
+      if (waiting < sc.prefill) await add(sc.prefill - waiting);
+    }
+    const child = startChild('worker-child.ts', [worker], {
+      REDIS_URL: env.redisUrl, INVOKE_QUEUE: queue.name, BULLMQ_PREFIX: ns.prefix, INVOKE_CTX_PREFIX: ns.ctx, INVOKE_EVENTS_STREAM: ns.stream,
+      INVOKE_CONCURRENCY: String(sc.concurrency), INVOKE_ALLOW_PRIVATE: '127.0.0.1/32', LOG_LEVEL: process.env.BENCH_OURS_LOG_LEVEL ?? 'info', BENCH_LOG_FILE: env.logFile,
+    }, env.nodeArgs);
+    try {
+    await child.next('ready');
+    const streamKey = worker === 'empty' ? `${ns.prefix}:${queue.name}:events` : ns.stream;
+    let lastId = (await reader.xrevrange(streamKey, '+', '-', 'COUNT', 1))[0]?.[0] ?? '0-0';
+    const addedAtStart = ns.added;
+
+    const skip = rate === undefined ? Math.floor(sc.measure * 0.1) : 0;
+    // CPU is counted over the same window as jobs/s: warm-up (JIT, sockets) excluded alike.
+    if (skip === 0) child.proc.send({ type: 'mark' });
+    let count = 0;
+    let tSkip = Date.now();
+    const latencies: number[] = [];
+    let feeding: Promise<void> = Promise.resolve();
+    let stopFeeding = false;
+    if (rate === undefined) await queue.resume();
+    else feeding = feed(rate, sc.measure, add, () => stopFeeding);
+    let topping = false;
+
+    while (count < sc.measure) {
+      const reply = await reader.xread('COUNT', 2000, 'BLOCK', 30_000, 'STREAMS', streamKey, lastId);
+      if (!reply) throw new Error(`${worker}/${sc.id}: no event for 30 s after ${count} of ${sc.measure}`);
+      const now = Date.now();
+      for (const [entryId, fields] of reply[0]![1]) {
+        lastId = entryId;
+        const f = toMap(fields);
+        if (worker === 'empty' && f.event !== 'completed') continue;
+        count++;
+        if (count === skip) {
+          tSkip = now;
+          child.proc.send({ type: 'mark' });
+        }
+        latencies.push(now - enqueuedAt(f.jobId ?? ''));
+      }
+      // Depth scenarios: keep about `prefill` jobs waiting while the worker drains them.
+      if (sc.keepDepth && !topping && ns.added - addedAtStart - count < -500) {
+        topping = true;
+        void add(500).finally(() => (topping = false));
+      }
+    }
+    const tEnd = Date.now();
+    stopFeeding = true;
+    const report = await child.request<{ cpuMs: number; completed: number; maxRssKb: number }>({ type: 'report' }, 'report');
+    await queue.pause();
+    await feeding;
+    const exited = new Promise((r) => child.proc.once('exit', r));
+    child.proc.send({ type: 'stop' });
+    await Promise.race([exited, new Promise((r) => setTimeout(r, 20_000))]);
+    await stopChild(child.proc);
+    while (topping) await new Promise((r) => setTimeout(r, 20));
+
+    let memBytesPerJob: number | undefined;
+    if (sc.memory) {
+      // BullMQ's event stream is capped at 10,000 in production; trim our long one before counting.
+      await admin.xtrim(`${ns.prefix}:${queue.name}:events`, 'MAXLEN', 0);
+      const retained = await admin.zcard(`${ns.prefix}:${queue.name}:completed`);
+      memBytesPerJob = retained > 0 ? ((await usedMemory(admin)) - memBefore) / retained : undefined;
+    }
+    const lat = rate !== undefined ? percentiles(latencies.map((l) => l - sc.upstreamMs)) : undefined;
+    return {
+      worker,
+      jobsPerSec: rate !== undefined ? sc.measure / ((tEnd - tSkip) / 1000) : (count - skip) / Math.max(0.001, (tEnd - tSkip) / 1000),
+      latency: lat,
+      cpuSecPer1k: report.cpuMs / Math.max(1, report.completed),
+      peakRssMb: report.maxRssKb / 1024,
+      memBytesPerJob,
+      ...(rate !== undefined ? { rate } : {}),
+    };
+    } finally {
+      await stopChild(child.proc);
+    }
+  } finally {
+    if (!shared) await ns.close();
+    await Promise.all([admin.quit(), reader.quit()]);
+  }
+}
+
+/** Open-loop producer: adds what is due every 10 ms until `total` jobs are in. */
+async function feed(rate: number, total: number, add: (n: number) => Promise<void>, stopped: () => boolean): Promise<void> {
+  const start = Date.now();
+  let sent = 0;
+  while (sent < total && !stopped()) {
+    const due = Math.min(total, Math.floor(((Date.now() - start) / 1000) * rate));
+    if (due > sent) {
+      const n = due - sent;
+      sent = due;
+      await add(n);
+    }
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+const toMap = (fields: string[]) => {
+  const m: Record<string, string> = {};
+  for (let i = 0; i + 1 < fields.length; i += 2) m[fields[i]!] = fields[i + 1]!;
+  return m;
+};
+
+async function usedMemory(redis: Redis): Promise<number> {
+  const info = await redis.info('memory');
+  return Number(/used_memory:(\d+)/.exec(info)?.[1] ?? NaN);
+}
+
+export function percentiles(values: number[]) {
+  const s = [...values].sort((a, b) => a - b);
+  const at = (p: number) => s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] ?? NaN;
+  return { p50: at(50), p95: at(95), p99: at(99) };
+}
+
+async function cleanup(redis: Redis, owned: boolean, pattern: string): Promise<void> {
+  if (owned) {
+    await redis.flushall();
+    return;
+  }
+  let cursor = '0';
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
+    cursor = next;
+    if (keys.length) await redis.unlink(...keys);
+  } while (cursor !== '0');
+}
