@@ -35,6 +35,15 @@ export function createRedis(cfg: Pick<Config, 'REDIS_URL' | 'REDIS_CLUSTER_NODES
     // and re-send the command instead of failing it.
     reconnectOnError: (err) => (err.message.startsWith('READONLY') ? 2 : false),
   };
+  const client = connect(cfg, options);
+  // Every connection has an 'error' listener from birth: without one ioredis prints "Unhandled
+  // error event" with the raw error on each reconnect attempt. Outages are reported once, by
+  // watchConnection (logs) and /readyz, not per attempt.
+  client.on('error', () => undefined);
+  return client;
+}
+
+function connect(cfg: Pick<Config, 'REDIS_URL' | 'REDIS_CLUSTER_NODES' | 'REDIS_SENTINELS' | 'REDIS_SENTINEL_NAME'>, options: RedisOptions): RedisClient {
   if (cfg.REDIS_CLUSTER_NODES?.length) {
     const redisOptions = { ...options, ...authFromUrl(cfg.REDIS_URL) };
     return new Cluster(cfg.REDIS_CLUSTER_NODES.map(hostPort), { redisOptions, enableReadyCheck: true, clusterRetryStrategy: (n) => Math.min(n * 200, 2000) });

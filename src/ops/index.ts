@@ -39,6 +39,8 @@ export type OpsConfig = Pick<Config, 'REDIS_URL' | 'REDIS_CLUSTER_NODES' | 'REDI
 export function createOps(cfg: OpsConfig, shared?: RedisClient): Ops {
   const redis = shared ?? createRedis(cfg, 'ops');
   const queue = new Queue(cfg.INVOKE_QUEUE, { connection: redis, prefix: cfg.BULLMQ_PREFIX });
+  // Without a listener BullMQ console.errors every connection error; outages show in /readyz and logs.
+  queue.on('error', () => undefined);
   const writeResult = createResultWriter(redis, cfg);
 
   return {
