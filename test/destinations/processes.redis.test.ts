@@ -100,10 +100,15 @@ describe('a rate limit shared by two worker processes', () => {
     // the 10 s instead of 90 % in each second.
     const overloaded = os.loadavg()[0]! / os.cpus().length > 3;
     if (overloaded) console.warn(`load average ${os.loadavg()[0]!.toFixed(1)} on ${os.cpus().length} cores: start-up windows <= 1.5x, floor 0.5x over 10 s`);
-    for (const n of steady) expect(n).toBeLessThanOrEqual(RATE * 1.1);
-    for (const n of all) expect(n).toBeLessThanOrEqual(RATE * (overloaded ? 1.5 : 1.1));
-    if (overloaded) expect(steady.reduce((a, b) => a + b, 0)).toBeGreaterThanOrEqual(RATE * 10 * 0.5);
-    else for (const n of steady) expect(n).toBeGreaterThanOrEqual(RATE * 0.9);
+    // The issue's measure: 20/s +-10 % over 10 s, i.e. the 10 s total within 180..220. Single
+    // 1 s windows are measured at the upstream, after each request's own trip through a busy
+    // event loop, so a request permitted at 0.99 s may land at 1.03 s: they get 25 % for that
+    // jitter (seen: 24 and 16 in adjacent windows whose sum was 40 on a 2-core box under load).
+    const steadyTotal = steady.reduce((a, b) => a + b, 0);
+    expect(steadyTotal).toBeLessThanOrEqual(RATE * 10 * 1.1);
+    for (const n of steady) expect(n).toBeLessThanOrEqual(RATE * 1.25);
+    for (const n of all) expect(n).toBeLessThanOrEqual(RATE * (overloaded ? 1.5 : 1.25));
+    expect(steadyTotal).toBeGreaterThanOrEqual(RATE * 10 * (overloaded ? 0.5 : 0.9));
     expect(steadyFrom + 10_000).toBeLessThan(at.at(-1)!);
     const done = await Promise.all(jobs.map((j) => queue.getJob(j.id!)));
     expect(new Set(done.map((j) => j!.attemptsMade))).toEqual(new Set([1]));
