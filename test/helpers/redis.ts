@@ -27,27 +27,27 @@ export function redisClient(url = REDIS_URL): Redis {
   return new Redis(url, { maxRetriesPerRequest: null });
 }
 
-/** Deletes every key of the namespace (SCAN, never KEYS). */
+/** Every key of the namespace (SCAN, never KEYS). */
+export async function namespaceKeys(redis: Redis, ns: Pick<Namespace, 'id'>): Promise<string[]> {
+  const found: string[] = [];
+  let cursor = '0';
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', `test:${ns.id}:*`, 'COUNT', 1000);
+    cursor = next;
+    found.push(...keys);
+  } while (cursor !== '0');
+  return found;
+}
+
+/** Deletes every key of the namespace. */
 export async function cleanNamespace(redis: Redis, ns: Namespace): Promise<void> {
-  for (const pattern of [`test:${ns.id}:*`]) {
-    let cursor = '0';
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
-      cursor = next;
-      if (keys.length) await redis.del(...keys);
-    } while (cursor !== '0');
-  }
+  const keys = await namespaceKeys(redis, ns);
+  for (let i = 0; i < keys.length; i += 500) await redis.del(...keys.slice(i, i + 500));
 }
 
 /** Every key of the namespace with its full string content, for "the secret is nowhere" checks. */
 export async function dumpNamespace(redis: Redis, ns: Namespace): Promise<string> {
-  const keys: string[] = [];
-  let cursor = '0';
-  do {
-    const [next, batch] = await redis.scan(cursor, 'MATCH', `test:${ns.id}:*`, 'COUNT', 1000);
-    cursor = next;
-    keys.push(...batch);
-  } while (cursor !== '0');
+  const keys = await namespaceKeys(redis, ns);
   const parts: string[] = [];
   for (const key of keys) {
     const type = await redis.type(key);

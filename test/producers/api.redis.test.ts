@@ -8,7 +8,7 @@ import { createProducerApi, type ProducerApi } from '../../src/api/producers.js'
 import { createInvokeClient, type InvokeClient } from '../../src/client/create-invoke-client.js';
 import { jobData } from '../helpers/harness.js';
 import { startUpstream, json, type Upstream } from '../helpers/upstream.js';
-import { cleanNamespace, namespace, redisClient, REDIS_URL } from '../helpers/redis.js';
+import { cleanNamespace, namespace, namespaceKeys, redisClient, REDIS_URL } from '../helpers/redis.js';
 
 const TOKEN = 'test-token-0123456789abcdef';
 const SECRET = 'sk_live_API_dry_secret_9';
@@ -24,16 +24,7 @@ const auth = { authorization: `Bearer ${TOKEN}` };
 const post = (url: string, payload: unknown, headers: Record<string, string> = auth) => app.inject({ method: 'POST', url, payload: payload as object, headers });
 const get = (url: string, headers: Record<string, string> = auth) => app.inject({ method: 'GET', url, headers });
 
-async function nsKeys(): Promise<string[]> {
-  const found: string[] = [];
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `test:${ns.id}:*`, 'COUNT', 1000);
-    cursor = next;
-    found.push(...keys);
-  } while (cursor !== '0');
-  return found;
-}
+const nsKeys = () => namespaceKeys(redis, ns);
 
 beforeAll(async () => {
   up = await startUpstream();

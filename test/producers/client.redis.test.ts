@@ -6,7 +6,7 @@ import { InvalidJobError } from '../../src/contract/invalid-job.js';
 import { idempotencyKey } from '../../src/contract/idempotency.js';
 import { startHarness, jobData, type Harness } from '../helpers/harness.js';
 import { startUpstream, json, type Upstream } from '../helpers/upstream.js';
-import { cleanNamespace, namespace, redisClient, REDIS_URL } from '../helpers/redis.js';
+import { cleanNamespace, namespace, namespaceKeys, redisClient, REDIS_URL } from '../helpers/redis.js';
 import { waitFor } from '../helpers/wait.js';
 
 // No worker on this namespace: jobs stay where the client put them.
@@ -14,16 +14,7 @@ const ns = namespace('cli');
 const redis = redisClient();
 let client: InvokeClient;
 
-const nsKeys = async () => {
-  const found: string[] = [];
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `test:${ns.id}:*`, 'COUNT', 1000);
-    cursor = next;
-    found.push(...keys);
-  } while (cursor !== '0');
-  return found;
-};
+const nsKeys = () => namespaceKeys(redis, ns);
 
 beforeAll(() => {
   client = createInvokeClient({ redisUrl: REDIS_URL, prefix: ns.prefix, ctxPrefix: ns.ctxPrefix });
