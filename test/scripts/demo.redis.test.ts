@@ -9,11 +9,12 @@ const root = fileURLToPath(new URL('../..', import.meta.url));
 
 const pkg = JSON.parse(readFileSync(`${root}package.json`, 'utf8')) as { scripts: Record<string, string> };
 
-/** The command of `npm run demo`, run without npm's own start-up (seconds on a loaded machine). */
-function runDemo(): Promise<{ code: number | null; out: string }> {
-  const [cmd, ...args] = pkg.scripts.demo!.split(' ');
+/** The command of an npm script, run without npm's own start-up (seconds on a loaded machine). */
+function runScript(name: string): Promise<{ code: number | null; out: string }> {
+  const [cmd, ...args] = pkg.scripts[name]!.split(' ');
+  const bin = cmd === 'node' ? process.execPath : cmd === 'tsx' ? `${root}node_modules/.bin/tsx` : cmd!;
   return new Promise((resolve, reject) => {
-    const child = spawn(cmd === 'node' ? process.execPath : cmd!, args, { cwd: root, env: { ...process.env, LOG_LEVEL: 'warn' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(bin, args, { cwd: root, env: { ...process.env, LOG_LEVEL: 'warn' }, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     child.stdout.on('data', (c: Buffer) => (out += c));
     child.stderr.on('data', (c: Buffer) => (out += c));
@@ -25,7 +26,7 @@ function runDemo(): Promise<{ code: number | null; out: string }> {
 
 describe('npm run demo', () => {
   it('runs the journey, shows calls, retries, events and context, and removes its keys', async () => {
-    const { code, out } = await runDemo();
+    const { code, out } = await runScript('demo');
     expect(out).toContain('Demo finished');
     expect(code).toBe(0);
     // Step 2 used step 1's result through context.
@@ -47,5 +48,14 @@ describe('npm run demo', () => {
     } while (cursor !== '0');
     await redis.quit();
     expect(left).toEqual([]);
+  }, 60_000);
+
+  it('npm run enqueue-example enqueues one step with the client and prints its event and envelope', async () => {
+    const { code, out } = await runScript('enqueue-example');
+    expect(code).toBe(0);
+    expect(out).toMatch(/enqueued ik\.[^ ]+ \(deduplicated: false\)/);
+    expect(out).toContain('continuation event on');
+    expect(out).toContain("type: 'invoke.completed'");
+    expect(out).toMatch(/"ok": true/);
   }, 60_000);
 });
