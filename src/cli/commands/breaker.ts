@@ -9,28 +9,18 @@
  * 2 bad usage or configuration, 3 Redis unreachable.
  */
 import { Command } from 'commander';
-import { ConfigError, loadConfig, type Config } from '../../config.js';
+import type { Config } from '../../config.js';
+import { config, EXIT, fail } from '../context.js';
 import { createRedis, type RedisClient } from '../../redis.js';
 import { closeBreaker, listDestinations, normaliseHost, openBreaker, type HostStatus } from '../../destinations/admin.js';
 
-const EXIT = { ok: 0, usage: 2, redis: 3 } as const;
 const CONNECT_TIMEOUT_MS = 5000;
 
 const print = (text: string) => process.stdout.write(`${text}\n`);
-function fail(code: number, message: string): never {
-  process.stderr.write(`invoke-api: ${message}\n`);
-  process.exit(code);
-}
 
 /** Runs fn with a connected Redis and always disconnects; exits with the command's code. */
 async function withRedis(fn: (redis: RedisClient, cfg: Config) => Promise<void>): Promise<void> {
-  let cfg: Config;
-  try {
-    cfg = loadConfig(process.env);
-  } catch (err) {
-    if (err instanceof ConfigError) fail(EXIT.usage, `invalid configuration: ${err.message}`);
-    throw err;
-  }
+  const cfg = config();
   const redis = createRedis(cfg, 'cli');
   const timer = setTimeout(() => fail(EXIT.redis, `Redis unreachable after ${CONNECT_TIMEOUT_MS} ms`), CONNECT_TIMEOUT_MS);
   try {
