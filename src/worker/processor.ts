@@ -138,18 +138,20 @@ export function createProcessor(deps: ProcessorDeps) {
     const code = outcome.error?.code;
     const host = url?.hostname ?? '';
     const line = `${method} ${host}${scrub(url?.pathname ?? '')} -> ${outcome.status ?? '-'} in ${Math.round(durationMs)} ms${code ? ` ${code}` : ''} (attempt ${attemptNo}, ${kind})`;
+    const writes: Promise<unknown>[] = [];
     // Failed attempts only: structured facts the operator API filters and groups on (ops/failure.ts).
-    const progress = outcome.ok ? undefined : bull.updateProgress({ code: code ?? null, status: outcome.status, host });
+    if (!outcome.ok) writes.push(bull.updateProgress({ code: code ?? null, status: outcome.status, host }));
     if (final && job !== undefined && !held) {
       // The log line rides with the save and emit: one round trip per job on a single node.
       const envelope = toEnvelope(outcome, attemptNo, durationMs, idempotencyKey(job));
       const event = buildEvent(job, bull.id ?? '', envelope);
       const log = { jobKey: `${bull.queueQualifiedName}:${bull.id}`, line, keepLogs: bull.opts.keepLogs };
-      await deps.writeResult({ runId: job.runId, variable: job.save.variable, envelope, event, log });
+      writes.push(deps.writeResult({ runId: job.runId, variable: job.save.variable, envelope, event, log }));
     } else {
-      await bull.log(line);
+      writes.push(bull.log(line));
     }
-    await progress;
+    // Together, so a failing write never leaves the other promise's rejection unhandled.
+    await Promise.all(writes);
     if (logger.isLevelEnabled('info')) {
       logger.info({ jobId: bull.id, runId: job?.runId ?? bull.data?.runId, stepId: job?.stepId ?? bull.data?.stepId, attempt: attemptNo, method, host, status: outcome.status, durationMs: Math.round(durationMs), outcome: kind, errorCode: code }, 'attempt');
     }
