@@ -14,6 +14,7 @@ import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { enqueuedAt, makeJobs, type JobKind } from './jobs.js';
 import { startChild, stopChild } from './infra.js';
+import { startService, type WorkerProcess } from './service.js';
 
 export type WorkerKind = 'empty' | 'naive' | 'ours';
 
@@ -91,19 +92,19 @@ export async function measure(env: Env, sc: Scenario, worker: WorkerKind, rate?:
       const waiting = await queue.getWaitingCount();
       if (waiting < sc.prefill) await add(sc.prefill - waiting);
     }
-    const child = startChild('worker-child.ts', [worker], {
+    const workerEnv = {
       REDIS_URL: env.redisUrl, INVOKE_QUEUE: queue.name, BULLMQ_PREFIX: ns.prefix, INVOKE_CTX_PREFIX: ns.ctx, INVOKE_EVENTS_STREAM: ns.stream,
       INVOKE_CONCURRENCY: String(sc.concurrency), INVOKE_ALLOW_PRIVATE: '127.0.0.1/32', LOG_LEVEL: process.env.BENCH_OURS_LOG_LEVEL ?? 'info', BENCH_LOG_FILE: env.logFile,
-    }, env.nodeArgs);
+    };
+    const child = worker === 'ours' ? await startService(workerEnv, env.logFile, env.nodeArgs) : await startIpcWorker(worker, workerEnv, env.nodeArgs);
     try {
-    await child.next('ready');
     const streamKey = worker === 'empty' ? `${ns.prefix}:${queue.name}:events` : ns.stream;
     let lastId = (await reader.xrevrange(streamKey, '+', '-', 'COUNT', 1))[0]?.[0] ?? '0-0';
     const addedAtStart = ns.added;
 
     const skip = rate === undefined ? Math.floor(sc.measure * 0.1) : 0;
     // CPU is counted over the same window as jobs/s: warm-up (JIT, sockets) excluded alike.
-    if (skip === 0) child.proc.send({ type: 'mark' });
+    if (skip === 0) child.mark();
     let count = 0;
     let tSkip = Date.now();
     const latencies: number[] = [];
@@ -124,7 +125,7 @@ export async function measure(env: Env, sc: Scenario, worker: WorkerKind, rate?:
         count++;
         if (count === skip) {
           tSkip = now;
-          child.proc.send({ type: 'mark' });
+          child.mark();
         }
         latencies.push(now - enqueuedAt(f.jobId ?? ''));
       }
@@ -136,13 +137,10 @@ export async function measure(env: Env, sc: Scenario, worker: WorkerKind, rate?:
     }
     const tEnd = Date.now();
     stopFeeding = true;
-    const report = await child.request<{ cpuMs: number; completed: number; maxRssKb: number }>({ type: 'report' }, 'report');
+    const report = await child.report();
     await queue.pause();
     await feeding;
-    const exited = new Promise((r) => child.proc.once('exit', r));
-    child.proc.send({ type: 'stop' });
-    await Promise.race([exited, new Promise((r) => setTimeout(r, 20_000))]);
-    await stopChild(child.proc);
+    await child.stop();
     while (topping) await new Promise((r) => setTimeout(r, 20));
 
     let memBytesPerJob: number | undefined;
@@ -157,7 +155,7 @@ export async function measure(env: Env, sc: Scenario, worker: WorkerKind, rate?:
       worker,
       jobsPerSec: rate !== undefined ? sc.measure / ((tEnd - tSkip) / 1000) : (count - skip) / Math.max(0.001, (tEnd - tSkip) / 1000),
       latency: lat,
-      cpuSecPer1k: report.cpuMs / Math.max(1, report.completed),
+      cpuSecPer1k: report.cpuMs / Math.max(1, count - skip),
       peakRssMb: report.maxRssKb / 1024,
       memBytesPerJob,
       ...(rate !== undefined ? { rate } : {}),
@@ -169,6 +167,23 @@ export async function measure(env: Env, sc: Scenario, worker: WorkerKind, rate?:
     if (!shared) await ns.close();
     await Promise.all([admin.quit(), reader.quit()]);
   }
+}
+
+/** empty and naive: scripts/bench/worker-child.ts, driven over IPC. */
+async function startIpcWorker(kind: WorkerKind, env: Record<string, string>, nodeArgs: string[]): Promise<WorkerProcess> {
+  const child = startChild('worker-child.ts', [kind], env, nodeArgs);
+  await child.next('ready');
+  return {
+    proc: child.proc,
+    mark: () => child.proc.send({ type: 'mark' }),
+    report: () => child.request<{ cpuMs: number; maxRssKb: number }>({ type: 'report' }, 'report'),
+    async stop() {
+      const exited = new Promise((r) => child.proc.once('exit', r));
+      child.proc.send({ type: 'stop' });
+      await Promise.race([exited, new Promise((r) => setTimeout(r, 20_000))]);
+      await stopChild(child.proc);
+    },
+  };
 }
 
 /** Open-loop producer: adds what is due every 10 ms until `total` jobs are in. */

