@@ -5,6 +5,7 @@ import { createHttpClient } from '../dist/http/call.js';
 const reply = JSON.stringify({ points: 42, tier: { name: 'gold' } });
 const server = http.createServer((req, res) => { req.resume(); req.on('end', () => { res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(reply) }); res.end(reply); }); });
 server.keepAliveTimeout = 60000;
+let conns = 0; server.on('connection', () => conns++);
 await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
 const port = (server.address() as any).port;
 const url = `http://127.0.0.1:${port}/loyalty/cus-1`;
@@ -43,7 +44,7 @@ async function run(name: string, fn: () => Promise<void>, n = 20000, conc = 50) 
   let i = 0; const c0 = process.cpuUsage(); const t0 = performance.now();
   await Promise.all(Array.from({ length: conc }, async () => { while (i++ < n) await fn(); }));
   const cpu = process.cpuUsage(c0); const ms = performance.now() - t0;
-  console.log(name.padEnd(12), `${(n / ms * 1000).toFixed(0)} req/s`, `${((cpu.user + cpu.system) / n).toFixed(1)} µs CPU/req (incl server)`);
+  console.log(name.padEnd(12), 'conns', conns, (conns = 0, ''), `${(n / ms * 1000).toFixed(0)} req/s`, `${((cpu.user + cpu.system) / n).toFixed(1)} µs CPU/req (incl server)`);
 }
 const which = process.argv[2];
 for (let k = 0; k < (which ? 1 : 3); k++) for (const [n, f] of [['gotStream', gotStream], ['ours', oursSend], ['timeouts', gotTimeouts], ['signal', gotSignal], ['reqTimeout', gotReqTimeout]] as const) if (!which || which === n) await run(n, f, which ? 60000 : 20000);

@@ -8,6 +8,14 @@
  *               or CIRCUIT_OPEN, a permanent error the processor saves and emits as usual.
  *   observe     feeds each finished call into the host's breaker, and pauses the host for
  *               every worker when a 429/503 carried Retry-After.
+ *
+ * A host with only a breaker (no rate or concurrency limit: every host by default) that this
+ * process saw closed less than FRESH_MS ago is called without asking Redis, and its successes
+ * are counted in one record per FLUSH_MS; failures and pauses are recorded at once (with the
+ * successes before them). Two Redis scripts per call cost a healthy host's calls more CPU than
+ * the rest of our pipeline (scripts/bench); the price is that a breaker opened elsewhere (by
+ * another worker or by hand) or another worker's Retry-After pause reaches this process up to
+ * FRESH_MS late (docs/destinations.md).
  */
 import { DelayedError, type Job } from 'bullmq';
 import { randomUUID } from 'node:crypto';
@@ -20,15 +28,27 @@ import type { CallKind, DestinationStore, Verdict } from './store.js';
 
 interface Held { host: string; leaseId: string; probe: boolean; policy: HostPolicy }
 
+/** What this process last learnt from Redis about a breaker-only host, and its unsent successes. */
+interface HostView { closedAt: number; pausedUntil: number; pendingOk: number; flushing: ReturnType<typeof setTimeout> | undefined }
+
 /** Lease on a concurrency slot: the call's own timeout plus slack, so a crashed worker's slot frees itself. */
 const LEASE_SLACK_MS = 5000;
 const REGISTER_EVERY_MS = 60_000;
 /** A rate permit seen this long after asking is not used (see beforeCall). */
 const STALE_PERMIT_MS = 100;
+/** A breaker-only host seen closed this recently is called without a Redis round trip. */
+export const FRESH_MS = 1000;
+/** Successes on the fast path reach the breaker in one record per host this often. */
+export const FLUSH_MS = 100;
+
+const noRelease = () => {};
+const breakerOnly = (p: HostPolicy) => p.ratePerSecond === 0 && p.maxConcurrent === 0 && p.breaker !== false;
 
 export interface DestinationGuard {
   beforeCall: NonNullable<ProcessorDeps['beforeCall']>;
   observe: (info: AttemptInfo) => void;
+  /** Sends the successes not recorded yet (at shutdown). */
+  flush(): Promise<void>;
 }
 
 export function createDestinationGuard(deps: { policy: DestinationPolicy; store: DestinationStore; logger: Logger; defaultTimeoutMs: number; random?: () => number }): DestinationGuard {
@@ -36,6 +56,51 @@ export function createDestinationGuard(deps: { policy: DestinationPolicy; store:
   const random = deps.random ?? Math.random;
   const held = new WeakMap<Job, Held>();
   const seen = new Map<string, number>();
+  const views = new Map<string, HostView>();
+
+  function view(host: string): HostView {
+    let v = views.get(host);
+    if (!v) {
+      if (views.size > 10_000) views.clear();
+      v = { closedAt: 0, pausedUntil: 0, pendingOk: 0, flushing: undefined };
+      views.set(host, v);
+    }
+    return v;
+  }
+
+  /**
+   * A record's answer is the breaker's current state: closed refreshes the view, anything else
+   * ends the fast path. (A Retry-After pause is not a breaker state: see pausedUntil.)
+   */
+  function learn(host: string, state: string): void {
+    const v = views.get(host);
+    if (v) v.closedAt = state === 'closed' ? Date.now() : 0;
+  }
+
+  /** Records a call (or, with kind undefined, only the pending successes); never throws. */
+  function record(h: Pick<Held, 'host' | 'leaseId' | 'policy'>, kind: CallKind | undefined, pauseMs: number): Promise<void> {
+    const v = views.get(h.host);
+    let okBefore = 0;
+    if (v) {
+      okBefore = v.pendingOk;
+      v.pendingOk = 0;
+      clearTimeout(v.flushing);
+      v.flushing = undefined;
+    }
+    if (kind === undefined) {
+      if (okBefore === 0) return Promise.resolve();
+      kind = 'ok';
+      okBefore--;
+    }
+    return store.record(h.host, h.policy.breaker, { leaseId: h.leaseId, kind, pauseMs, okBefore }).then(
+      (r) => {
+        learn(h.host, r.state);
+        if (r.transition === 'opened') logger.warn({ host: h.host, openMs: h.policy.breaker ? h.policy.breaker.openMs : undefined }, 'destination breaker opened');
+        if (r.transition === 'closed') logger.info({ host: h.host }, 'destination breaker closed');
+      },
+      (err: Error) => logger.warn({ host: h.host, err: { name: err.name } }, 'destination breaker not updated'),
+    );
+  }
 
   /** Throttled ZADD into the host registry (admin list, metrics). */
   function register(host: string): void {
@@ -65,8 +130,14 @@ export function createDestinationGuard(deps: { policy: DestinationPolicy; store:
   async function beforeCall(job: Job, url: URL, token: string | undefined): Promise<() => void> {
     const host = url.host.toLowerCase();
     const p = policy.resolve(host);
-    if (isUnlimited(p)) return () => {};
+    if (isUnlimited(p)) return noRelease;
     register(host);
+    const fast = breakerOnly(p);
+    const known = fast ? views.get(host) : undefined;
+    if (known && Date.now() - known.closedAt < FRESH_MS && Date.now() >= known.pausedUntil) {
+      held.set(job, { host, leaseId: '', probe: false, policy: p });
+      return noRelease;
+    }
     const deadline = job.timestamp + policy.deadlineMs;
     const timeoutMs = (job.data as { request?: { timeoutMs?: number } })?.request?.timeoutMs ?? deps.defaultTimeoutMs;
     const leaseId = randomUUID();
@@ -81,9 +152,12 @@ export function createDestinationGuard(deps: { policy: DestinationPolicy; store:
     }
     if (v.go) {
       held.set(job, { host, leaseId, probe: v.probe, policy: p });
-      if (p.maxConcurrent === 0) return () => {};
+      // Allowed and not a probe: the breaker is closed and the host not paused right now.
+      if (fast && !v.probe) view(host).closedAt = Date.now();
+      if (p.maxConcurrent === 0) return noRelease;
       return () => void store.release(host, leaseId).catch(() => undefined);
     }
+    learn(host, 'held');
     const code = v.reason === 'open' || v.reason === 'probing' ? 'CIRCUIT_OPEN' : 'RATE_LIMITED';
     const now = Date.now();
     if (now >= deadline) {
@@ -101,18 +175,33 @@ export function createDestinationGuard(deps: { policy: DestinationPolicy; store:
     held.delete(info.job);
     const kind = classify(info);
     const pauseMs = (info.status === 429 || info.status === 503) && info.retryAfterMs ? info.retryAfterMs : 0;
+    if (pauseMs > 0) {
+      view(h.host).pausedUntil = Date.now() + pauseMs;
+      logger.info({ host: h.host, pauseMs }, 'destination paused by Retry-After');
+    }
     if (h.policy.breaker === false && pauseMs === 0 && !h.probe) return;
-    store.record(h.host, h.policy.breaker, { leaseId: h.leaseId, kind, pauseMs }).then(
-      (r) => {
-        if (r.transition === 'opened') logger.warn({ host: h.host, openMs: h.policy.breaker ? h.policy.breaker.openMs : undefined }, 'destination breaker opened');
-        if (r.transition === 'closed') logger.info({ host: h.host }, 'destination breaker closed');
-      },
-      (err: Error) => logger.warn({ host: h.host, err: { name: err.name } }, 'destination breaker not updated'),
-    );
-    if (pauseMs > 0) logger.info({ host: h.host, pauseMs }, 'destination paused by Retry-After');
+    if (breakerOnly(h.policy) && !h.probe && pauseMs === 0 && kind !== 'fail') {
+      // No lease to free: a success waits for the host's next batch, and a neutral answer
+      // changes nothing outside a probe.
+      if (kind === 'ok') {
+        const v = view(h.host);
+        v.pendingOk++;
+        v.flushing ??= setTimeout(() => void record(h, undefined, 0), FLUSH_MS);
+      }
+      return;
+    }
+    void record(h, kind, pauseMs);
   }
 
-  return { beforeCall, observe };
+  async function flush(): Promise<void> {
+    const pending: Promise<void>[] = [];
+    for (const [host, v] of views) {
+      if (v.pendingOk > 0) pending.push(record({ host, leaseId: '', policy: policy.resolve(host) }, undefined, 0));
+    }
+    await Promise.all(pending);
+  }
+
+  return { beforeCall, observe, flush };
 }
 
 /**

@@ -29,6 +29,7 @@ export function createDestinations(cfg: DestConfig, logger: Logger, redis?: Redi
     policy,
     hooks: { beforeCall: guard.beforeCall, observers: [guard.observe] },
     async close() {
+      await guard.flush();
       if (own) await conn.quit().catch(() => conn.disconnect());
     },
   };

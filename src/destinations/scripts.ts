@@ -110,9 +110,11 @@ return 1`;
 
 /**
  * record(leaseId, kind ok|fail|neutral, pauseMs, breakerOn, consecutive, ratio, minCalls,
- * windowMs, openMs, ttlMs) -> {state, transition}: transition is 'opened', 'closed' or ''.
- * Results of calls that started before the breaker opened are ignored; in half-open only the
- * probe's result counts (success closes, failure opens again, neutral frees the probe).
+ * windowMs, openMs, ttlMs, okBefore) -> {state, transition}: transition is 'opened', 'closed'
+ * or ''. okBefore = successes made before this call and not recorded yet (the guard sends a
+ * healthy host's successes in batches), counted first. Results of calls that started before
+ * the breaker opened are ignored; in half-open only the probe's result counts (success closes,
+ * failure opens again, neutral frees the probe).
  */
 export const RECORD = `${NOW}
 local h, leases = KEYS[1], KEYS[2]
@@ -154,16 +156,25 @@ if state == 'half' then
   redis.call('HDEL', h, 'state', 'until', 'probe', 'probeUntil', 'manual')
   return {'closed', 'closed'}
 end
-if not on or kind == 'neutral' then return {'closed', ''} end
--- closed: count the call in its window bucket; drop buckets that left the window
+if not on then return {'closed', ''} end
+local okN = tonumber(ARGV[11]) or 0
+if kind == 'ok' then okN = okN + 1 end
+local failN = kind == 'fail' and 1 or 0
+if okN + failN == 0 then return {'closed', ''} end
+-- closed: count the calls in their window bucket; drop buckets that left the window
 local last = tonumber(redis.call('HGET', h, 'lastb'))
 if last and last < b then
   for i = last - 9, math.min(last, b - 10) do redis.call('HDEL', h, 'c:' .. i, 'f:' .. i) end
 end
 if last ~= b then redis.call('HSET', h, 'lastb', b) end
-redis.call('HINCRBY', h, 'c:' .. b, 1)
+redis.call('HINCRBY', h, 'c:' .. b, okN + failN)
 local consec = 0
-if kind == 'fail' then
+if failN == 1 and okN > 0 then
+  -- the successes came first: this failure starts a new run
+  redis.call('HINCRBY', h, 'f:' .. b, 1)
+  redis.call('HSET', h, 'consec', 1)
+  consec = 1
+elseif failN == 1 then
   redis.call('HINCRBY', h, 'f:' .. b, 1)
   consec = redis.call('HINCRBY', h, 'consec', 1)
 else
@@ -171,7 +182,7 @@ else
 end
 redis.call('PEXPIRE', h, ttl)
 if consecN > 0 and consec >= consecN then return open() end
-if kind ~= 'fail' then return {'closed', ''} end
+if failN == 0 then return {'closed', ''} end
 local calls, fails = 0, 0
 for i = b - 9, b do
   local v = redis.call('HMGET', h, 'c:' .. i, 'f:' .. i)

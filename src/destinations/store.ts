@@ -58,9 +58,10 @@ export function createDestinationStore(redis: RedisClient, prefix: string) {
       await cmd.destRelease(...keys(host), leaseId, refundJobId);
     },
 
-    async record(host: string, breaker: Breaker | false, r: { leaseId: string; kind: CallKind; pauseMs: number }): Promise<Recorded> {
+    /** One finished call, after `okBefore` earlier successes not recorded yet (batched by the guard). */
+    async record(host: string, breaker: Breaker | false, r: { leaseId: string; kind: CallKind; pauseMs: number; okBefore?: number }): Promise<Recorded> {
       const b = breaker || { consecutiveFailures: 0, failureRatio: 1, minCalls: 1, windowMs: 60_000, openMs: 30_000 };
-      const [state, transition] = (await cmd.destRecord(...keys(host), r.leaseId, r.kind, Math.max(0, Math.round(r.pauseMs)), breaker ? 1 : 0, b.consecutiveFailures, b.failureRatio, b.minCalls, b.windowMs, b.openMs, STATE_TTL_MS)) as string[];
+      const [state, transition] = (await cmd.destRecord(...keys(host), r.leaseId, r.kind, Math.max(0, Math.round(r.pauseMs)), breaker ? 1 : 0, b.consecutiveFailures, b.failureRatio, b.minCalls, b.windowMs, b.openMs, STATE_TTL_MS, r.okBefore ?? 0)) as string[];
       return { state: state as Recorded['state'], transition: (transition ?? '') as Recorded['transition'] };
     },
 

@@ -2,7 +2,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildPolicy, destinationsSchema, type HostPolicy } from '../../src/destinations/policy.js';
 import { createDestinationStore, type DestinationStore } from '../../src/destinations/store.js';
-import { closeBreaker, listDestinations, openBreaker } from '../../src/destinations/admin.js';
+import { closeBreaker, hostStatus, listDestinations, openBreaker } from '../../src/destinations/admin.js';
 import { cleanNamespace, namespace, redisClient } from '../helpers/redis.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -108,6 +108,21 @@ describe('breaker', () => {
     await waitFor(async () => (await store.acquire(h, p, probe)).go, 'half-open', 2000);
     expect((await store.record(h, p.breaker, { leaseId: probe.leaseId, kind: 'fail', pauseMs: 0 })).transition).toBe('opened');
     expect(await store.acquire(h, p, lease())).toMatchObject({ go: false, reason: 'open' });
+  });
+});
+
+describe('breaker fed in batches (the guard\'s fast path)', () => {
+  it('counts the successes sent along with a call, and a failure after them starts a new run', async () => {
+    const h = host();
+    const p = policy({ breaker: { consecutiveFailures: 3 } });
+    for (let i = 0; i < 2; i++) await store.record(h, p.breaker, { leaseId: '', kind: 'fail', pauseMs: 0 });
+    const status = () => hostStatus(redis, ns.prefix, h, Date.now());
+    expect(await status()).toMatchObject({ windowCalls: 2, windowFailures: 2, consecutiveFailures: 2 });
+    // 3 successes came before this failure: the run of failures is broken, so no opening at 3.
+    expect(await store.record(h, p.breaker, { leaseId: '', kind: 'fail', pauseMs: 0, okBefore: 3 })).toEqual({ state: 'closed', transition: '' });
+    expect(await status()).toMatchObject({ windowCalls: 6, windowFailures: 3, consecutiveFailures: 1 });
+    await store.record(h, p.breaker, { leaseId: '', kind: 'ok', pauseMs: 0, okBefore: 4 });
+    expect(await status()).toMatchObject({ windowCalls: 11, windowFailures: 3, consecutiveFailures: 0 });
   });
 });
 

@@ -1,0 +1,11 @@
+import http from 'node:http';
+import { Queue } from 'bullmq';
+import { Redis } from 'ioredis';
+import { makeJobs } from './bench/jobs.js';
+const reply = JSON.stringify({ points: 42, tier: { name: 'gold' } });
+const server = http.createServer((req, res) => { req.resume(); req.on('end', () => { res.writeHead(200, { 'content-type': 'application/json' }); res.end(reply); }); });
+await new Promise<void>((r) => server.listen(4555, '127.0.0.1', () => r()));
+const q = new Queue('invoke-api', { connection: new Redis({ maxRetriesPerRequest: null }), prefix: 'mon:bull' });
+await q.addBulk(makeJobs('small', 'http://127.0.0.1:4555', Number(process.argv[2] ?? 3)));
+await new Promise((r) => setTimeout(r, 3000));
+await q.obliterate({ force: true }); await q.close(); server.close(); process.exit(0);
