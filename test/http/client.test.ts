@@ -148,3 +148,24 @@ describe('https', () => {
     }
   });
 });
+
+describe('the whole-request timeout spans redirect hops', () => {
+  it('gives TIMEOUT when hops that are each quick add up past timeoutMs', async () => {
+    let hops = 0;
+    const slowHops = await countingServer('127.0.0.1', (req, res) => {
+      hops++;
+      // Every hop answers in 120 ms and redirects again: 5 hops = 600 ms > the 400 ms timeout.
+      setTimeout(() => res.writeHead(302, { location: `/next${hops}` }).end(), 120);
+    });
+    try {
+      const started = Date.now();
+      const err = await failure(client.send(request(`${slowHops.url}/start`, { followRedirects: true, timeoutMs: 400 }), { usedSecrets: [] }));
+      expect(err.code).toBe('TIMEOUT');
+      expect(Date.now() - started).toBeLessThan(1000);
+      expect(hops).toBeGreaterThanOrEqual(3);
+      expect(hops).toBeLessThanOrEqual(4);
+    } finally {
+      await slowHops.close();
+    }
+  });
+});
