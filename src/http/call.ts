@@ -34,6 +34,8 @@ export interface HttpResult {
 
 export interface SendOptions {
   usedSecrets: Iterable<string>;
+  /** req.url already parsed by the caller (saves parsing it twice per call). */
+  url?: URL;
   /** Overrides DNS for tests (a name resolving to 127.0.0.2). */
   dnsLookup?: typeof dns.lookup;
 }
@@ -102,7 +104,7 @@ export function createHttpClient(cfg: HttpConfig) {
 
   /** Sends the request, following redirects only when asked (GET/HEAD, at most 5 hops). */
   async function send(req: RenderedRequest, opts: SendOptions): Promise<HttpResult> {
-    const url = new URL(req.url);
+    const url = opts.url ?? new URL(req.url);
     const headers = prepareHeaders(req);
     const body = req.body?.text;
     // got refuses a GET/HEAD body at send time with an error that would read as a network failure.

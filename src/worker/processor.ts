@@ -55,8 +55,6 @@ export interface AttemptInfo {
   retryAfterMs?: number | undefined;
 }
 
-export interface ProcessResult { ok: boolean; status: number | null; attempts: number }
-
 export function createProcessor(deps: ProcessorDeps) {
   const { renderer, http, logger, scrub } = deps;
 
@@ -84,7 +82,7 @@ export function createProcessor(deps: ProcessorDeps) {
       url = new URL(req.url);
       const release = deps.beforeCall ? await deps.beforeCall(bull, url, token) : undefined;
       try {
-        const res = await http.send(req, { usedSecrets: req.usedSecrets });
+        const res = await http.send(req, { usedSecrets: req.usedSecrets, url });
         return { outcome: fromResponse(res, job, deps.limits), url };
       } finally {
         release?.();
@@ -97,7 +95,11 @@ export function createProcessor(deps: ProcessorDeps) {
     }
   }
 
-  return async function process(bull: Job, token?: string): Promise<ProcessResult> {
+  /**
+   * Resolves with nothing: the result lives in the context store and the event, and a BullMQ
+   * return value would be serialised into the job hash and BullMQ's event stream once more.
+   */
+  return async function process(bull: Job, token?: string): Promise<void> {
     const started = performance.now();
     const attemptNo = bull.attemptsMade + 1;
     const maxAttempts = bull.opts.attempts ?? 1;
@@ -127,7 +129,6 @@ export function createProcessor(deps: ProcessorDeps) {
     const final = !outcome.error || !outcome.error.retryable || attemptNo >= maxAttempts;
     await finish(bull, job, outcome, final, attemptNo, started, url, job.request.method);
     if (outcome.error) throw toBullError(bull, outcome.error, final);
-    return { ok: true, status: outcome.status, attempts: attemptNo };
   };
 
   /** Logs the attempt and, when it is the last one, saves and emits (not for a held failure). */
