@@ -27,7 +27,11 @@ export function redisClient(url = REDIS_URL): Redis {
   return new Redis(url, { maxRetriesPerRequest: null });
 }
 
-/** Every key of the namespace (SCAN, never KEYS). */
+/**
+ * Every key of the namespace (SCAN, never KEYS), sorted and without repeats: SCAN may return a
+ * key twice and its order changes when other tests' keys make Redis rehash, so two reads of an
+ * unchanged namespace compare equal only this way.
+ */
 export async function namespaceKeys(redis: Redis, ns: Pick<Namespace, 'id'>): Promise<string[]> {
   const found: string[] = [];
   let cursor = '0';
@@ -36,7 +40,7 @@ export async function namespaceKeys(redis: Redis, ns: Pick<Namespace, 'id'>): Pr
     cursor = next;
     found.push(...keys);
   } while (cursor !== '0');
-  return found;
+  return [...new Set(found)].sort();
 }
 
 /** Deletes every key of the namespace. */
