@@ -29,20 +29,25 @@ export function buildScope(job: InvokeJob, context: Record<string, unknown>, sec
 }
 
 /**
- * Only load the run's context when a template can read it (saves a round trip per call): when
- * a key or string anywhere in the request contains "context". A walk that stops at the first
- * hit, not JSON.stringify of the request (230 us for a 10 KiB body, scripts/bench).
+ * Only load the run's context when a template can read it (saves a round trip per call): when a
+ * template in a rendered place (URL, query keys and values, header values, body strings)
+ * mentions "context". Only a string with a tag is a template, and body keys are never rendered,
+ * so a 10 KiB body of plain text is not searched key by key (scripts/bench).
  */
 export function needsContext(job: InvokeJob): boolean {
-  return mentionsContext(job.request);
+  const { url, query, headers, body } = job.request;
+  if (reads(url)) return true;
+  for (const k in query) if (reads(k) || reads(query[k]!)) return true;
+  for (const k in headers) if (reads(headers[k]!)) return true;
+  return bodyReads(body);
 }
 
-function mentionsContext(value: unknown): boolean {
-  if (typeof value === 'string') return value.includes('context');
+const reads = (s: string) => s.includes('context') && (s.includes('{{') || s.includes('{%'));
+
+function bodyReads(value: unknown): boolean {
+  if (typeof value === 'string') return reads(value);
   if (value === null || typeof value !== 'object') return false;
-  if (Array.isArray(value)) return value.some(mentionsContext);
-  for (const key in value) {
-    if (key.includes('context') || mentionsContext((value as Record<string, unknown>)[key])) return true;
-  }
+  if (Array.isArray(value)) return value.some(bodyReads);
+  for (const key in value) if (bodyReads((value as Record<string, unknown>)[key])) return true;
   return false;
 }

@@ -1,6 +1,7 @@
 /**
  * Hot-path rewrites made for throughput (scripts/bench) keep their old meaning:
- * needsContext walks instead of JSON.stringify, and the renderer names the field of a failing
+ * needsContext looks only where templates are (and is true whenever a render reads the
+ * context), and the renderer names the field of a failing
  * template even when it skips naming plain leaves.
  */
 import { describe, expect, it } from 'vitest';
@@ -12,14 +13,41 @@ import { InvokeError } from '../../src/contract/errors.js';
 import type { InvokeJob } from '../../src/contract/job.js';
 
 const withRequest = (request: unknown) => ({ request }) as unknown as InvokeJob;
-const word = fc.oneof(fc.constantFrom('context', 'con', 'text', '{{ context.a }}', 'ctx', ''), fc.string({ maxLength: 6 }));
 
 describe('needsContext', () => {
-  it('answers like JSON.stringify(request).includes("context") did', () => {
-    const value = fc.letrec((tie) => ({
-      node: fc.oneof({ depthSize: 'small' }, word, fc.integer(), fc.boolean(), fc.constant(null), fc.array(tie('node'), { maxLength: 4 }), fc.dictionary(word, tie('node'), { maxKeys: 4 })),
-    })).node;
-    fc.assert(fc.property(value, (v) => needsContext(withRequest(v)) === JSON.stringify(v).includes('context')), { numRuns: 2000 });
+  const renderer = createRenderer();
+  const word = fc.oneof(fc.constantFrom('context', 'con', 'text', '{{ context.a }}', '{% if context.a %}y{% endif %}', '{{ customer.id }}', 'ctx {{', ''), fc.string({ maxLength: 6 }));
+  const node = fc.letrec((tie) => ({
+    node: fc.oneof({ depthSize: 'small' }, word, fc.integer(), fc.boolean(), fc.constant(null), fc.array(tie('node'), { maxLength: 4 }), fc.dictionary(word, tie('node'), { maxKeys: 4 })),
+  })).node;
+  const request = fc.record({
+    url: fc.constantFrom('http://x.test/a', 'http://x.test/{{ context.a }}', 'http://x.test/{{ customer.id }}'),
+    query: fc.dictionary(word, word, { maxKeys: 2 }),
+    headers: fc.dictionary(fc.constantFrom('x-a', 'x-context'), word, { maxKeys: 2 }),
+    body: node,
+  });
+
+  it('is true whenever rendering the request reads the context', () => {
+    fc.assert(
+      fc.property(request, (req) => {
+        let read = false;
+        const scope = { customer: { id: 'c1' }, get context() { read = true; return { a: 'v' }; } };
+        try {
+          renderer.renderRequest({ method: 'POST', followRedirects: false, ...req } as InvokeJob['request'], scope);
+        } catch (err) {
+          if (!(err instanceof InvokeError)) throw err;
+        }
+        return !read || needsContext(withRequest(req));
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  it('does not load the context for "context" in body keys or plain text', () => {
+    expect(needsContext(withRequest({ url: 'http://x.test/', body: { context: 'the context of it', items: [{ contextual: 'plain' }] } }))).toBe(false);
+    expect(needsContext(withRequest({ url: 'http://x.test/', body: { items: [{ a: 'plain' }, { b: 'x {{ context.last.body.id }}' }] } }))).toBe(true);
+    expect(needsContext(withRequest({ url: 'http://x.test/', query: { '{{ context.k }}': 'v' } }))).toBe(true);
+    expect(needsContext(withRequest({ url: 'http://x.test/', headers: { 'x-a': '{{ context.t }}' } }))).toBe(true);
   });
 });
 
