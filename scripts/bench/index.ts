@@ -24,18 +24,24 @@ const flag = (name: string) => args.includes(`--${name}`);
 const option = (name: string) => args.find((a) => a.startsWith(`--${name}=`))?.split('=')[1]?.split(',');
 const quick = flag('quick');
 
+// Long enough that the measured window (after the first 20 %) is the JIT-warm steady state a
+// service runs in: ours has more code to warm up, and at 6,000 jobs a third of its window was
+// still warming (zod's first 2,000 parses averaged 39 us, the rest 7 us). Memory is measured
+// where every job is still retained (ours keeps the newest 10,000 completed jobs).
 const full: Scenario[] = [
-  { id: 'instant', title: 'instant upstream, c=100', upstreamMs: 0, concurrency: 100, job: 'small', prefill: 6_000, measure: 6_000, memory: true },
-  { id: 'slow200', title: '100 ms upstream, c=200', upstreamMs: 100, concurrency: 200, job: 'small', prefill: 6_000, measure: 6_000 },
-  { id: 'slow1000', title: '100 ms upstream, c=1000', upstreamMs: 100, concurrency: 1000, job: 'small', prefill: 10_000, measure: 10_000 },
-  { id: 'depth1k', title: 'depth 1k waiting, c=100', upstreamMs: 0, concurrency: 100, job: 'small', prefill: 1_000, measure: 6_000, keepDepth: true },
-  { id: 'depth100k', title: 'depth 100k waiting, c=100', upstreamMs: 0, concurrency: 100, job: 'small', prefill: 100_000, measure: 6_000, keepDepth: true },
-  { id: 'templates', title: '20 vars, 10 KiB body, c=100', upstreamMs: 0, concurrency: 100, job: 'templated', prefill: 4_000, measure: 4_000, memory: true },
-  { id: 'latency', title: 'latency at 50% of max, c=100', upstreamMs: 0, concurrency: 100, job: 'small', prefill: 0, measure: 4_000, loadFraction: 0.5 },
+  { id: 'instant', title: 'instant upstream, c=100', upstreamMs: 0, concurrency: 100, job: 'small', prefill: 20_000, measure: 20_000 },
+  { id: 'slow200', title: '100 ms upstream, c=200', upstreamMs: 100, concurrency: 200, job: 'small', prefill: 12_000, measure: 12_000 },
+  { id: 'slow1000', title: '100 ms upstream, c=1000', upstreamMs: 100, concurrency: 1000, job: 'small', prefill: 20_000, measure: 20_000 },
+  { id: 'depth1k', title: 'depth 1k waiting, c=100', upstreamMs: 0, concurrency: 100, job: 'small', prefill: 1_000, measure: 20_000, keepDepth: true },
+  { id: 'depth100k', title: 'depth 100k waiting, c=100', upstreamMs: 0, concurrency: 100, job: 'small', prefill: 100_000, measure: 20_000, keepDepth: true },
+  { id: 'templates', title: '20 vars, 10 KiB body, c=100', upstreamMs: 0, concurrency: 100, job: 'templated', prefill: 9_000, measure: 9_000, memory: true },
+  { id: 'memory', title: 'small jobs, memory, c=100', upstreamMs: 0, concurrency: 100, job: 'small', prefill: 9_000, measure: 9_000, memory: true },
+  { id: 'latency', title: 'latency at 50% of max, c=100', upstreamMs: 0, concurrency: 100, job: 'small', prefill: 0, measure: 8_000, loadFraction: 0.5 },
+  { id: 'latency500', title: 'latency at 500 jobs/s, c=100', upstreamMs: 0, concurrency: 100, job: 'small', prefill: 0, measure: 5_000, fixedRate: 500 },
 ];
 const short: Scenario[] = [
-  { ...full[0]!, prefill: 1_500, measure: 1_500 },
-  { ...full[5]!, prefill: 800, measure: 800 },
+  { ...full[0]!, prefill: 3_000, measure: 3_000 },
+  { ...full[5]!, prefill: 1_000, measure: 1_000 },
 ];
 
 /**
@@ -88,14 +94,17 @@ function checks(rows: Row[], wide: boolean): { ok: boolean; lines: string[] } {
   for (const { scenario, results } of rows) {
     const [naive, ours] = (['naive', 'ours'] as const).map((w) => results.find((r) => r.worker === w));
     // In the open-loop scenario every worker runs at the same fixed rate: no throughput ratio.
-    if (naive && ours && scenario.loadFraction === undefined) check(ours.jobsPerSec >= min * naive.jobsPerSec, `${scenario.title}: ours ${(ours.jobsPerSec / naive.jobsPerSec).toFixed(2)}x naive (target >= ${min}x)`);
+    if (naive && ours && scenario.loadFraction === undefined && scenario.fixedRate === undefined) check(ours.jobsPerSec >= min * naive.jobsPerSec, `${scenario.title}: ours ${(ours.jobsPerSec / naive.jobsPerSec).toFixed(2)}x naive (target >= ${min}x)`);
     if (!wide && ours && scenario.id === 'slow200') {
       const bound = scenario.concurrency / (scenario.upstreamMs / 1000);
       check(ours.jobsPerSec >= 0.9 * bound, `${scenario.title}: ours ${Math.round(ours.jobsPerSec)} jobs/s = ${(ours.jobsPerSec / bound).toFixed(2)}x of concurrency/latency ${bound} (target >= 0.9x)`);
     }
     if (!wide && ours?.latency) {
       const others = (['empty', 'naive'] as const).map((w) => results.find((r) => r.worker === w)).filter((r) => r?.latency).map((r) => `${r!.worker} ${r!.latency!.p99} ms`);
-      check(ours.latency.p99 < 20, `${scenario.title}: ours p99 enqueue-to-event overhead ${ours.latency.p99} ms (target < 20 ms)${others.length ? `; ${others.join(', ')}` : ''}`);
+      const text = `${scenario.title}: ours p99 enqueue-to-event overhead ${ours.latency.p99} ms (target < 20 ms)${others.length ? `; ${others.join(', ')}` : ''}`;
+      // The target is at half of the max; the fixed lower rate is reported for context.
+      if (scenario.loadFraction !== undefined) check(ours.latency.p99 < 20, text);
+      else lines.push(`INFO  ${text}`);
     }
   }
   return { ok, lines };
@@ -124,7 +133,7 @@ async function main(): Promise<void> {
     console.log(`enqueue: Queue.addBulk of 10,000 jobs with the client's job options: ${Math.round(enqueueMs)} ms`);
     for (const sc of scenarios) {
       const ref = rows.find((r) => r.scenario.id === 'instant')?.results.find((r) => r.worker === 'ours')?.jobsPerSec ?? 1000;
-      const rate = sc.loadFraction !== undefined ? sc.loadFraction * ref : undefined;
+      const rate = sc.loadFraction !== undefined ? sc.loadFraction * ref : sc.fixedRate;
       const results = await runScenario(env, sc, workers, repeat, rate);
       rows.push({ scenario: sc, results });
       console.log(textTable([rows.at(-1)!]) + '\n');
@@ -156,11 +165,11 @@ loopback upstream is allowed. The upstream is a node:http server in its own proc
 small JSON body at once or after 100 ms.
 
 - Each worker ran ${repeat} times per scenario in alternating order; the table shows its best run.
-- jobs/s: completions per second after the first 10 % (warm-up), the queue prefilled and paused
+- jobs/s: completions per second after the first 20 % (warm-up), the queue prefilled and paused
   until the worker was ready; "depth" scenarios keep that many jobs waiting throughout.
-- p50/p95/p99: enqueue-to-event time minus the upstream latency, in the open-loop scenario only
-  (jobs added one or two at a time every ~2 ms at a fixed rate, half of ours' instant
-  throughput); the event is read with XREAD BLOCK by the driver (for **empty**, BullMQ's own
+- p50/p95/p99: enqueue-to-event time minus the upstream latency, in the open-loop scenarios only
+  (jobs added one or two at a time every ~2 ms at a fixed rate: half of ours' instant
+  throughput, and 500/s); the event is read with XREAD BLOCK by the driver (for **empty**, BullMQ's own
   'completed' event).
 - CPU s/1k jobs: user+system CPU of the worker process, all its threads (process.cpuUsage; for
   ours /proc/<pid>/stat), per 1,000 completions in the measured window.

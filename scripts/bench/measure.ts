@@ -3,7 +3,7 @@
  *
  *   prefilled  the queue is paused, filled, the worker started, then the queue resumed; jobs/s
  *              and CPU are taken between the 10th and 100th percent of the measured completions
- *              (the first 10 % are warm-up: JIT, sockets, BullMQ's fetch ramp). With keepDepth the
+ *              (the first 20 % are warm-up: JIT, sockets, BullMQ's fetch ramp). With keepDepth the
  *              driver tops the queue up so the waiting count stays near the prefill.
  *   open loop  jobs are enqueued at a fixed rate while the worker runs; enqueue-to-event
  *              latency is the event's arrival (XREAD BLOCK here) minus the enqueue time
@@ -31,6 +31,8 @@ export interface Scenario {
   keepDepth?: boolean;
   /** Open loop: enqueue at this fraction of ours' measured max throughput for `measure` jobs. */
   loadFraction?: number;
+  /** Open loop at this many jobs/s. */
+  fixedRate?: number;
   memory?: boolean;
 }
 
@@ -105,7 +107,7 @@ export async function measure(env: Env, sc: Scenario, worker: WorkerKind, rate?:
     let lastId = (await reader.xrevrange(streamKey, '+', '-', 'COUNT', 1))[0]?.[0] ?? '0-0';
     const addedAtStart = ns.added;
 
-    const skip = rate === undefined ? Math.floor(sc.measure * 0.1) : 0;
+    const skip = rate === undefined ? Math.floor(sc.measure * 0.2) : 0;
     // CPU is counted over the same window as jobs/s: warm-up (JIT, sockets) excluded alike.
     if (skip === 0) child.mark();
     let count = 0;
