@@ -169,7 +169,7 @@ small JSON body at once or after 100 ms.
   until the worker was ready; "depth" scenarios keep that many jobs waiting throughout.
 - p50/p95/p99: enqueue-to-event time minus the upstream latency, in the open-loop scenarios only
   (jobs added one or two at a time every ~2 ms at a fixed rate: half of ours' instant
-  throughput, and 500/s); the event is read with XREAD BLOCK by the driver (for **empty**, BullMQ's own
+  throughput, and 500/s), after the first 10 % (warm-up); the event is read with XREAD BLOCK by the driver (for **empty**, BullMQ's own
   'completed' event).
 - CPU s/1k jobs: user+system CPU of the worker process, all its threads (process.cpuUsage; for
   ours /proc/<pid>/stat), per 1,000 completions in the measured window.
