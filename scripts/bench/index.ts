@@ -204,7 +204,8 @@ test/http/client.test.ts).
   called without asking, and its successes reach the breaker in one script per 100 ms
   (failures and pauses at once; docs/destinations.md).
 - HTTP: the whole-request timeout is one timer that destroys the open hop, not an
-  AbortController whose signal got listens to (11 us per call); the body reader built a
+  AbortController whose signal got listens to (11 us per call; AbortSignal.timeout, before
+  that, cost more); the body reader built a
   "Premature close" Error (with its stack) on every call's normal close (3.5 % of a call); the
   URL is parsed once per attempt instead of twice.
 - The processor returns nothing to BullMQ: its return value was serialised into the job hash and
@@ -216,16 +217,19 @@ test/http/client.test.ts).
   \`*\`, re-parsing ~30 paths each time (60 us a line against 9 us); the \`*.\` paths are applied by
   our own formatter with identical output (logger-redact.test.ts compares with pino's).
 - Log output is buffered (4 KiB blocks, flushed every second and at exit), not one write per line.
-- \`needsContext\`: a walk that stops at the first hit instead of \`JSON.stringify\` of the
-  request (230 us for a 10 KiB body).
+- \`needsContext\`: looks only at templated strings in rendered places (URL, query, header
+  values, body strings), not at every key and string of a 10 KiB body (and never with
+  \`JSON.stringify\` of the request: 230 us); property-tested to be true whenever a render reads
+  the context.
 - Templates: literal text around plain \`{{ a.b.c }}\` outputs resolving to a string, number or
   boolean is rendered without liquidjs's generator machinery (property-tested against liquid);
-  JSON bodies are copy-on-write and field paths are only built for templated leaves.
-- HTTP: one cleared timer per call instead of \`AbortSignal.timeout\`, the body read with stream
-  listeners instead of \`for await\`, egress verdicts remembered per address; keep-alive sockets
-  were already on.
-- Kept on purpose: zod validation of every job (about 20 us), the level check before the attempt
-  log, the structured log line itself.
+  JSON bodies are copy-on-write, walked without \`Object.entries\`, and the field path is a stack
+  of keys named only when a template fails.
+- HTTP: the body read with stream listeners instead of \`for await\`, egress verdicts remembered
+  per address; keep-alive sockets were already on.
+- Kept on purpose: zod validation of every job (7 us once warm, timed inside the service; 39 us
+  on average over the first 2,000 jobs while cold), the level check before the attempt log, the
+  structured log line itself.
 `;
 }
 
