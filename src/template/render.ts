@@ -102,12 +102,13 @@ export function createRenderer() {
   const plain = new TemplateCache(new Liquid(options));
   const urlEncoded = new TemplateCache(new Liquid({ ...options, outputEscape: encode }), encode);
 
-  function renderString(source: string, scope: object, where: string, cache = plain): string {
+  /** `where` names the field in a TEMPLATE_ERROR; a function when naming it costs (body paths). */
+  function renderString(source: string, scope: object, where: string | (() => string), cache = plain): string {
     if (!hasTags(source)) return source;
     try {
       return cache.render(source, scope);
     } catch (err) {
-      throw templateError(err, where);
+      throw templateError(err, typeof where === 'string' ? where : where());
     }
   }
 
@@ -119,13 +120,7 @@ export function createRenderer() {
   const pathName = (path: (string | number)[]) => path.map((k, i) => (typeof k === 'number' ? `[${k}]` : i === 0 ? k : `.${k}`)).join('');
 
   function renderJson(value: unknown, scope: object, path: (string | number)[]): unknown {
-    if (typeof value === 'string') {
-      try {
-        return plain.render(value, scope);
-      } catch (err) {
-        throw templateError(err, pathName(path));
-      }
-    }
+    if (typeof value === 'string') return renderString(value, scope, () => pathName(path));
     if (Array.isArray(value)) {
       let out: unknown[] | undefined;
       for (let i = 0; i < value.length; i++) {

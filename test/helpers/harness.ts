@@ -6,7 +6,7 @@
 import { Queue } from 'bullmq';
 import { Writable } from 'node:stream';
 import { loadConfig, type Config } from '../../src/config.js';
-import { createLogger } from '../../src/logger.js';
+import { createLogger, type Logger } from '../../src/logger.js';
 import { createScrubber } from '../../src/template/secrets.js';
 import { createWorkerApp, type WorkerApp } from '../../src/app.js';
 import { contextKey } from '../../src/store/context.js';
@@ -25,13 +25,18 @@ export interface Harness {
   close(): Promise<void>;
 }
 
-export async function startHarness(env: Record<string, string> = {}, extra: Parameters<typeof createWorkerApp>[2] = {}): Promise<Harness> {
+type Hooks = Parameters<typeof createWorkerApp>[2];
+/** Hooks built from the harness's config and logger, closed after the worker (destinations). */
+export interface HarnessPlugin { hooks: Hooks; close(): Promise<void> }
+
+export async function startHarness(env: Record<string, string> = {}, extra: Hooks | ((cfg: Config, logger: Logger) => HarnessPlugin) = {}): Promise<Harness> {
   const ns = namespace();
   const cfg = loadConfig({ INVOKE_ALLOW_PRIVATE: '127.0.0.1/32', INVOKE_CONCURRENCY: '20', LOG_LEVEL: 'info', ...ns.env, ...env });
   const logs: string[] = [];
   const sink = new Writable({ write(chunk, _enc, cb) { logs.push(String(chunk)); cb(); } });
   const logger = createLogger(cfg.LOG_LEVEL, createScrubber(cfg.secrets), sink);
-  const app = createWorkerApp(cfg, logger, extra);
+  const plugin = typeof extra === 'function' ? extra(cfg, logger) : undefined;
+  const app = createWorkerApp(cfg, logger, plugin ? plugin.hooks : (extra as Hooks));
   const redis = redisClient();
   const queue = new Queue(cfg.INVOKE_QUEUE, { connection: redisClient(), prefix: cfg.BULLMQ_PREFIX });
   await app.worker.waitUntilReady();
@@ -47,6 +52,7 @@ export async function startHarness(env: Record<string, string> = {}, extra: Para
     },
     async close() {
       await app.close(5000);
+      await plugin?.close();
       await queue.close();
       await (queue.opts.connection as { quit?: () => Promise<unknown> }).quit?.();
       await cleanNamespace(redis, ns);

@@ -4,21 +4,17 @@ import { parseDuration } from '../../ops/failure.js';
 import { UsageError, withOps } from '../context.js';
 import { json, out } from '../output.js';
 
-export const pauseCommand = () =>
-  new Command('pause').description('stop every worker taking new jobs (in-flight calls finish)').option('--json', 'machine-readable output')
+/** pause and resume: one queue-wide switch each way. */
+const switchCommand = (name: 'pause' | 'resume', description: string) =>
+  new Command(name).description(description).option('--json', 'machine-readable output')
     .action((o: { json?: boolean }) => withOps(async (ops) => {
-      await ops.pause();
-      if (o.json) json({ paused: true });
-      else out(`queue ${ops.queue.name} paused`);
+      await ops[name]();
+      if (o.json) json({ paused: name === 'pause' });
+      else out(`queue ${ops.queue.name} ${name === 'pause' ? 'paused' : 'resumed'}`);
     }));
 
-export const resumeCommand = () =>
-  new Command('resume').description('let workers take jobs again').option('--json', 'machine-readable output')
-    .action((o: { json?: boolean }) => withOps(async (ops) => {
-      await ops.resume();
-      if (o.json) json({ paused: false });
-      else out(`queue ${ops.queue.name} resumed`);
-    }));
+export const pauseCommand = () => switchCommand('pause', 'stop every worker taking new jobs (in-flight calls finish)');
+export const resumeCommand = () => switchCommand('resume', 'let workers take jobs again');
 
 type CleanOpts = { completed?: boolean; failed?: boolean; olderThan: string; json?: boolean };
 
