@@ -16,6 +16,7 @@ import type { Config } from '../config.js';
 import type { RenderedRequest } from '../template/render.js';
 import { addressGuard, checkSecretBindings, checkUrl, createEgressPolicy } from './egress.js';
 import { GuardedHttpAgent, GuardedHttpsAgent } from './guarded-agent.js';
+import { installFastNativeRequestOptions } from './got-native-options.js';
 import { mapNetworkError } from './network-errors.js';
 
 export interface HttpResult {
@@ -54,6 +55,7 @@ const FORBIDDEN_HEADERS = new Set(['host', 'content-length', 'transfer-encoding'
 export type HttpConfig = Pick<Config, 'INVOKE_ALLOW_PRIVATE' | 'INVOKE_ALLOW_HOSTS' | 'INVOKE_DENY_PORTS' | 'INVOKE_MAX_RESPONSE_BYTES' | 'INVOKE_MAX_ERROR_BODY_BYTES' | 'INVOKE_MAX_REQUEST_BYTES' | 'INVOKE_MAX_HEADER_BYTES' | 'INVOKE_DEFAULT_TIMEOUT_MS' | 'INVOKE_CONNECT_TIMEOUT_MS' | 'INVOKE_USER_AGENT' | 'INVOKE_CONCURRENCY' | 'secrets'>;
 
 export function createHttpClient(cfg: HttpConfig) {
+  installFastNativeRequestOptions();
   const policy = createEgressPolicy(cfg);
   const guard = addressGuard(policy);
   const agentOptions = { keepAlive: true, maxSockets: Math.max(64, cfg.INVOKE_CONCURRENCY * 2), maxFreeSockets: 256, scheduling: 'lifo' as const, timeout: 60_000 };

@@ -1,0 +1,64 @@
+/**
+ * The workaround for got's slow createNativeRequestOptions (src/http/got-native-options.ts)
+ * must hand http.request exactly what got's own method does: same keys, same values, on plain,
+ * HTTPS, unix-socket and cache-option requests, and leave the Options as it found them.
+ */
+import http from 'node:http';
+import https from 'node:https';
+import { Options } from 'got';
+import { describe, expect, it } from 'vitest';
+import { gotCreateNativeRequestOptions, installFastNativeRequestOptions } from '../../src/http/got-native-options.js';
+import { createHttpClient } from '../../src/http/call.js';
+import { loadConfig } from '../../src/config.js';
+
+const agents = { http: new http.Agent({ keepAlive: true }), https: new https.Agent({ keepAlive: true }) };
+const defaults = new Options({ agent: agents, http2: false, retry: { limit: 0 }, followRedirect: false, throwHttpErrors: false, timeout: { lookup: 1000, connect: 1000 } });
+
+const cases: Record<string, () => Options> = {
+  'plain POST': () => new Options(new URL('http://127.0.0.1:1234/x?a=1'), { method: 'POST', headers: { 'x-a': 'b' }, body: '{}' }, defaults),
+  'HTTPS with TLS options': () =>
+    new Options('https://api.example.com/v1', { https: { rejectUnauthorized: false, certificateAuthority: 'CA', serverName: 'sni.example.com', minVersion: 'TLSv1.2' }, localAddress: '127.0.0.1', dnsLookupIpVersion: 4 }, defaults),
+  'unix socket': () => new Options('http://unix:/tmp/some.sock:/path?q=1', { enableUnixSockets: true }, defaults),
+  'cache options set': () => new Options('http://127.0.0.1/x', { cacheOptions: { shared: false, immutableMinTimeToLive: 5 } }, defaults),
+};
+
+describe('fast createNativeRequestOptions', () => {
+  installFastNativeRequestOptions();
+
+  it('is installed on got.Options (and creating the HTTP client installs it)', () => {
+    createHttpClient(loadConfig({})).close();
+    expect(Options.prototype.createNativeRequestOptions).not.toBe(gotCreateNativeRequestOptions);
+  });
+
+  for (const [name, make] of Object.entries(cases)) {
+    it(`returns what got's own method returns: ${name}`, () => {
+      const options = make();
+      const internals = (options as unknown as { _internals: { cacheOptions: object } })._internals;
+      const cacheOptions = internals.cacheOptions;
+      const unix = (options as unknown as { _unixOptions: unknown })._unixOptions;
+      const ours = options.createNativeRequestOptions() as Record<string, unknown>;
+      const gots = gotCreateNativeRequestOptions.call(options) as unknown as Record<string, unknown>;
+      expect(Object.keys(ours).sort()).toEqual(Object.keys(gots).sort());
+      expect(ours).toStrictEqual(gots);
+      expect(internals.cacheOptions).toBe(cacheOptions);
+      expect((options as unknown as { _unixOptions: unknown })._unixOptions).toBe(unix);
+    });
+  }
+
+  it("lets the literal's own properties win over the spread ones, as got's literal does", () => {
+    // No key collides in got 14.6; a later got might add one (a cache option named like a request option).
+    const options = cases['plain POST']!();
+    (options as unknown as { _internals: { cacheOptions: object } })._internals.cacheOptions = { shared: true, method: 'FROM-CACHE' };
+    const ours = options.createNativeRequestOptions() as Record<string, unknown>;
+    expect(ours.method).toBe('POST');
+    expect(ours).toStrictEqual(gotCreateNativeRequestOptions.call(options));
+  });
+
+  it('keeps the unix socket path and the cache options in the result', () => {
+    const unix = cases['unix socket']!().createNativeRequestOptions() as Record<string, unknown>;
+    expect(unix).toMatchObject({ socketPath: '/tmp/some.sock', path: '/path?q=1', host: '' });
+    const cached = cases['cache options set']!().createNativeRequestOptions() as Record<string, unknown>;
+    expect(cached).toMatchObject({ shared: false, immutableMinTimeToLive: 5 });
+    expect(Object.keys(cached)).toEqual(expect.arrayContaining(['cacheHeuristic', 'ignoreCargoCult']));
+  });
+});
