@@ -36,6 +36,13 @@ describe('structure-aware rendering', () => {
     expect(out.body).toEqual({ text: 'y', contentType: 'text/plain; charset=utf-8' });
   });
 
+  it('gives the reserved names precedence over data keys of the same name', () => {
+    const data = { customer: { id: 'c1' }, journey: { id: 'from-data' }, context: { prev: 'from-data' }, visit: 99, secrets: { TOKEN: 'from-data' } };
+    const { out } = render({ url: 'https://a.example/{{ journey.id }}/{{ visit }}/{{ context.prev }}/{{ customer.id }}', headers: { a: '{{ secrets.TOKEN }}' } }, data, { prev: 'saved' });
+    expect(out.url).toBe('https://a.example/j/1/saved/c1');
+    expect(out.headers.a).toBe('s3cr3t/+=value');
+  });
+
   it('percent-encodes URL outputs and query values, but not a whole-URL output', () => {
     expect(render({ url: 'https://a.example/u/{{ customer.name }}', query: { q: '{{ customer.name }}' } }).out.url).toBe(
       'https://a.example/u/Zo%C3%AB%20%22Z%22%20%5C%20%7B%7Bx%7D%7D?q=Zo%C3%AB+%22Z%22+%5C+%7B%7Bx%7D%7D',
