@@ -61,6 +61,11 @@ describe('createInvokeClient', () => {
     const keys = (await nsKeys()).length;
     await expect(client.enqueueMany([jobData(), jobData()], { priority: 1.5 })).rejects.toThrow(/[Pp]riority/);
     expect((await nsKeys()).length).toBe(keys);
+    // A batch goes out in MULTI blocks of 500: one job over sizeLimit in the third block stops
+    // the whole batch before any block is sent.
+    const batch = Array.from({ length: 1200 }, (_, i) => jobData({ runId: `size-${i}`, ...(i === 1100 ? { data: { customer: { id: 'x', blob: 'x'.repeat(5000) } } } : {}) }));
+    await expect(client.enqueueMany(batch, { sizeLimit: 4000 })).rejects.toThrow(/exceeds the limit/);
+    expect((await nsKeys()).length).toBe(keys);
   });
 
   it('is race-free: many concurrent enqueues of one key from two clients add it exactly once', async () => {
@@ -75,7 +80,7 @@ describe('createInvokeClient', () => {
     }
   });
 
-  it('enqueues a batch of 1,000 in one call, deduping within and across batches', async () => {
+  it('enqueues a batch of 1,000 in one call (three MULTI blocks), deduping within and across blocks and batches', async () => {
     const runId = `batch-${ns.id}`;
     const batch = Array.from({ length: 1000 }, (_, i) => jobData({ runId, stepId: `s${i}` }));
     const started = performance.now();
