@@ -1,7 +1,7 @@
 /**
- * The jobs the benchmark enqueues, with the job options our client sets (attempts 5, the
- * 'invoke' backoff, jobId = idempotency key). enqueueMany is a thin wrapper over Queue.addBulk,
- * so addBulk with these options is what the enqueue measurement times.
+ * The jobs the benchmark enqueues: for Queue.addBulk with job options like our client's
+ * (attempts 5, the 'invoke' backoff, jobId = idempotency key), and their data as
+ * enqueueMany inputs (scripts/bench/enqueue.ts).
  */
 import type { JobsOptions } from 'bullmq';
 import { idempotencyKey } from '../../src/contract/idempotency.js';
