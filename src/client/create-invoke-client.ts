@@ -93,8 +93,11 @@ export function createInvokeClient(opts: InvokeClientOptions = {}) {
     // Option errors (e.g. a float priority) reject here, before anything is sent: every block is
     // buffered until its exec, so an add missing from one can never shift the replies.
     await Promise.all(blocks.flatMap((b) => b.adds));
-    // All blocks are sent back to back: Redis runs one while the next is still being written.
-    const replies = (await Promise.all(blocks.map((b) => b.multi.exec()))).flatMap((r) => r ?? []);
+    // Sent back to back, without waiting for replies: Redis runs one block while the next arrives.
+    const results = await Promise.all(blocks.map((b) => b.multi.exec()));
+    // exec() is null only for a transaction aborted by WATCH (none here); never let it shift replies.
+    if (results.some((r) => r === null)) throw new Error('enqueue failed: a transaction was aborted');
+    const replies = results.flatMap((r) => r!);
     const failed = replies.find(([err]) => err);
     if (failed?.[0]) throw new Error(`enqueue failed: ${failed[0].message}`);
     return ids.map((jobId, i) => ({ jobId, deduplicated: replies[2 * i]![1] === 1 }));
