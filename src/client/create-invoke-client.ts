@@ -51,7 +51,7 @@ const DEFAULTS = loadConfig({});
  * Adds per MULTI. Redis runs a MULTI as one block, serving no other client meanwhile: 10,000 adds
  * in one held it for about a quarter of a second, stalling every worker on the same Redis, and
  * the one huge command and reply made the call take 1.3-1.5 s. Blocks of 500 hold Redis ~13 ms
- * each, Redis runs one while the client writes the next, and 10,000 take 0.7-0.9 s (scripts/bench).
+ * each, Redis runs one while the client writes the next, and 10,000 take 0.55-0.85 s once warm (scripts/bench).
  */
 const MULTI_BLOCK = 500;
 
@@ -85,8 +85,7 @@ export function createInvokeClient(opts: InvokeClientOptions = {}) {
         const id = ids[start + j]!;
         raw.exists(backend.toKey(id));
         // Job.addJob queues its script on the transaction synchronously (as FlowProducer does).
-        // Object.assign, not `{ ...options, jobId }`: V8's slow path for a spread-first literal.
-        return new Job(queue, JOB_NAME, job, Object.assign({}, options, { jobId: id }), id).addJob(multi);
+        return new Job(queue, JOB_NAME, job, { ...options, jobId: id }, id).addJob(multi);
       });
       blocks.push({ multi, adds });
     }

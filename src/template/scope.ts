@@ -17,6 +17,8 @@ export function buildScope(job: InvokeJob, context: Record<string, unknown>, sec
   const usedSecrets = new Set<string>();
   // Object.assign rather than `{ ...job.data, context, ... }`: on Node 20's V8 every property
   // listed after a non-empty spread makes a new hidden class (9 us a job here against 0.1 us).
+  // Safe with untrusted data only because the job schema drops a "__proto__" key from `data`
+  // (Object.assign would set the scope's prototype from it; render.test.ts checks both).
   const vars = Object.assign({}, job.data, {
     context,
     journey: { id: job.journeyId },

@@ -43,6 +43,14 @@ describe('structure-aware rendering', () => {
     expect(out.headers.a).toBe('s3cr3t/+=value');
   });
 
+  it('gives a "__proto__" key in the data no way into the scope', () => {
+    const data = JSON.parse('{"__proto__": {"other": {"id": "from-proto"}}, "customer": {"id": "c1"}}') as object;
+    const j = job({}, data);
+    const scope = buildScope(j, {}, secrets);
+    expect(Object.getPrototypeOf(scope.vars)).toBe(Object.prototype);
+    expect(code(() => createRenderer().renderRequest({ ...j.request, url: 'https://a.example/{{ other.id }}' }, scope.vars))).toMatch(/^TEMPLATE_ERROR: request.url/);
+  });
+
   it('percent-encodes URL outputs and query values, but not a whole-URL output', () => {
     expect(render({ url: 'https://a.example/u/{{ customer.name }}', query: { q: '{{ customer.name }}' } }).out.url).toBe(
       'https://a.example/u/Zo%C3%AB%20%22Z%22%20%5C%20%7B%7Bx%7D%7D?q=Zo%C3%AB+%22Z%22+%5C+%7B%7Bx%7D%7D',
