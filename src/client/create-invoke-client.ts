@@ -6,7 +6,7 @@
  * EXISTS of the job's hash. MULTI/EXEC runs atomically, so EXISTS answers for the exact
  * moment of the add: 1 means a job with this key was already queued, running, completed
  * (within retention) or failed, and BullMQ's add returned the existing id without touching
- * it. enqueueMany sends the batch as MULTI blocks of MULTI_BLOCK jobs, back to back. (Queue.addBulk
+ * it. enqueueMany sends the batch as MULTI blocks of MULTI_BLOCK jobs, each as soon as it is built. (Queue.addBulk
  * cannot be used for this: it returns the same id whether it added the job or found it.)
  */
 import { Queue, Job, type JobsOptions } from 'bullmq';
@@ -50,8 +50,11 @@ const DEFAULTS = loadConfig({});
 /**
  * Adds per MULTI. Redis runs a MULTI as one block, serving no other client meanwhile: 10,000 adds
  * in one held it for about a quarter of a second, stalling every worker on the same Redis, and
- * the one huge command and reply made the call take 1.3-1.5 s. Blocks of 500 hold Redis ~13 ms
- * each, Redis runs one while the client writes the next, and 10,000 take 0.55-0.85 s once warm (scripts/bench).
+ * the one huge command and reply made the call take 1.3-1.5 s. Blocks of 500 hold Redis 13-30 ms
+ * each, and Redis runs one while the client builds the next: BullMQ's add script is the larger
+ * half of the cost (25-60 us of Redis time per job on this VM), the client's Job building the
+ * rest. Sending each block when built took 10,000 jobs from 1.2 s to 0.86-1.0 s on a day the
+ * script cost 60 us (scripts/bench; 100 or 1,000 per block: the same within noise).
  */
 const MULTI_BLOCK = 500;
 
@@ -76,7 +79,8 @@ export function createInvokeClient(opts: InvokeClientOptions = {}) {
     const client = await backend.client;
     const ids = jobs.map((job) => idempotencyKey(job));
     const options = { ...base, ...overrides };
-    const blocks: { multi: ReturnType<typeof client.multi>; adds: Promise<unknown>[] }[] = [];
+    checkSizes(jobs, options.sizeLimit);
+    const execs: ReturnType<ReturnType<typeof client.multi>['exec']>[] = [];
     for (let start = 0; start < jobs.length; start += MULTI_BLOCK) {
       const multi = client.multi();
       // We passed an ioredis connection, so the transaction is ioredis' (BullMQ's interface lacks EXISTS).
@@ -84,16 +88,22 @@ export function createInvokeClient(opts: InvokeClientOptions = {}) {
       const adds = jobs.slice(start, start + MULTI_BLOCK).map((job, j) => {
         const id = ids[start + j]!;
         raw.exists(backend.toKey(id));
-        // Job.addJob queues its script on the transaction synchronously (as FlowProducer does).
+        // Job.addJob runs BullMQ's option checks and queues its script on the transaction
+        // synchronously (as FlowProducer does).
         return new Job(queue, JOB_NAME, job, { ...options, jobId: id }, id).addJob(multi);
       });
-      blocks.push({ multi, adds });
+      await Promise.all(adds);
+      // Sent as soon as it is built: Redis runs this block while the next one is built. Nothing
+      // is sent before the first block has passed BullMQ's checks: those depend only on the
+      // options (the same for every job), the jobId (ours never is an integer or holds ':') and
+      // the size (checked above for all jobs), so a later block cannot fail them.
+      const sent = multi.exec();
+      // Awaited below; this only keeps a rejection that comes first (a block failing to build
+      // after this one was sent) from being reported as unhandled.
+      sent.catch(() => undefined);
+      execs.push(sent);
     }
-    // Option errors (e.g. a float priority) reject here, before anything is sent: every block is
-    // buffered until its exec, so an add missing from one can never shift the replies.
-    await Promise.all(blocks.flatMap((b) => b.adds));
-    // Sent back to back, without waiting for replies: Redis runs one block while the next arrives.
-    const results = await Promise.all(blocks.map((b) => b.multi.exec()));
+    const results = await Promise.all(execs);
     // exec() is null only for a transaction aborted by WATCH (none here); never let it shift replies.
     if (results.some((r) => r === null)) throw new Error('enqueue failed: a transaction was aborted');
     const replies = results.flatMap((r) => r!);
@@ -125,6 +135,16 @@ export function createInvokeClient(opts: InvokeClientOptions = {}) {
 }
 
 export type InvokeClient = ReturnType<typeof createInvokeClient>;
+
+/**
+ * BullMQ's one per-job check, run for the whole batch before its first block is sent (the same
+ * measure as BullMQ's: UTF-8 bytes of the JSON data).
+ */
+function checkSizes(jobs: readonly InvokeJob[], sizeLimit: number | undefined): void {
+  if (!sizeLimit) return;
+  const over = jobs.findIndex((job) => Buffer.byteLength(JSON.stringify(job)) > sizeLimit);
+  if (over >= 0) throw new Error(`enqueue failed: the job at [${over}] exceeds the limit of ${sizeLimit} bytes (sizeLimit)`);
+}
 
 /** Every bad job of a batch is reported, not just the first. */
 function validateAll(inputs: readonly unknown[]): InvokeJob[] {

@@ -61,8 +61,8 @@ describe('createInvokeClient', () => {
     const keys = (await nsKeys()).length;
     await expect(client.enqueueMany([jobData(), jobData()], { priority: 1.5 })).rejects.toThrow(/[Pp]riority/);
     expect((await nsKeys()).length).toBe(keys);
-    // A batch goes out in MULTI blocks of 500: one job over sizeLimit in the third block stops
-    // the whole batch before any block is sent.
+    // A batch goes out in MULTI blocks of 500, each sent as soon as it is built: one job over
+    // sizeLimit in the third block must still stop the whole batch before any block is sent.
     const batch = Array.from({ length: 1200 }, (_, i) => jobData({ runId: `size-${i}`, ...(i === 1100 ? { data: { customer: { id: 'x', blob: 'x'.repeat(5000) } } } : {}) }));
     await expect(client.enqueueMany(batch, { sizeLimit: 4000 })).rejects.toThrow(/exceeds the limit/);
     expect((await nsKeys()).length).toBe(keys);
