@@ -26,7 +26,7 @@ export interface WorkerApp {
 }
 
 export function createWorkerApp(cfg: Config, logger: Logger, extra: Pick<ProcessorDeps, 'beforeCall' | 'observers'> = {}): WorkerApp {
-  const redis = createRedis(cfg, 'store', { autoPipelining: true });
+  const redis = createRedis(cfg, 'store');
   const bullConnection = createRedis(cfg, 'worker');
   watchConnection(redis, 'store', logger);
   watchConnection(bullConnection, 'worker', logger);

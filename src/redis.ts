@@ -28,21 +28,9 @@ function authFromUrl(redisUrl: string): Pick<RedisOptions, 'username' | 'passwor
   };
 }
 
-export interface ConnectionOptions {
-  /**
-   * Commands issued in one event-loop turn leave in one socket write (ioredis auto-pipelining,
-   * flushed on setImmediate). For our own connection that every job writes its result on: with
-   * 100 jobs in flight many finish in the same turn, and each write syscall costs 20-30 us here
-   * (scripts/bench: Redis CPU -7 %, worker CPU -3 %). Never for BullMQ's connections (BullMQ
-   * issues blocking and ordered commands of its own). Single node and Sentinel only: ioredis
-   * Cluster takes it as a cluster option, and our cluster path is not measured with it.
-   */
-  autoPipelining?: boolean;
-}
-
-export function createRedis(cfg: Pick<Config, 'REDIS_URL' | 'REDIS_CLUSTER_NODES' | 'REDIS_SENTINELS' | 'REDIS_SENTINEL_NAME'>, name: string, conn: ConnectionOptions = {}): RedisClient {
+export function createRedis(cfg: Pick<Config, 'REDIS_URL' | 'REDIS_CLUSTER_NODES' | 'REDIS_SENTINELS' | 'REDIS_SENTINEL_NAME'>, name: string): RedisClient {
   const options: RedisOptions = {
-    maxRetriesPerRequest: null, enableReadyCheck: true, connectionName: `invoke-api:${name}`, enableAutoPipelining: conn.autoPipelining === true, retryStrategy: (n) => Math.min(n * 200, 2000),
+    maxRetriesPerRequest: null, enableReadyCheck: true, connectionName: `invoke-api:${name}`, retryStrategy: (n) => Math.min(n * 200, 2000),
     // A master demoted by a failover answers writes with READONLY: reconnect (to the new master)
     // and re-send the command instead of failing it.
     reconnectOnError: (err) => (err.message.startsWith('READONLY') ? 2 : false),
@@ -57,7 +45,7 @@ export function createRedis(cfg: Pick<Config, 'REDIS_URL' | 'REDIS_CLUSTER_NODES
 
 function connect(cfg: Pick<Config, 'REDIS_URL' | 'REDIS_CLUSTER_NODES' | 'REDIS_SENTINELS' | 'REDIS_SENTINEL_NAME'>, options: RedisOptions): RedisClient {
   if (cfg.REDIS_CLUSTER_NODES?.length) {
-    const redisOptions = { ...options, enableAutoPipelining: false, ...authFromUrl(cfg.REDIS_URL) };
+    const redisOptions = { ...options, ...authFromUrl(cfg.REDIS_URL) };
     return new Cluster(cfg.REDIS_CLUSTER_NODES.map(hostPort), { redisOptions, enableReadyCheck: true, clusterRetryStrategy: (n) => Math.min(n * 200, 2000) });
   }
   if (cfg.REDIS_SENTINELS?.length) {

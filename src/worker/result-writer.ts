@@ -1,8 +1,9 @@
 /**
  * Saves an envelope, then emits its event, and appends the attempt's line to the BullMQ job log.
- * On a single node all of it is one Lua script: one round trip and one command per job (MULTI
- * costs a command object and a reply per queued command in ioredis, and the job log was a
- * second round trip), atomic like MULTI, so the event can never exist without its saved result.
+ * On a single node all of it is one Lua script, for all the jobs that finish in the same
+ * event-loop turn: one round trip for them (MULTI costs a command object and a reply per queued
+ * command in ioredis, and the job log was a second round trip), each result written save first,
+ * so the event can never exist without its saved result.
  * On a Cluster the keys live in different slots, so the save is written first, the event second
  * (contract section 3: "after the context write, never before it"), the log line alongside.
  */
@@ -27,35 +28,82 @@ export interface ResultToWrite {
   log?: JobLogLine;
 }
 
-// KEYS: context hash, stream, job hash, job log. ARGV: variable, envelope JSON, TTL, MAXLEN
-// ('' = no event), log line ('' = none), keepLogs ('' = all), event fields...
-// The log line is written only while the job exists, like BullMQ's addLog script.
-const SAVE_EMIT_LOG = `
-redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
-redis.call('EXPIRE', KEYS[1], ARGV[3])
-if ARGV[4] ~= '' then
-  redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[4], '*', unpack(ARGV, 7))
-end
-if ARGV[5] ~= '' and redis.call('EXISTS', KEYS[3]) == 1 then
-  redis.call('RPUSH', KEYS[4], ARGV[5])
-  if ARGV[6] ~= '' then redis.call('LTRIM', KEYS[4], -tonumber(ARGV[6]), -1) end
-end
-return 1`;
+/**
+ * Results of one event-loop turn go to Redis together: jobs finishing in the same turn (many,
+ * when 100 are in flight) are written by one script call, flushed on setImmediate, so one
+ * command, one socket write and one script run serve them all instead of one each (each write
+ * syscall costs 20-30 us on this VM, each script call ~20 us of Redis time: scripts/bench).
+ * A job alone in its turn still waits for no one. At most BATCH_MAX results per call keep
+ * each script run short.
+ */
+const BATCH_MAX = 64;
 
-type ScriptClient = { invokeSaveEmitLog(...args: string[]): Promise<unknown> };
+// Per result: KEYS context hash, stream, job hash, job log; ARGV n (event field args), variable,
+// envelope JSON, TTL, MAXLEN ('' = no event), log line ('' = none), keepLogs ('' = all), then n
+// event field args. Each result is written in order (save, then event, then log line) under
+// pcall: a failure (a context key of the wrong type) fails that result alone, as its own call
+// would have, and the batch goes on. Replies: 1, or the error message, per result.
+// The log line is written only while the job exists, like BullMQ's addLog script.
+const SAVE_EMIT_LOG_BATCH = `
+local out = {}
+local a = 1
+for i = 1, #KEYS / 4 do
+  local k = (i - 1) * 4
+  local n = tonumber(ARGV[a])
+  local r = redis.pcall('HSET', KEYS[k + 1], ARGV[a + 1], ARGV[a + 2])
+  if type(r) == 'table' and r.err then out[i] = r.err else
+    redis.call('EXPIRE', KEYS[k + 1], ARGV[a + 3])
+    out[i] = 1
+    if ARGV[a + 4] ~= '' then
+      r = redis.pcall('XADD', KEYS[k + 2], 'MAXLEN', '~', ARGV[a + 4], '*', unpack(ARGV, a + 7, a + 6 + n))
+      if type(r) == 'table' and r.err then out[i] = r.err end
+    end
+    if out[i] == 1 and ARGV[a + 5] ~= '' and redis.call('EXISTS', KEYS[k + 3]) == 1 then
+      r = redis.pcall('RPUSH', KEYS[k + 4], ARGV[a + 5])
+      if type(r) == 'table' and r.err then out[i] = r.err
+      elseif ARGV[a + 6] ~= '' then redis.call('LTRIM', KEYS[k + 4], -tonumber(ARGV[a + 6]), -1) end
+    end
+  end
+  a = a + 7 + n
+end
+return out`;
+
+type ScriptClient = { invokeSaveEmitLogBatch(...args: (string | number)[]): Promise<(number | string)[]> };
+
+interface Pending { keys: string[]; args: string[]; resolve(): void; reject(err: Error): void }
 
 export function createResultWriter(redis: RedisClient, cfg: WriterConfig) {
   if (!isCluster(redis)) {
-    redis.defineCommand('invokeSaveEmitLog', { numberOfKeys: 4, lua: SAVE_EMIT_LOG });
+    redis.defineCommand('invokeSaveEmitLogBatch', { lua: SAVE_EMIT_LOG_BATCH });
     const client = redis as unknown as ScriptClient;
-    return async function writeResult({ runId, variable, envelope, event, log }: ResultToWrite): Promise<void> {
+    let queued: Pending[] = [];
+    let scheduled = false;
+
+    function flush(): void {
+      scheduled = false;
+      const batch = queued;
+      queued = [];
+      if (batch.length === 0) return;
+      const keys = batch.flatMap((p) => p.keys);
+      const args = batch.flatMap((p) => p.args);
+      client.invokeSaveEmitLogBatch(keys.length, ...keys, ...args).then(
+        (replies) => batch.forEach((p, i) => (replies[i] === 1 ? p.resolve() : p.reject(new Error(`result write failed: ${String(replies[i])}`)))),
+        (err: Error) => batch.forEach((p) => p.reject(new Error(`result write failed: ${err.message}`))),
+      );
+    }
+
+    return function writeResult({ runId, variable, envelope, event, log }: ResultToWrite): Promise<void> {
+      const fields = event ? eventFields(event) : [];
       const keys = [contextKey(cfg.INVOKE_CTX_PREFIX, runId), cfg.INVOKE_EVENTS_STREAM, log?.jobKey ?? '', log ? `${log.jobKey}:logs` : ''];
-      const args = [variable, JSON.stringify(envelope), String(cfg.INVOKE_CTX_TTL_SECONDS), event ? String(cfg.INVOKE_EVENTS_MAXLEN) : '', log?.line ?? '', log?.keepLogs ? String(log.keepLogs) : ''];
-      try {
-        await client.invokeSaveEmitLog(...keys, ...args, ...(event ? eventFields(event) : []));
-      } catch (err) {
-        throw new Error(`result write failed: ${(err as Error).message}`);
-      }
+      const args = [String(fields.length), variable, JSON.stringify(envelope), String(cfg.INVOKE_CTX_TTL_SECONDS), event ? String(cfg.INVOKE_EVENTS_MAXLEN) : '', log?.line ?? '', log?.keepLogs ? String(log.keepLogs) : '', ...fields];
+      return new Promise<void>((resolve, reject) => {
+        queued.push({ keys, args, resolve, reject });
+        if (queued.length >= BATCH_MAX) flush();
+        else if (!scheduled) {
+          scheduled = true;
+          setImmediate(flush);
+        }
+      });
     };
   }
   return async function writeResult({ runId, variable, envelope, event, log }: ResultToWrite): Promise<void> {

@@ -1,6 +1,5 @@
 /** Issue 1 end to end: raw BullMQ add -> worker -> loopback upstream -> context + event. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Redis } from 'ioredis';
 import { startHarness, jobData, type Harness } from '../helpers/harness.js';
 import { startUpstream, json, type Upstream } from '../helpers/upstream.js';
 import { waitForJob, waitFor } from '../helpers/wait.js';
@@ -79,19 +78,5 @@ describe('a journey step call', () => {
     const second = jobData({ runId: first.runId, stepId: 'use-it', request: { method: 'POST', url: `${up.url}/second`, body: { points: '{{ context.loyalty.body.points }}' } }, save: { variable: 'second' } });
     await waitForJob(h.queue, (await add(second)).id!, 'completed');
     expect((await h.context(first.runId)).second.body).toEqual({ echoed: { points: '99' } });
-  });
-
-  it("sends the store connection's commands of one event-loop turn in one write; BullMQ's connection is left alone", async () => {
-    const store = h.app.redis as Redis;
-    const key = `${h.cfg.INVOKE_CTX_PREFIX}:{batch}`;
-    // Three result-sized writes issued in one turn wait for one flush (setImmediate), then land.
-    const writes = [store.hset(key, 'a', '1'), store.hset(key, 'b', '2'), store.hset(key, 'c', '3')];
-    expect(store.autoPipelineQueueSize).toBe(3);
-    await Promise.all(writes);
-    expect(await h.redis.hgetall(key)).toEqual({ a: '1', b: '2', c: '3' });
-    expect(store.autoPipelineQueueSize).toBe(0);
-    const bull = (await h.app.worker.getBackend().client) as unknown as Redis;
-    expect(bull.options.enableAutoPipelining).toBe(false);
-    await h.redis.del(key);
   });
 });
