@@ -6,8 +6,9 @@
  * EXISTS of the job's hash. MULTI/EXEC runs atomically, so EXISTS answers for the exact
  * moment of the add: 1 means a job with this key was already queued, running, completed
  * (within retention) or failed, and BullMQ's add returned the existing id without touching
- * it. enqueueMany sends the batch as MULTI blocks of MULTI_BLOCK jobs, each as soon as it is built. (Queue.addBulk
- * cannot be used for this: it returns the same id whether it added the job or found it.)
+ * it. enqueueMany sends the batch as MULTI blocks of MULTI_BLOCK jobs, each as soon as it is
+ * built. (Queue.addBulk cannot be used for this: it returns the same id whether it added the
+ * job or found it.)
  */
 import { Queue, Job, type JobsOptions } from 'bullmq';
 import { Redis, type ChainableCommander, type Cluster } from 'ioredis';
@@ -119,7 +120,7 @@ export function createInvokeClient(opts: InvokeClientOptions = {}) {
       const [result] = await addAll([parseJob(input)], overrides);
       return result!;
     },
-    /** All inputs are validated first (paths prefixed with [index]); then MULTI blocks sent back to back. */
+    /** All inputs are validated first (paths prefixed with [index]); then MULTI blocks, each sent as soon as built. */
     async enqueueMany(inputs: readonly (InvokeJobInput | unknown)[], overrides?: JobOptions): Promise<EnqueueResult[]> {
       return addAll(validateAll(inputs), overrides);
     },
