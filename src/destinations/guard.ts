@@ -40,6 +40,8 @@ const STALE_PERMIT_MS = 100;
 export const FRESH_MS = 1000;
 /** Successes on the fast path reach the breaker in one record per host this often. */
 export const FLUSH_MS = 100;
+/** Past this many hosts, views with nothing left to send are forgotten (a worker calling ever-new hosts). */
+export const MAX_HOST_VIEWS = 10_000;
 
 const noRelease = () => {};
 const breakerOnly = (p: HostPolicy) => p.ratePerSecond === 0 && p.maxConcurrent === 0 && p.breaker !== false;
@@ -51,9 +53,10 @@ export interface DestinationGuard {
   flush(): Promise<void>;
 }
 
-export function createDestinationGuard(deps: { policy: DestinationPolicy; store: DestinationStore; logger: Logger; defaultTimeoutMs: number; random?: () => number }): DestinationGuard {
+export function createDestinationGuard(deps: { policy: DestinationPolicy; store: DestinationStore; logger: Logger; defaultTimeoutMs: number; random?: () => number; maxHostViews?: number }): DestinationGuard {
   const { policy, store, logger } = deps;
   const random = deps.random ?? Math.random;
+  const maxHostViews = deps.maxHostViews ?? MAX_HOST_VIEWS;
   const held = new WeakMap<Job, Held>();
   const seen = new Map<string, number>();
   const views = new Map<string, HostView>();
@@ -61,11 +64,23 @@ export function createDestinationGuard(deps: { policy: DestinationPolicy; store:
   function view(host: string): HostView {
     let v = views.get(host);
     if (!v) {
-      if (views.size > 10_000) views.clear();
+      if (views.size >= maxHostViews) forgetIdleViews();
       v = { closedAt: 0, pausedUntil: 0, pendingOk: 0, flushing: undefined };
       views.set(host, v);
     }
     return v;
+  }
+
+  /**
+   * Only views with no successes waiting for their flush and no pause running: dropping one
+   * that still counts successes would lose them (its timer finds no view and records nothing),
+   * and a dropped pause would let this process call a paused host until Redis says otherwise.
+   */
+  function forgetIdleViews(): void {
+    const now = Date.now();
+    for (const [host, v] of views) {
+      if (v.pendingOk === 0 && v.flushing === undefined && v.pausedUntil <= now) views.delete(host);
+    }
   }
 
   /**

@@ -26,7 +26,7 @@ afterAll(async () => {
 interface Counted { guard: DestinationGuard; calls: { acquire: number; record: number }; host: string; url: URL }
 
 /** A guard over the real store, counting the store calls that reach Redis. */
-function setup(limits: object = {}): Counted {
+function setup(limits: object = {}, maxHostViews?: number): Counted {
   const real = createDestinationStore(redis, ns.prefix);
   const calls = { acquire: 0, record: 0 };
   const store: DestinationStore = {
@@ -35,7 +35,7 @@ function setup(limits: object = {}): Counted {
     record: (...a) => (calls.record++, real.record(...a)),
   };
   const policy = buildPolicy(destinationsSchema.parse({ default: limits }));
-  const guard = createDestinationGuard({ policy, store, logger: pino({ level: 'silent' }), defaultTimeoutMs: 10_000 });
+  const guard = createDestinationGuard({ policy, store, logger: pino({ level: 'silent' }), defaultTimeoutMs: 10_000, maxHostViews });
   const host = `h${++n}.example:8080`;
   return { guard, calls, host, url: new URL(`http://${host}/x`) };
 }
@@ -117,5 +117,17 @@ describe('fast path for a healthy breaker-only host', () => {
     c = setup({ maxConcurrent: 50 });
     for (let i = 0; i < 5; i++) await call(c, 200);
     expect(c.calls.acquire).toBe(5);
+  });
+
+  it('past maxHostViews hosts, no host loses the successes it has not sent yet', async () => {
+    c = setup({}, 3);
+    const hosts = Array.from({ length: 6 }, (_, i) => `many${++n}-${i}.example:8080`);
+    for (const host of hosts) {
+      for (let i = 0; i < 4; i++) await call({ ...c, host, url: new URL(`http://${host}/x`) }, 200);
+    }
+    await sleep(FLUSH_MS + 100);
+    for (const host of hosts) {
+      expect(await hostStatus(redis, ns.prefix, host, Date.now()), host).toMatchObject({ windowCalls: 4 });
+    }
   });
 });
