@@ -4,7 +4,8 @@
  *   1. validate  with the worker's schema (InvalidJobError naming each path)
  *   2. render    with the real renderer; `context` comes from the input, or is read (HGETALL,
  *                read-only) from the run's context hash when a template needs it
- *   3. call      now, with the real HTTP client: same egress policy, limits and secret bindings
+ *   3. call      now, with the real HTTP client: same egress policy, limits and secret bindings;
+ *                not while the host's breaker is open or a Retry-After pauses it (see heldBack)
  *   4. classify  with the worker's outcome.ts into the envelope the worker would save
  *
  * Nothing is saved and nothing is emitted: no job, no context write, no continuation event.
@@ -22,6 +23,8 @@ import { invokeJobSchema, type InvokeJob, type InvokeJobInput } from '../contrac
 import { InvalidJobError } from '../contract/invalid-job.js';
 import { idempotencyKey } from '../contract/idempotency.js';
 import { createHttpClient } from '../http/call.js';
+import { hostStatus } from '../destinations/admin.js';
+import { isUnlimited, loadDestinationPolicy } from '../destinations/policy.js';
 import { createRedis, type RedisClient } from '../redis.js';
 import { contextKey, readContext } from '../store/context.js';
 import { createRenderer, type RenderedRequest } from '../template/render.js';
@@ -53,6 +56,7 @@ export function createDryRun(cfg: Config, opts: DryRunOptions = {}) {
   const http = createHttpClient(cfg);
   const scrub = createScrubber(cfg.secrets);
   const limits = { retryAfterMaxMs: cfg.INVOKE_RETRY_AFTER_MAX_MS, maxErrorBodyBytes: cfg.INVOKE_MAX_ERROR_BODY_BYTES };
+  const destinations = loadDestinationPolicy(cfg.INVOKE_DESTINATIONS);
   let ownRedis: RedisClient | undefined;
   const redis = () => opts.redis ?? (ownRedis ??= createRedis(cfg, 'dry-run'));
 
@@ -70,11 +74,32 @@ export function createDryRun(cfg: Config, opts: DryRunOptions = {}) {
     return { rendered, usedSecrets: scope.usedSecrets };
   }
 
+  /**
+   * A breaker that is open (after failures, or opened by an operator to stop calls to a partner)
+   * or a Retry-After pause holds the worker's calls to the host, so it holds the test call too:
+   * the button must not reach a partner everything else is keeping away from. Read-only, like
+   * the worker's check for a host with no limits configured (none then). Rate and concurrency
+   * limits are not applied to one call by a person, and its answer does not feed the breaker.
+   * Half-open lets it through: with no jobs flowing, no worker probe would ever close it.
+   */
+  async function heldBack(url: string): Promise<InvokeError | undefined> {
+    const host = new URL(url).host.toLowerCase();
+    if (isUnlimited(destinations.resolve(host))) return undefined;
+    const status = await hostStatus(redis(), cfg.BULLMQ_PREFIX, host, 0);
+    if (status.breaker === 'open') {
+      return new InvokeError('CIRCUIT_OPEN', `${host}: circuit breaker open${status.manual ? ' (opened by an operator)' : ''}${status.openUntil ? ` until ${status.openUntil}` : ''}; test call not sent`, { retryable: false });
+    }
+    if (status.pausedUntil) return new InvokeError('RATE_LIMITED', `${host}: paused by Retry-After until ${status.pausedUntil}; test call not sent`, { retryable: false });
+    return undefined;
+  }
+
   async function attempt(job: InvokeJob, context: Record<string, unknown>): Promise<{ outcome: Outcome; sent: RenderedRequest | null }> {
     let sent: RenderedRequest | null = null;
     try {
       const { rendered, usedSecrets } = render(job, context);
       sent = rendered;
+      const held = await heldBack(rendered.url);
+      if (held) return { outcome: fromError(held), sent };
       const res = await http.send(rendered, { usedSecrets, ...(opts.dnsLookup ? { dnsLookup: opts.dnsLookup } : {}) });
       return { outcome: fromResponse(res, job, limits), sent };
     } catch (err) {

@@ -6,9 +6,12 @@ import { InvalidJobError } from '../../src/contract/invalid-job.js';
 import { envelopeSchema } from '../../src/contract/envelope.js';
 import { idempotencyKey } from '../../src/contract/idempotency.js';
 import { contextKey } from '../../src/store/context.js';
+import { closeBreaker, openBreaker } from '../../src/destinations/admin.js';
+import { BREAKER_DEFAULTS } from '../../src/destinations/policy.js';
+import { createDestinationStore } from '../../src/destinations/store.js';
 import { jobData } from '../helpers/harness.js';
 import { startUpstream, json, type Upstream } from '../helpers/upstream.js';
-import { cleanNamespace, dumpNamespace, namespace, redisClient } from '../helpers/redis.js';
+import { cleanNamespace, dumpNamespace, namespace, namespaceKeys, redisClient } from '../helpers/redis.js';
 
 const SECRET = 'sk_live_DRYRUN_secret_42';
 const ns = namespace('dry');
@@ -75,6 +78,42 @@ describe('dry run', () => {
       expect(JSON.stringify(bound)).not.toContain(SECRET);
     } finally {
       await strict.close();
+    }
+  });
+
+  it('is not sent while the host\'s breaker is open or a Retry-After pauses it, as the worker\'s calls are not', async () => {
+    up.handle((_r, res) => json(res, 200, { ok: true }));
+    const host = new URL(up.url).host;
+    const data = jobData({ request: { url: `${up.url}/held` } });
+    const sentBefore = up.requests.length;
+    try {
+      await openBreaker(redis, ns.prefix, host);
+      const open = await dry.run(data);
+      expect(open.envelope).toMatchObject({ ok: false, status: null, error: { code: 'CIRCUIT_OPEN', retryable: false } });
+      expect(open.envelope.error!.message).toContain('opened by an operator');
+      expect(open.request).toMatchObject({ method: 'GET', url: `${up.url}/held` });
+
+      await closeBreaker(redis, ns.prefix, host);
+      await createDestinationStore(redis, ns.prefix).record(host, { ...BREAKER_DEFAULTS }, { leaseId: '', kind: 'neutral', pauseMs: 60_000 });
+      const paused = await dry.run(data);
+      expect(paused.envelope.error).toMatchObject({ code: 'RATE_LIMITED', retryable: false });
+      expect(up.requests.length).toBe(sentBefore);
+
+      // A host with no limits and no breaker is never asked about (the worker does not either).
+      await openBreaker(redis, ns.prefix, host);
+      const unlimited = createDryRun(loadConfig({ ...ns.env, INVOKE_ALLOW_PRIVATE: '127.0.0.1/32', INVOKE_DESTINATIONS: '{"default":{"breaker":false}}' }));
+      try {
+        expect((await unlimited.run(data)).envelope).toMatchObject({ ok: true, status: 200 });
+      } finally {
+        await unlimited.close();
+      }
+      await closeBreaker(redis, ns.prefix, host);
+      expect((await dry.run(data)).envelope).toMatchObject({ ok: true, status: 200 });
+      expect(up.requests.length).toBe(sentBefore + 2);
+    } finally {
+      await closeBreaker(redis, ns.prefix, host);
+      const dest = (await namespaceKeys(redis, ns)).filter((k) => k.startsWith(`${ns.prefix}:dest:`));
+      if (dest.length) await redis.unlink(...dest);
     }
   });
 
