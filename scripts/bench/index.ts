@@ -17,6 +17,7 @@ import path from 'node:path';
 import { startRedis, startUpstream } from './infra.js';
 import { cold, describeEnqueue, measureEnqueue, warm, type EnqueueTimes } from './enqueue.js';
 import { measure, openNamespace, OPEN_LOOP_WARMUP_S, type Env, type Result, type Scenario, type WorkerKind } from './measure.js';
+import { startArgs } from '../start-command.js';
 import { machine, markdownTable, textTable, writeDocs, type Row } from './report.js';
 
 const args = process.argv.slice(2);
@@ -147,7 +148,8 @@ within one run are what the targets are about.
 
 Workers, each in its own process: **empty** = BullMQ Worker with an empty processor (the queue's
 own limit here); **naive** = got + HSET + XADD with no validation, templates, egress checks or
-logs; **ours** = the built service, \`node dist/main.js\`, with its default configuration: worker,
+logs (Node's default flags); **ours** = the built service as \`npm start\` runs it, \`node ${startArgs().join(' ')}\`,
+with its default configuration: worker,
 HTTP API, /metrics observers, the destination guard with the default breaker, one log line per
 attempt (LOG_LEVEL=info, stdout to a file); only INVOKE_ALLOW_PRIVATE=127.0.0.1/32 is set so the
 loopback upstream is allowed. The upstream is a node:http server in its own process answering a

@@ -1,5 +1,6 @@
 /**
- * "ours" as production runs it: `node dist/main.js` (the built service: worker, HTTP API,
+ * "ours" as production runs it: `npm start`'s `node --max-semi-space-size=32 dist/main.js` (the
+ * node flags read from package.json; the built service: worker, HTTP API,
  * /metrics observers and destination hooks) with its default configuration, pointed at the
  * bench's queue, prefix and stream. Not a child of ours to talk to over IPC, so its CPU time and
  * peak RSS are read from /proc (Linux), its readiness from its own /readyz.
@@ -8,6 +9,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, openSync, closeSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { freePort, stopChild } from './infra.js';
+import { startArgs } from '../start-command.js';
 
 const CLK_TCK = 100; // Linux USER_HZ: /proc/<pid>/stat counts CPU in 1/100 s
 
@@ -37,7 +39,7 @@ export async function startService(env: Record<string, string>, logFile: string,
   if (!existsSync(main)) throw new Error('dist/main.js is missing: run `npm run build` first');
   const port = await freePort();
   const log = openSync(logFile, 'a');
-  const proc = spawn(process.execPath, [...nodeArgs, main], { stdio: ['ignore', log, 'inherit'], env: { ...process.env, ...env, PORT: String(port) } });
+  const proc = spawn(process.execPath, [...nodeArgs, ...startArgs().slice(0, -1), main], { stdio: ['ignore', log, 'inherit'], env: { ...process.env, ...env, PORT: String(port) } });
   closeSync(log);
   const pid = proc.pid!;
   const exited = new Promise<never>((_, reject) => proc.once('exit', (code) => reject(new Error(`dist/main.js exited (${code}) before it was ready`))));

@@ -131,7 +131,7 @@ describe('Dockerfile', () => {
     expect(runtime).toContain('npm ci --omit=dev');
     expect(runtime).toMatch(/^USER node$/m);
     // Exec form, node itself as PID 1: SIGTERM reaches src/main.ts's handler (no npm, no shell).
-    expect(runtime).toMatch(/^CMD \["node", "dist\/main\.js"\]$/m);
+    expect(runtime).toMatch(/^CMD \["node", "--max-semi-space-size=32", "dist\/main\.js"\]$/m);
     expect(existsSync(join(root, 'src/main.ts'))).toBe(true);
   });
 

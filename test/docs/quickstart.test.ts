@@ -1,16 +1,18 @@
 /**
- * What the Docker image runs (CMD ["node", "dist/main.js"], INVOKE_API_HOST=0.0.0.0) and what
- * `npm start` runs after its build: /healthz answers, SIGTERM reaches main.ts and ends the
+ * What the Docker image runs (CMD ["node", "--max-semi-space-size=32", "dist/main.js"],
+ * INVOKE_API_HOST=0.0.0.0) and what `npm start` runs after its build (the same node arguments,
+ * checked here): /healthz answers, SIGTERM reaches main.ts and ends the
  * process with exit 0 (so node as PID 1 needs no init), and binding beyond loopback without a
  * token stops at start naming INVOKE_API_TOKEN. Needs dist/ (npm test builds it first).
  */
 import { describe, expect, it } from 'vitest';
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { namespace, redisClient, cleanNamespace } from '../helpers/redis.js';
 import { waitFor } from '../helpers/wait.js';
+import { startArgs } from '../../scripts/start-command.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const built = existsSync(`${root}dist/main.js`);
@@ -20,13 +22,21 @@ const freePort = () => new Promise<number>((resolve) => {
 });
 
 function start(env: Record<string, string>) {
-  const child = spawn(process.execPath, ['dist/main.js'], { cwd: root, env: { PATH: process.env.PATH ?? '', LOG_LEVEL: 'info', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, startArgs(), { cwd: root, env: { PATH: process.env.PATH ?? '', LOG_LEVEL: 'info', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   child.stdout.on('data', (c: Buffer) => (out += c));
   child.stderr.on('data', (c: Buffer) => (out += c));
   const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
   return { child, exited, out: () => out };
 }
+
+describe('the start command', () => {
+  it('is the same in the Docker image as in npm start', () => {
+    const cmd = /^CMD (\[.*\])$/m.exec(readFileSync(`${root}Dockerfile`, 'utf8'))?.[1];
+    expect(JSON.parse(cmd ?? 'null')).toEqual(['node', ...startArgs()]);
+    expect(startArgs()).toContain('--max-semi-space-size=32');
+  });
+});
 
 describe.skipIf(!built)('node dist/main.js (the image CMD, npm start)', () => {
   it('serves /healthz and exits 0 on SIGTERM', async () => {

@@ -1,5 +1,6 @@
 /**
- * The worker as production runs it: `node dist/main.js` (what `npm start` runs after the build)
+ * The worker as production runs it: `node --max-semi-space-size=32 dist/main.js` (what `npm start`
+ * runs after the build; the arguments read from package.json)
  * in a child process, with only the environment the test gives it. stdout JSON log lines are
  * collected and parsed; stderr is kept for failure messages.
  */
@@ -7,6 +8,7 @@ import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, rmdirSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { startArgs } from '../../scripts/start-command.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const MAIN = path.join(ROOT, 'dist/main.js');
@@ -66,7 +68,7 @@ export interface WorkerProcess {
 /** Start-up can take long on a loaded CI box (node loads BullMQ, got, fastify...): wait up to a minute. */
 export async function startWorker(env: Record<string, string>, opts: { waitFor?: string | null; timeoutMs?: number } = {}): Promise<WorkerProcess> {
   await ensureBuilt();
-  const proc = spawn(process.execPath, [MAIN], {
+  const proc = spawn(process.execPath, [...startArgs().slice(0, -1), MAIN], {
     cwd: ROOT,
     env: { PATH: process.env.PATH ?? '', LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
