@@ -60,11 +60,17 @@ export function createDestinationGuard(deps: { policy: DestinationPolicy; store:
   const held = new WeakMap<Job, Held>();
   const seen = new Map<string, number>();
   const views = new Map<string, HostView>();
+  // Next size at which idle views are swept: doubled past what a sweep could not free, so hosts
+  // that all still have successes to send are not scanned again for every new host.
+  let sweepAt = maxHostViews;
 
   function view(host: string): HostView {
     let v = views.get(host);
     if (!v) {
-      if (views.size >= maxHostViews) forgetIdleViews();
+      if (views.size >= sweepAt) {
+        forgetIdleViews();
+        sweepAt = Math.max(maxHostViews, views.size * 2);
+      }
       v = { closedAt: 0, pausedUntil: 0, pendingOk: 0, flushing: undefined };
       views.set(host, v);
     }

@@ -73,6 +73,9 @@ describe('Redis outage', () => {
     expect(down.statusCode).toBe(503);
     expect(down.headers['retry-after']).toBe('5');
     expect(down.json()).toMatchObject({ error: 'UNAVAILABLE', message: expect.stringContaining('retrying is safe') });
+    // The dry run reads Redis too (breaker, context): 503 at once, never reaching dryRun.run.
+    const test = await app.inject({ method: 'POST', url: '/v1/invocations/test', payload: jobData() });
+    expect(test.statusCode).toBe(503);
 
     // Without the status check (a hung Redis looks "ready"), the time bound answers instead; the
     // add it started stays queued on the connection and runs on reconnect.

@@ -120,6 +120,12 @@ export function invocationRoutes(deps: InvocationDeps) {
 
     app.post('/v1/invocations/test', {
       schema: { summary: 'Dry run: render and send now, return the masked request and the envelope; saves and emits nothing', body: dryRunInputSchema, response: { 200: z.object({ request: shownRequest.nullable(), envelope: envelopeSchema }), ...errors } },
-    }, async (req) => deps.dryRun.run(req.body));
+    }, async (req) => {
+      // A dry run reads Redis (the host's breaker and pause; the run's context when a template
+      // needs it): while the connection is down, 503 at once rather than a request held open.
+      // Its HTTP call is not bounded here: a slow partner may rightly take its whole timeout.
+      if (deps.redisReady && !deps.redisReady()) throw new RedisUnavailableError('Redis is unreachable');
+      return deps.dryRun.run(req.body);
+    });
   };
 }
