@@ -6,8 +6,11 @@
  *              (the first 20 % are warm-up: JIT, sockets, BullMQ's fetch ramp). With keepDepth the
  *              driver tops the queue up so the waiting count stays near the prefill.
  *   open loop  jobs are enqueued at a fixed rate while the worker runs; enqueue-to-event
- *              latency is the event's arrival (XREAD BLOCK here) minus the enqueue time
- *              carried in the job's runId. The jobs enqueued in the first OPEN_LOOP_WARMUP_S
+ *              latency is the event's time (its stream entry ID: Redis's clock when the XADD
+ *              ran) minus the enqueue time carried in the job's runId. The driver reads events
+ *              with XREAD BLOCK, but its own read delay (a consumer's, not the worker's, and
+ *              inflated by the driver sharing 2 cores with Redis, the upstream and the worker)
+ *              is reported apart as readDelayP99, not counted. The jobs enqueued in the first OPEN_LOOP_WARMUP_S
  *              seconds are warm-up: their latency is reported apart (coldP99), not measured.
  * Completion is our continuation event for naive/ours, BullMQ's own 'completed' event for empty.
  */
@@ -51,6 +54,10 @@ export interface Result {
   latency: { p50: number; p95: number; p99: number } | undefined;
   /** Open loop: p99 of the warm-up jobs (a fresh process's first OPEN_LOOP_WARMUP_S seconds). */
   coldP99?: number;
+  /** Open loop: p99 of the driver's XREAD arrival minus the event's stream time. */
+  readDelayP99?: number;
+  /** Open loop: the latency split at BullMQ's processedOn (the moveToActive that handed the job to the worker). */
+  split?: { pickup: Percentiles; processing: Percentiles };
   cpuSecPer1k: number;
   peakRssMb: number;
   memBytesPerJob: number | undefined;
@@ -128,6 +135,8 @@ export async function measure(env: Env, sc: Scenario, worker: WorkerKind, rate?:
     let tSkip = Date.now();
     const latencies: number[] = [];
     const coldLatencies: number[] = [];
+    const readDelays: number[] = [];
+    const measured: Array<{ jobId: string; enqueued: number; emitted: number }> = [];
     let feeding: Promise<void> = Promise.resolve();
     let stopFeeding = false;
     if (rate === undefined) await queue.resume();
@@ -147,7 +156,13 @@ export async function measure(env: Env, sc: Scenario, worker: WorkerKind, rate?:
           tSkip = now;
           child.mark();
         }
-        (count > skip ? latencies : coldLatencies).push(now - enqueuedAt(f.jobId ?? ''));
+        // The entry ID's first part is the ms time of the XADD on Redis's clock (same host).
+        const emittedAt = Number(entryId.slice(0, entryId.indexOf('-')));
+        (count > skip ? latencies : coldLatencies).push(emittedAt - enqueuedAt(f.jobId ?? ''));
+        if (count > skip) {
+          readDelays.push(now - emittedAt);
+          if (rate !== undefined && f.jobId) measured.push({ jobId: f.jobId, enqueued: enqueuedAt(f.jobId), emitted: emittedAt });
+        }
       }
       // Depth scenarios: keep about `prefill` jobs waiting while the worker drains them.
       if (sc.keepDepth && !topping && ns.added - addedAtStart - count < -500) {
@@ -157,6 +172,7 @@ export async function measure(env: Env, sc: Scenario, worker: WorkerKind, rate?:
     }
     const tEnd = Date.now();
     stopFeeding = true;
+    const split = rate !== undefined ? await pickupSplit(admin, `${ns.prefix}:${queue.name}`, measured.slice(-5_000)) : undefined;
     const report = await child.report();
     await queue.pause();
     await feeding;
@@ -176,7 +192,8 @@ export async function measure(env: Env, sc: Scenario, worker: WorkerKind, rate?:
       worker,
       jobsPerSec: (count - skip) / Math.max(0.001, (tEnd - tSkip) / 1000),
       latency: lat,
-      ...(cold ? { coldP99: cold.p99 } : {}),
+      ...(cold ? { coldP99: cold.p99, readDelayP99: percentiles(readDelays).p99 } : {}),
+      ...(split ? { split } : {}),
       cpuSecPer1k: report.cpuMs / Math.max(1, count - skip),
       peakRssMb: report.maxRssKb / 1024,
       memBytesPerJob,
@@ -238,7 +255,29 @@ async function usedMemory(redis: Redis): Promise<number> {
   return Number(/used_memory:(\d+)/.exec(info)?.[1] ?? NaN);
 }
 
-export function percentiles(values: number[]) {
+export type Percentiles = { p50: number; p95: number; p99: number };
+
+/**
+ * Where an open-loop job's time went: enqueue to processedOn (waiting, the worker's blocking
+ * fetch and moveToActive: the queue's share) and processedOn to the event (the processor's
+ * share). Read from the job hashes still retained (ours keeps the newest 10,000 completed).
+ */
+async function pickupSplit(redis: Redis, queueKey: string, jobs: Array<{ jobId: string; enqueued: number; emitted: number }>) {
+  const pipeline = redis.pipeline();
+  for (const j of jobs) pipeline.hget(`${queueKey}:${j.jobId}`, 'processedOn');
+  const replies = (await pipeline.exec()) ?? [];
+  const pickup: number[] = [];
+  const processing: number[] = [];
+  replies.forEach(([, v], i) => {
+    const on = Number(v);
+    if (!v || !Number.isFinite(on)) return;
+    pickup.push(on - jobs[i]!.enqueued);
+    processing.push(jobs[i]!.emitted - on);
+  });
+  return pickup.length ? { pickup: percentiles(pickup), processing: percentiles(processing) } : undefined;
+}
+
+export function percentiles(values: number[]): Percentiles {
   const s = [...values].sort((a, b) => a - b);
   const at = (p: number) => s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] ?? NaN;
   return { p50: at(50), p95: at(95), p99: at(99) };
