@@ -158,10 +158,11 @@ export async function measure(env: Env, sc: Scenario, worker: WorkerKind, rate?:
         }
         // The entry ID's first part is the ms time of the XADD on Redis's clock (same host).
         const emittedAt = Number(entryId.slice(0, entryId.indexOf('-')));
-        (count > skip ? latencies : coldLatencies).push(emittedAt - enqueuedAt(f.jobId ?? ''));
-        if (count > skip) {
+        const enqueued = enqueuedAt(f.jobId ?? '');
+        (count > skip ? latencies : coldLatencies).push(emittedAt - enqueued);
+        if (count > skip && rate !== undefined) {
           readDelays.push(now - emittedAt);
-          if (rate !== undefined && f.jobId) measured.push({ jobId: f.jobId, enqueued: enqueuedAt(f.jobId), emitted: emittedAt });
+          if (f.jobId) measured.push({ jobId: f.jobId, enqueued, emitted: emittedAt });
         }
       }
       // Depth scenarios: keep about `prefill` jobs waiting while the worker drains them.
@@ -192,7 +193,8 @@ export async function measure(env: Env, sc: Scenario, worker: WorkerKind, rate?:
       worker,
       jobsPerSec: (count - skip) / Math.max(0.001, (tEnd - tSkip) / 1000),
       latency: lat,
-      ...(cold ? { coldP99: cold.p99, readDelayP99: percentiles(readDelays).p99 } : {}),
+      ...(cold ? { coldP99: cold.p99 } : {}),
+      ...(rate !== undefined ? { readDelayP99: percentiles(readDelays).p99 } : {}),
       ...(split ? { split } : {}),
       cpuSecPer1k: report.cpuMs / Math.max(1, count - skip),
       peakRssMb: report.maxRssKb / 1024,
