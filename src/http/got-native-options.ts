@@ -11,9 +11,10 @@
  *
  * The fix keeps got's own code: the two spread sources are swapped for nothing while got's
  * method runs (the literal then takes the fast path), and the result is merged after them
- * with Object.assign (in the literal, its own properties win over the spread ones; ~1.3 us in
- * all). The result has the same keys and values as got's; test/http/got-native-options.test.ts
- * compares the two on plain, HTTPS, unix-socket and cache-option requests.
+ * (in the literal, its own properties win over the spread ones), leaving out the keys whose
+ * value is undefined, which Node would otherwise copy twice more per request (definedOnly).
+ * The result has got's defined keys and values; test/http/got-native-options.test.ts compares
+ * the two on plain, HTTPS, unix-socket and cache-option requests.
  */
 import { Options } from 'got';
 
@@ -41,8 +42,29 @@ function fastCreateNativeRequestOptions(this: Options): NativeOptions {
     internals.cacheOptions = cacheOptions;
     self._unixOptions = unixOptions;
   }
-  // Same keys, order and precedence as got's literal: spread sources first, its own properties win.
-  return Object.assign({}, cacheOptions, unixOptions, result);
+  return definedOnly(cacheOptions, unixOptions, result);
+}
+
+/**
+ * got's sources merged with its literal's precedence (spread sources first, its own properties
+ * win), without the keys whose value is undefined: about 25 of got's 35 for a plain HTTP call.
+ * Node copies the object it is handed twice more per request, each time as a spread into a
+ * null-prototype literal (ClientRequest, then Agent#addRequest), where every key costs: ~20 us
+ * of the 35 us those copies took on this VM. An absent key reads as undefined everywhere Node
+ * looks (`options.x`); and where Node spreads its own defaults first (tls.connect), an absent
+ * key keeps the default that an explicit undefined would have overwritten.
+ */
+function definedOnly(...sources: (Record<string, unknown> | undefined)[]): NativeOptions {
+  const out: NativeOptions = {};
+  for (const source of sources) {
+    for (const key in source) {
+      const value = source[key];
+      if (value !== undefined) out[key] = value;
+      // A later source's undefined overrides an earlier value, as in got's literal.
+      else if (key in out) out[key] = undefined;
+    }
+  }
+  return out;
 }
 
 /** Installs the workaround once per process (idempotent); a got without the method is left alone. */

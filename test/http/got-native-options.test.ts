@@ -1,8 +1,8 @@
 /**
  * The workaround for got's slow createNativeRequestOptions (src/http/got-native-options.ts)
- * must hand http.request exactly what got's own method does: the same keys in the same order
- * and the same values, on plain, HTTPS, unix-socket and cache-option requests, and leave the
- * Options as it found them.
+ * must hand http.request what got's own method does, less the keys whose value is undefined:
+ * every defined key with the same value, on plain, HTTPS, unix-socket and cache-option
+ * requests, and leave the Options as it found them.
  */
 import http from 'node:http';
 import https from 'node:https';
@@ -39,8 +39,10 @@ describe('fast createNativeRequestOptions', () => {
       const unix = (options as unknown as { _unixOptions: unknown })._unixOptions;
       const ours = options.createNativeRequestOptions() as Record<string, unknown>;
       const gots = gotCreateNativeRequestOptions.call(options) as unknown as Record<string, unknown>;
-      expect(Object.keys(ours)).toEqual(Object.keys(gots));
-      expect(ours).toStrictEqual(gots);
+      expect(ours).toStrictEqual(defined(gots));
+      // The point of it: got's undefined keys are not handed on (about 25 of 35 on a plain call).
+      expect(Object.values(ours)).not.toContain(undefined);
+      expect(Object.keys(ours).length).toBeLessThan(Object.keys(gots).length);
       expect(internals.cacheOptions).toBe(cacheOptions);
       expect((options as unknown as { _unixOptions: unknown })._unixOptions).toBe(unix);
     });
@@ -52,7 +54,15 @@ describe('fast createNativeRequestOptions', () => {
     (options as unknown as { _internals: { cacheOptions: object } })._internals.cacheOptions = { shared: true, method: 'FROM-CACHE' };
     const ours = options.createNativeRequestOptions() as Record<string, unknown>;
     expect(ours.method).toBe('POST');
-    expect(ours).toStrictEqual(gotCreateNativeRequestOptions.call(options));
+    expect(ours).toStrictEqual(defined(gotCreateNativeRequestOptions.call(options) as unknown as Record<string, unknown>));
+  });
+
+  it("lets the literal's undefined win over a spread value, as got's literal does", () => {
+    const options = cases['plain POST']!();
+    (options as unknown as { _internals: { cacheOptions: object } })._internals.cacheOptions = { shared: true, localAddress: '10.0.0.1' };
+    const ours = options.createNativeRequestOptions() as Record<string, unknown>;
+    expect(ours.localAddress).toBeUndefined();
+    expect((gotCreateNativeRequestOptions.call(options) as unknown as Record<string, unknown>).localAddress).toBeUndefined();
   });
 
   it('keeps the unix socket path and the cache options in the result', () => {
@@ -60,6 +70,10 @@ describe('fast createNativeRequestOptions', () => {
     expect(unix).toMatchObject({ socketPath: '/tmp/some.sock', path: '/path?q=1', host: '' });
     const cached = cases['cache options set']!().createNativeRequestOptions() as Record<string, unknown>;
     expect(cached).toMatchObject({ shared: false, immutableMinTimeToLive: 5 });
-    expect(Object.keys(cached)).toEqual(expect.arrayContaining(['cacheHeuristic', 'ignoreCargoCult']));
   });
 });
+
+/** got's result as http.request would see it after ours: the keys whose value is undefined left out. */
+function defined(options: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(options).filter(([, value]) => value !== undefined));
+}
