@@ -207,6 +207,10 @@ test/http/client.test.ts).
   method with the spread sources swapped out and merges them back in (~1.3 us; the test compares the
   result with got's). Our template scope (9 us a job) and rendered request (1.5 us) had the same
   shape and are now built with Object.assign.
+- The same options then went to http.request with ~25 of their 35 keys undefined, and Node
+  copies them twice more per request (ClientRequest, Agent#addRequest: spreads into
+  null-prototype literals). Handing on only the defined keys cut the HTTP client's CPU from a
+  median of 309-334 to 260-292 us per request (in-process A/B on loopback, 6 rounds each).
 - Destinations: a host with only the default breaker cost two Lua scripts per call (ask before,
   record after), 50 us of the worker's CPU per job. A host seen closed in the last second is now
   called without asking, and its successes reach the breaker in one script per 100 ms
