@@ -57,7 +57,9 @@ function fastCreateNativeRequestOptions(this: Options): NativeOptions {
 function definedOnly(...sources: (Record<string, unknown> | undefined)[]): NativeOptions {
   const out: NativeOptions = {};
   for (const source of sources) {
-    for (const key in source) {
+    if (source === undefined) continue;
+    // Own keys only, as a spread copies (for...in would also take anything on Object.prototype).
+    for (const key of Object.keys(source)) {
       const value = source[key];
       if (value !== undefined) out[key] = value;
       // A later source's undefined overrides an earlier value, as in got's literal.

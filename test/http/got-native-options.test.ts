@@ -65,6 +65,16 @@ describe('fast createNativeRequestOptions', () => {
     expect((gotCreateNativeRequestOptions.call(options) as unknown as Record<string, unknown>).localAddress).toBeUndefined();
   });
 
+  it('copies own keys only, as a spread does (nothing inherited from a polluted Object.prototype)', () => {
+    Object.defineProperty(Object.prototype, 'pollutedForTest', { value: 'x', enumerable: true, configurable: true, writable: true });
+    try {
+      const ours = cases['plain POST']!().createNativeRequestOptions() as Record<string, unknown>;
+      expect(Object.hasOwn(ours, 'pollutedForTest')).toBe(false);
+    } finally {
+      delete (Object.prototype as Record<string, unknown>).pollutedForTest;
+    }
+  });
+
   it('keeps the unix socket path and the cache options in the result', () => {
     const unix = cases['unix socket']!().createNativeRequestOptions() as Record<string, unknown>;
     expect(unix).toMatchObject({ socketPath: '/tmp/some.sock', path: '/path?q=1', host: '' });
