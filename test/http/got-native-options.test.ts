@@ -39,6 +39,7 @@ describe('fast createNativeRequestOptions', () => {
       const unix = (options as unknown as { _unixOptions: unknown })._unixOptions;
       const ours = options.createNativeRequestOptions() as Record<string, unknown>;
       const gots = gotCreateNativeRequestOptions.call(options) as unknown as Record<string, unknown>;
+      expect(Object.keys(ours)).toEqual(Object.keys(defined(gots)));
       expect(ours).toStrictEqual(defined(gots));
       // The point of it: got's undefined keys are not handed on (about 25 of 35 on a plain call).
       expect(Object.values(ours)).not.toContain(undefined);
@@ -78,8 +79,12 @@ describe('fast createNativeRequestOptions', () => {
   it('keeps the unix socket path and the cache options in the result', () => {
     const unix = cases['unix socket']!().createNativeRequestOptions() as Record<string, unknown>;
     expect(unix).toMatchObject({ socketPath: '/tmp/some.sock', path: '/path?q=1', host: '' });
-    const cached = cases['cache options set']!().createNativeRequestOptions() as Record<string, unknown>;
+    const cachedOptions = cases['cache options set']!();
+    const cached = cachedOptions.createNativeRequestOptions() as Record<string, unknown>;
     expect(cached).toMatchObject({ shared: false, immutableMinTimeToLive: 5 });
+    // Every cache option got hands on with a value is in ours (the undefined ones are left out).
+    const gotsCached = defined(gotCreateNativeRequestOptions.call(cachedOptions) as unknown as Record<string, unknown>);
+    expect(Object.keys(cached)).toEqual(expect.arrayContaining(['shared', 'immutableMinTimeToLive', ...Object.keys(gotsCached)]));
   });
 });
 
