@@ -62,6 +62,8 @@ export interface Result {
   peakRssMb: number;
   memBytesPerJob: number | undefined;
   rate?: number;
+  /** Set by the runner: this worker's jobs/s (or p99, open loop) in every run of the scenario. */
+  runs?: number[];
 }
 
 export interface Env { redisUrl: string; ownedRedis: boolean; upstreams: Record<number, string>; nodeArgs: string[]; logFile: string }
