@@ -8,6 +8,7 @@ import type { Config } from '../config.js';
 import type { RedisClient } from '../redis.js';
 import { createBackoffStrategy } from './backoff.js';
 import type { Processor } from './processor.js';
+import { startFetchedJobsAtOnce } from './prompt-start.js';
 
 export const JOB_NAME = 'invoke';
 export const METRICS_MINUTES = 7 * 24 * 60;
@@ -21,8 +22,8 @@ export function retention(cfg: WorkerConfig) {
   };
 }
 
-export function createWorker(cfg: WorkerConfig, connection: RedisClient, processor: Processor, opts: { autorun?: boolean } = {}): Worker {
-  return new Worker(cfg.INVOKE_QUEUE, (job: Job, token?: string) => processor(job, token), {
+export function createWorker(cfg: WorkerConfig, connection: RedisClient, processor: Processor, opts: { autorun?: boolean; warn?: (message: string) => void } = {}): Worker {
+  const worker = new Worker(cfg.INVOKE_QUEUE, (job: Job, token?: string) => processor(job, token), {
     connection,
     prefix: cfg.BULLMQ_PREFIX,
     concurrency: cfg.INVOKE_CONCURRENCY,
@@ -36,4 +37,7 @@ export function createWorker(cfg: WorkerConfig, connection: RedisClient, process
     settings: { backoffStrategy: createBackoffStrategy(cfg.INVOKE_BACKOFF_MAX_MS) },
     ...retention(cfg),
   });
+  // Before the main loop's first fetch: run() reaches it only after awaiting the connection.
+  if (!startFetchedJobsAtOnce(worker)) opts.warn?.('bullmq Worker internals changed: fetched jobs may wait for the fetch loop before they start (src/worker/prompt-start.ts)');
+  return worker;
 }
