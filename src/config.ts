@@ -10,6 +10,9 @@ import { z } from 'zod';
 
 const int = (min: number, max = Number.MAX_SAFE_INTEGER) => z.coerce.number().int().min(min).max(max);
 const bool = z.enum(['true', 'false', '1', '0', 'yes', 'no']).transform((v) => ['true', '1', 'yes'].includes(v));
+/** base64 of exactly 32 bytes: an AES-256 key (contract v1.1 section 6.1). */
+const key32 = z.string().refine((v) => isKey32(v), 'must be base64 of 32 random bytes (openssl rand -base64 32)');
+const isKey32 = (v: string) => /^[A-Za-z0-9+/]{43}=$/.test(v.trim()) && Buffer.from(v.trim(), 'base64').length === 32;
 const list = z.string().transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean));
 
 type Setting<S extends z.ZodType, D extends string | undefined = string | undefined> = { schema: S; default: D; doc: string };
@@ -56,14 +59,22 @@ export const settings = {
   INVOKE_RETAIN_FAILED_SECONDS: setting(int(0), String(14 * 86400), 'Keep failed jobs this long (held jobs wait here for an operator).'),
   INVOKE_RETAIN_FAILED_COUNT: setting(int(0), '100000', 'Keep at most this many failed jobs.'),
   INVOKE_DESTINATIONS: setting(z.string(), '', 'Per-host rate limits, concurrency caps and breakers: JSON, or a path to a JSON file.'),
+  INVOKE_SECRETS_KEY: setting(key32, undefined, 'Key (base64 of 32 bytes) that encrypts tenant secrets, credentials and cached tokens in Redis (AES-256-GCM). Required to use tenant secrets or credentials.'),
+  INVOKE_SECRETS_OLD_KEYS: setting(list.pipe(z.array(key32)), '', 'Comma-separated previous keys, still accepted for decryption during a key rotation (invoke-api secrets rotate-key).'),
+  INVOKE_TENANTS: setting(z.string(), '', 'Per-tenant fair-share weight, maxConcurrent and ratePerSecond: JSON, or a path to a JSON file.'),
+  INVOKE_PUBLIC_URL: setting(z.url({ protocol: /^https?$/ }), undefined, 'Public base URL of this service for partner callbacks (callback.url = <this>/v1/callbacks/<token>).'),
   LOG_LEVEL: setting(z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']), 'info', 'pino log level.'),
 } as const;
 
 type Settings = typeof settings;
 export type RawConfig = { [K in keyof Settings]: Settings[K]['default'] extends string ? z.output<Settings[K]['schema']> : z.output<Settings[K]['schema']> | undefined };
 
-/** A secret usable in templates as secrets.NAME, optionally bound to destination host globs. */
-export interface Secret { name: string; value: string; hosts: string[] | undefined }
+/**
+ * A secret usable in templates as secrets.NAME, optionally bound to destination host globs.
+ * `tenants` (INVOKE_SECRET_<NAME>_TENANTS) lists the tenants that may use a platform secret
+ * ('*' = all); jobs without tenantId may always use it.
+ */
+export interface Secret { name: string; value: string; hosts: string[] | undefined; tenants?: string[] | undefined }
 
 export type Config = Readonly<RawConfig & { secrets: ReadonlyMap<string, Secret> }>;
 
@@ -71,23 +82,33 @@ export class ConfigError extends Error {
   override name = 'ConfigError';
 }
 
-/** Reads INVOKE_SECRET_<NAME> and INVOKE_SECRET_<NAME>_HOSTS (binding wins when <NAME> exists too). */
+const BINDINGS = ['_HOSTS', '_TENANTS'] as const;
+const splitList = (v: string | undefined) => v?.split(',').map((h) => h.trim()).filter(Boolean);
+
+/**
+ * Reads INVOKE_SECRET_<NAME>, INVOKE_SECRET_<NAME>_HOSTS and INVOKE_SECRET_<NAME>_TENANTS
+ * (a binding wins when <NAME> exists too).
+ */
 export function loadSecrets(env: NodeJS.ProcessEnv): Map<string, Secret> {
   const raw = new Map<string, string>();
   for (const [key, value] of Object.entries(env)) {
     if (key.startsWith('INVOKE_SECRET_') && value !== undefined) raw.set(key.slice('INVOKE_SECRET_'.length), value);
   }
+  const isBinding = (name: string) => BINDINGS.some((b) => name.endsWith(b) && raw.has(name.slice(0, -b.length)));
   const secrets = new Map<string, Secret>();
   for (const [name, value] of raw) {
-    const boundTo = name.endsWith('_HOSTS') ? name.slice(0, -'_HOSTS'.length) : undefined;
-    if (boundTo !== undefined && raw.has(boundTo)) continue;
+    if (isBinding(name)) continue;
     if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) throw new ConfigError(`INVOKE_SECRET_${name}: secret names must match [A-Za-z_][A-Za-z0-9_]*`);
     if (value === '') throw new ConfigError(`INVOKE_SECRET_${name}: must not be empty`);
-    const hosts = raw.get(`${name}_HOSTS`)?.split(',').map((h) => h.trim().toLowerCase()).filter(Boolean);
-    secrets.set(name, { name, value, hosts });
+    const hosts = splitList(raw.get(`${name}_HOSTS`))?.map((h) => h.toLowerCase());
+    const tenants = splitList(raw.get(`${name}_TENANTS`));
+    secrets.set(name, { name, value, hosts, tenants });
   }
   return secrets;
 }
+
+/** Settings whose value is a credential: never echoed in a configuration error. */
+const HIDDEN = new Set(['INVOKE_API_TOKEN', 'INVOKE_SECRETS_KEY', 'INVOKE_SECRETS_OLD_KEYS']);
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const out: Record<string, unknown> = {};
@@ -98,7 +119,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     const parsed = s.schema.safeParse(value);
     if (!parsed.success) {
       const why = parsed.error.issues.map((i) => i.message).join('; ');
-      throw new ConfigError(`${name}: ${why} (got ${JSON.stringify(name === 'INVOKE_API_TOKEN' ? '<hidden>' : value)})`);
+      throw new ConfigError(`${name}: ${why} (got ${JSON.stringify(HIDDEN.has(name) ? '<hidden>' : value)})`);
     }
     out[name] = parsed.data;
   }

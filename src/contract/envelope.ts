@@ -13,5 +13,9 @@ export const envelopeSchema = z.strictObject({
   durationMs: z.number().min(0),
   at: z.string(),
   eventId: z.string(),
+  /** Contract v1.1 section 6.4: true when the result came from the step's response cache. */
+  cached: z.boolean().optional(),
+  /** Contract v1.1 section 6.5: set when the partner's callback completed the step. */
+  callback: z.strictObject({ at: z.string() }).optional(),
 });
 export type Envelope = z.infer<typeof envelopeSchema>;

@@ -5,13 +5,19 @@
 export const ERROR_CODES = [
   'INVALID_JOB', 'TEMPLATE_ERROR', 'URL_BLOCKED', 'DNS_ERROR', 'CONNECT_ERROR', 'TIMEOUT',
   'HTTP_STATUS', 'RESPONSE_TOO_LARGE', 'RATE_LIMITED', 'CIRCUIT_OPEN', 'EXPIRED', 'DISCARDED',
+  'AUTH_ERROR', 'UNEXPECTED_RESPONSE', 'CALLBACK_TIMEOUT',
 ] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];
 
 /** RFC 9110 / 6585 statuses worth another attempt (contract section 4). */
 export const RETRYABLE_STATUSES: ReadonlySet<number> = new Set([408, 425, 429, 500, 502, 503, 504]);
 
-export type RetryPolicy = 'never' | 'always' | 'by-status' | 'if-temporary' | 'delay';
+/**
+ * 'if-temporary': the code alone does not decide; the error says (DNS: EAI_AGAIN vs ENOTFOUND;
+ * AUTH_ERROR: a refused credential vs a token endpoint that failed).
+ * 'by-rule': UNEXPECTED_RESPONSE is retried only when the step's expect.retry holds.
+ */
+export type RetryPolicy = 'never' | 'always' | 'by-status' | 'if-temporary' | 'by-rule' | 'delay';
 
 export function retryPolicy(code: ErrorCode): RetryPolicy {
   switch (code) {
@@ -21,6 +27,7 @@ export function retryPolicy(code: ErrorCode): RetryPolicy {
     case 'RESPONSE_TOO_LARGE':
     case 'EXPIRED':
     case 'DISCARDED':
+    case 'CALLBACK_TIMEOUT':
       return 'never';
     case 'CONNECT_ERROR':
     case 'TIMEOUT':
@@ -28,7 +35,10 @@ export function retryPolicy(code: ErrorCode): RetryPolicy {
     case 'HTTP_STATUS':
       return 'by-status';
     case 'DNS_ERROR':
+    case 'AUTH_ERROR':
       return 'if-temporary';
+    case 'UNEXPECTED_RESPONSE':
+      return 'by-rule';
     case 'RATE_LIMITED':
     case 'CIRCUIT_OPEN':
       return 'delay';

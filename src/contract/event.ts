@@ -19,6 +19,8 @@ export const continuationEventSchema = z.strictObject({
   attempts: z.string(),
   jobId: z.string(),
   at: z.string(),
+  /** Contract v1.1: the job's tenantId, or '' when it has none. */
+  tenantId: z.string(),
 });
 /** Stream entries are flat string maps: numbers are written as decimal strings. */
 export type ContinuationEvent = z.infer<typeof continuationEventSchema>;

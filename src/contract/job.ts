@@ -11,6 +11,14 @@ const headerName = z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,128}$/, 'must
 // Well-formed UTF-16 only: a lone surrogate cannot be percent-encoded into a jobId.
 const id = (what: string) => z.string().min(1, `${what} must not be empty`).max(200).refine((s) => (s as string & { isWellFormed(): boolean }).isWellFormed(), 'must be well-formed Unicode (no lone surrogates)');
 
+/** Tenant ids (contract v1.1 section 6.1). */
+export const TENANT_ID = /^[A-Za-z0-9._-]{1,64}$/;
+/** Names of tenant secrets and credentials (contract v1.1 sections 6.1, 6.2). */
+export const SECRET_NAME = /^[A-Z][A-Z0-9_]{0,63}$/;
+export const MAX_WAIT_MS = 30 * 24 * 3600 * 1000;
+const secretName = (what: string) => z.string().regex(SECRET_NAME, `${what} must match ^[A-Z][A-Z0-9_]{0,63}$`);
+const condition = z.string().min(1).max(2048);
+
 export const requestSchema = z.strictObject({
   method: z.enum(METHODS).default('GET'),
   url: z.string().min(1).max(8192),
@@ -21,6 +29,28 @@ export const requestSchema = z.strictObject({
   timeoutMs: z.number().int().min(100).max(60000).optional(),
   idempotencyHeader: headerName.optional(),
   followRedirects: z.boolean().default(false),
+  /** Contract v1.1 section 6.2: a partner credential applied to the request. */
+  auth: z.strictObject({ credential: secretName('request.auth.credential') }).optional(),
+});
+
+/** Contract v1.1 section 6.3: Liquid conditions over response.status, headers and body. */
+export const expectSchema = z.strictObject({
+  success: condition.optional(),
+  retry: condition.optional(),
+});
+
+/** Contract v1.1 section 6.4: results kept under tenant + journeyId + stepId + rendered key. */
+export const cacheSchema = z.strictObject({
+  key: z.string().min(1).max(1024),
+  ttlSeconds: z.number().int().min(1).max(86_400),
+  /** Cache the answers of requests that carried a secret too (off by default: docs/cache.md). */
+  withSecrets: z.boolean().default(false),
+});
+
+/** Contract v1.1 section 6.5: after a successful call, wait for the partner's callback. */
+export const waitSchema = z.strictObject({
+  callback: z.literal(true),
+  timeoutMs: z.number().int().min(1000).max(MAX_WAIT_MS),
 });
 
 export const saveSchema = z.strictObject({
@@ -40,6 +70,11 @@ export const invokeJobSchema = z.strictObject({
   data: z.record(z.string(), z.unknown()).default({}),
   save: saveSchema,
   onFailure: z.enum(['continue', 'hold']).default('continue'),
+  /** Contract v1.1: absent means the single-tenant deployment of v1. */
+  tenantId: z.string().regex(TENANT_ID, 'must match ^[A-Za-z0-9._-]{1,64}$').optional(),
+  expect: expectSchema.optional(),
+  cache: cacheSchema.optional(),
+  wait: waitSchema.optional(),
 });
 
 /** What a producer writes (defaults may be left out). */

@@ -22,6 +22,7 @@ export function buildEvent(job: InvokeJob, jobId: string, envelope: Envelope, er
     attempts: String(envelope.attempts),
     jobId,
     at: envelope.at,
+    tenantId: job.tenantId ?? '',
   };
 }
 

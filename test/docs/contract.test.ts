@@ -46,7 +46,7 @@ describe('docs/contract.md', () => {
     const section4 = doc.slice(doc.indexOf('## 4.'), doc.indexOf('## 5.'));
     expect([...section4.matchAll(/`([A-Z_]+)`/g)].map((m) => m[1])).toEqual([...ERROR_CODES]);
     const names = [...doc.matchAll(/`((?:INVOKE|REDIS|BULLMQ|LOG|PORT)[A-Z0-9_<>]*)`/g)].map((m) => m[1]!);
-    const unknown = names.filter((n) => !(n in settings) && !n.startsWith('INVOKE_SECRET_'));
+    const unknown = names.filter((n) => !(n in settings) && !n.startsWith('INVOKE_SECRET_') && !n.startsWith('INVOKE_CREDENTIAL_'));
     expect(unknown).toEqual([]);
   });
 });

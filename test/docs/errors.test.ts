@@ -15,6 +15,7 @@ const RETRIED: Record<RetryPolicy, string> = {
   always: 'yes',
   'by-status': [...RETRYABLE_STATUSES].sort((a, b) => a - b).join(', '),
   'if-temporary': 'temporary only',
+  'by-rule': 'when `expect.retry` holds',
   delay: 'delayed, not an attempt',
 };
 
