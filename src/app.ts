@@ -12,7 +12,8 @@ import { createScrubber } from './template/secrets.js';
 import { createHttpClient, type HttpClient } from './http/call.js';
 import { contextKey, readContext } from './store/context.js';
 import { createResultWriter } from './worker/result-writer.js';
-import { createProcessor, type ProcessorDeps } from './worker/processor.js';
+import { createProcessor } from './worker/processor.js';
+import type { AttemptHooks } from './queue/attempt-hooks.js';
 import { createWorker } from './worker/create-worker.js';
 
 export interface WorkerApp {
@@ -25,7 +26,7 @@ export interface WorkerApp {
   close(timeoutMs: number): Promise<boolean>;
 }
 
-export function createWorkerApp(cfg: Config, logger: Logger, extra: Pick<ProcessorDeps, 'beforeCall' | 'observers'> = {}): WorkerApp {
+export function createWorkerApp(cfg: Config, logger: Logger, extra: AttemptHooks = {}): WorkerApp {
   const redis = createRedis(cfg, 'store');
   const bullConnection = createRedis(cfg, 'worker');
   watchConnection(redis, 'store', logger);

@@ -16,8 +16,8 @@ import { loadConfig } from '../config.js';
 import { idempotencyKey } from '../contract/idempotency.js';
 import { InvalidJobError, parseJob } from '../contract/invalid-job.js';
 import type { InvokeJob, InvokeJobInput } from '../contract/job.js';
-import { BACKOFF_TYPE } from '../worker/backoff.js';
-import { JOB_NAME, retention } from '../worker/create-worker.js';
+import { BACKOFF_TYPE } from '../queue/backoff.js';
+import { JOB_NAME, retention } from '../queue/job-options.js';
 import { readStatus, type InvocationStatus } from './status.js';
 
 export interface InvokeClientOptions {

@@ -22,7 +22,7 @@ import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { InvokeError } from '../contract/errors.js';
 import type { Logger } from '../logger.js';
-import type { AttemptInfo, ProcessorDeps } from '../worker/processor.js';
+import type { AttemptInfo, BeforeCall } from '../queue/attempt-hooks.js';
 import { isUnlimited, type DestinationPolicy, type HostPolicy } from './policy.js';
 import type { CallKind, DestinationStore, Verdict } from './store.js';
 
@@ -47,7 +47,7 @@ const noRelease = () => {};
 const breakerOnly = (p: HostPolicy) => p.ratePerSecond === 0 && p.maxConcurrent === 0 && p.breaker !== false;
 
 export interface DestinationGuard {
-  beforeCall: NonNullable<ProcessorDeps['beforeCall']>;
+  beforeCall: BeforeCall;
   observe: (info: AttemptInfo) => void;
   /** Sends the successes not recorded yet (at shutdown). */
   flush(): Promise<void>;

@@ -6,21 +6,14 @@
 import { Worker, type Job } from 'bullmq';
 import type { Config } from '../config.js';
 import type { RedisClient } from '../redis.js';
-import { createBackoffStrategy } from './backoff.js';
+import { createBackoffStrategy } from '../queue/backoff.js';
+import { retention, type RetentionConfig } from '../queue/job-options.js';
 import type { Processor } from './processor.js';
 import { startFetchedJobsAtOnce } from './prompt-start.js';
 
-export const JOB_NAME = 'invoke';
 export const METRICS_MINUTES = 7 * 24 * 60;
 
-export type WorkerConfig = Pick<Config, 'INVOKE_QUEUE' | 'BULLMQ_PREFIX' | 'INVOKE_CONCURRENCY' | 'INVOKE_LOCK_DURATION_MS' | 'INVOKE_STALLED_INTERVAL_MS' | 'INVOKE_BACKOFF_MAX_MS' | 'INVOKE_RETAIN_COMPLETED_SECONDS' | 'INVOKE_RETAIN_COMPLETED_COUNT' | 'INVOKE_RETAIN_FAILED_SECONDS' | 'INVOKE_RETAIN_FAILED_COUNT'>;
-
-export function retention(cfg: WorkerConfig) {
-  return {
-    removeOnComplete: { age: cfg.INVOKE_RETAIN_COMPLETED_SECONDS, count: cfg.INVOKE_RETAIN_COMPLETED_COUNT },
-    removeOnFail: { age: cfg.INVOKE_RETAIN_FAILED_SECONDS, count: cfg.INVOKE_RETAIN_FAILED_COUNT },
-  };
-}
+export type WorkerConfig = RetentionConfig & Pick<Config, 'INVOKE_QUEUE' | 'BULLMQ_PREFIX' | 'INVOKE_CONCURRENCY' | 'INVOKE_LOCK_DURATION_MS' | 'INVOKE_STALLED_INTERVAL_MS' | 'INVOKE_BACKOFF_MAX_MS'>;
 
 export function createWorker(cfg: WorkerConfig, connection: RedisClient, processor: Processor, opts: { autorun?: boolean; warn?: (message: string) => void } = {}): Worker {
   const worker = new Worker(cfg.INVOKE_QUEUE, (job: Job, token?: string) => processor(job, token), {

@@ -10,7 +10,7 @@ import type { Envelope } from '../contract/envelope.js';
 import type { InvokeJob } from '../contract/job.js';
 import type { HttpResult } from '../http/call.js';
 import { parseRetryAfter } from '../http/retry-after.js';
-import { RETRY_AFTER_TYPE } from './backoff.js';
+import { RETRY_AFTER_TYPE } from '../queue/backoff.js';
 
 export interface Outcome {
   ok: boolean;
