@@ -15,6 +15,7 @@ import { createResultWriter } from './worker/result-writer.js';
 import { createProcessor } from './worker/processor.js';
 import type { AttemptHooks } from './queue/attempt-hooks.js';
 import { createWorker } from './worker/create-worker.js';
+import { withTimeout } from './lib/with-timeout.js';
 
 export interface WorkerApp {
   worker: Worker;
@@ -66,11 +67,4 @@ export function createWorkerApp(cfg: Config, logger: Logger, extra: AttemptHooks
 
 async function quit(r: RedisClient): Promise<void> {
   if (!(await withTimeout(r.quit().then(() => undefined), 1000))) r.disconnect();
-}
-
-export function withTimeout(p: Promise<unknown>, ms: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => resolve(false), ms);
-    p.then(() => resolve(true), () => resolve(false)).finally(() => clearTimeout(timer));
-  });
 }
