@@ -7,12 +7,21 @@ import type { Config } from '../config.js';
 
 export const JOB_NAME = 'invoke';
 
-export type RetentionConfig = Pick<Config, 'INVOKE_RETAIN_COMPLETED_SECONDS' | 'INVOKE_RETAIN_COMPLETED_COUNT' | 'INVOKE_RETAIN_FAILED_SECONDS' | 'INVOKE_RETAIN_FAILED_COUNT'>;
+export type RetentionConfig = Pick<
+  Config,
+  | 'INVOKE_RETAIN_COMPLETED_SECONDS'
+  | 'INVOKE_RETAIN_COMPLETED_COUNT'
+  | 'INVOKE_RETAIN_FAILED_SECONDS'
+  | 'INVOKE_RETAIN_FAILED_COUNT'
+>;
 
 /** BullMQ's removeOnComplete / removeOnFail for the configured retention. */
 export function retention(cfg: RetentionConfig) {
   return {
-    removeOnComplete: { age: cfg.INVOKE_RETAIN_COMPLETED_SECONDS, count: cfg.INVOKE_RETAIN_COMPLETED_COUNT },
+    removeOnComplete: {
+      age: cfg.INVOKE_RETAIN_COMPLETED_SECONDS,
+      count: cfg.INVOKE_RETAIN_COMPLETED_COUNT,
+    },
     removeOnFail: { age: cfg.INVOKE_RETAIN_FAILED_SECONDS, count: cfg.INVOKE_RETAIN_FAILED_COUNT },
   };
 }
