@@ -4,10 +4,12 @@
  * removes any configured secret value, however it got into the record.
  *
  * The "*." paths are applied by our own formatter, one level deep exactly as pino's '*' is:
- * given to pino, a path starting with a wildcard runs every key of every line through a
- * redactor that re-parses all paths (60 us a line against 9 us, scripts/bench).
+ * given to pino, a path starting with a wildcard runs every key of every line through its
+ * redactor, several times the cost of the rest of the line (docs/patches.md). Child bindings
+ * get the same formatter through src/patches/pino-child-bindings.ts.
  */
 import { pino, type Logger } from 'pino';
+import { childBindingsPatchApplies, formatChildBindings } from './patches/pino-child-bindings.js';
 import type { Scrub } from './template/secrets.js';
 
 const SENSITIVE = ['authorization', 'Authorization', 'AUTHORIZATION', 'cookie', 'Cookie', 'x-api-key', 'X-Api-Key', 'X-API-Key'];
@@ -52,8 +54,8 @@ export function redactNested(obj: Obj): Obj {
 
 /**
  * Asynchronous, buffered output (stdout by default): lines are written in blocks of 4 KiB, or
- * at least every second, instead of one write per line (a write per job attempt cost 12 % of
- * the worker's CPU at full load, scripts/bench). pino flushes the buffer synchronously when
+ * at least every second, instead of one write per line (a write per job attempt was a large
+ * share of the worker's CPU at full load: docs/benchmarks.md). pino flushes it synchronously when
  * the process exits, also on an uncaught exception; only a SIGKILL can lose the last second.
  */
 export function logDestination(dest: string | number = 1): pino.DestinationStream {
@@ -61,24 +63,22 @@ export function logDestination(dest: string | number = 1): pino.DestinationStrea
 }
 
 export function createLogger(level: string, scrub: Scrub, destination?: pino.DestinationStream): Logger {
+  const warnings: string[] = [];
+  // Unpatched (another pino version), pino applies every path itself: correct, slower.
+  const patched = childBindingsPatchApplies((m) => warnings.push(m));
   const logger = pino(
     {
       level,
       base: { service: 'invoke-api-worker' },
-      redact: { paths: REDACT_PATHS.filter((p) => !p.startsWith('*.')), censor: CENSOR },
-      formatters: { log: redactNested },
+      redact: { paths: patched ? REDACT_PATHS.filter((p) => !p.startsWith('*.')) : REDACT_PATHS, censor: CENSOR },
+      formatters: patched ? { log: redactNested } : {},
       hooks: { streamWrite: scrub },
       timestamp: pino.stdTimeFunctions.isoTime,
     },
     destination ?? logDestination(),
   );
-  // Child bindings skip formatters.log; children inherit this child() from the root instance.
-  type ChildFn = (this: unknown, bindings: pino.Bindings, options?: unknown) => unknown;
-  const child = logger.child as unknown as ChildFn;
-  const redactingChild: ChildFn = function (this: unknown, bindings, options) {
-    return child.call(this, redactNested(bindings), options);
-  };
-  logger.child = redactingChild as unknown as Logger['child'];
+  if (patched) formatChildBindings(logger, redactNested);
+  for (const message of warnings) logger.warn(message);
   return logger;
 }
 

@@ -9,7 +9,7 @@ import type { RedisClient } from '../redis.js';
 import { createBackoffStrategy } from '../queue/backoff.js';
 import { retention, type RetentionConfig } from '../queue/job-options.js';
 import type { Processor } from './processor.js';
-import { startFetchedJobsAtOnce } from './prompt-start.js';
+import { startFetchedJobsAtOnce } from '../patches/bullmq-start-fetched-jobs.js';
 
 export const METRICS_MINUTES = 7 * 24 * 60;
 
@@ -31,6 +31,6 @@ export function createWorker(cfg: WorkerConfig, connection: RedisClient, process
     ...retention(cfg),
   });
   // Before the main loop's first fetch: run() reaches it only after awaiting the connection.
-  if (!startFetchedJobsAtOnce(worker)) opts.warn?.('bullmq Worker internals changed: fetched jobs may wait for the fetch loop before they start (src/worker/prompt-start.ts)');
+  startFetchedJobsAtOnce(worker, opts.warn ?? ((message) => process.emitWarning(message)));
   return worker;
 }

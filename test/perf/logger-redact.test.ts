@@ -35,6 +35,9 @@ describe('log redaction', () => {
     }
     logger.child({ ctx: { token: 'S3CR3T', headers: { Cookie: 'S3CR3T' } }, plain: 1 }).info({ x: { password: 'S3CR3T' } }, 'child');
     reference.child({ ctx: { token: 'S3CR3T', headers: { Cookie: 'S3CR3T' } }, plain: 1 }).info({ x: { password: 'S3CR3T' } }, 'child');
+    // Top-level paths in child bindings, and a grandchild (pino's formatters.bindings runs for each).
+    logger.child({ token: 'S3CR3T', headers: { authorization: 'S3CR3T' } }).child({ up: { secrets: 'S3CR3T' } }).info('grandchild');
+    reference.child({ token: 'S3CR3T', headers: { authorization: 'S3CR3T' } }).child({ up: { secrets: 'S3CR3T' } }).info('grandchild');
     expect(ours.lines).toEqual(ref.lines);
     expect(JSON.stringify(ours.lines)).toContain('[REDACTED]');
     expect(JSON.stringify(ours.lines)).not.toContain('S3CR3T');

@@ -1,5 +1,5 @@
 /**
- * src/worker/prompt-start.ts: a job fetched by the Worker starts at once, not after BullMQ's
+ * src/patches/bullmq-start-fetched-jobs.ts: a job fetched by the Worker starts at once, not after BullMQ's
  * fetch loop has filled the worker. Jobs are held in their processor until all have started,
  * so none completes early and hands over the next one (moveToFinished's fetch): every job comes
  * through the fetch loop under test. Redis shows where the loop was when the first processor
@@ -9,7 +9,10 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { Queue, Worker, type Job } from 'bullmq';
 import { createWorker } from '../../src/worker/create-worker.js';
 import { loadConfig } from '../../src/config.js';
-import { startFetchedJobsAtOnce } from '../../src/worker/prompt-start.js';
+import {
+  hasLoopInternals,
+  startFetchedJobsAtOnce,
+} from '../../src/patches/bullmq-start-fetched-jobs.js';
 import { cleanNamespace, namespace, redisClient } from '../helpers/redis.js';
 import { waitFor, waitForJob } from '../helpers/wait.js';
 
@@ -22,7 +25,9 @@ afterEach(async () => {
 });
 
 /** Runs JOBS waiting jobs through a worker made by `make`; returns what the first processor saw. */
-async function firstStart(make: (ns: ReturnType<typeof namespace>, processor: (job: Job) => Promise<void>) => Worker) {
+async function firstStart(
+  make: (ns: ReturnType<typeof namespace>, processor: (job: Job) => Promise<void>) => Worker,
+) {
   const ns = namespace('prompt');
   const redis = redisClient();
   const queue = new Queue(ns.queue, { connection: redisClient(), prefix: ns.prefix });
@@ -49,7 +54,10 @@ async function firstStart(make: (ns: ReturnType<typeof namespace>, processor: (j
     running--;
   });
   opened.push(() => worker.close());
-  await waitFor(async () => (await queue.getCompletedCount()) === JOBS, `all ${JOBS} jobs completed`);
+  await waitFor(
+    async () => (await queue.getCompletedCount()) === JOBS,
+    `all ${JOBS} jobs completed`,
+  );
   return { activeAtFirstStart: activeAtFirstStart!, maxRunning, worker, queue };
 }
 
@@ -75,15 +83,35 @@ describe('jobs start as soon as they are fetched', () => {
     const { activeAtFirstStart, maxRunning } = await firstStart((ns, processor) => {
       const connection = redisClient();
       opened.push(() => connection.quit());
-      return new Worker(ns.queue, processor, { connection, prefix: ns.prefix, concurrency: CONCURRENCY });
+      return new Worker(ns.queue, processor, {
+        connection,
+        prefix: ns.prefix,
+        concurrency: CONCURRENCY,
+      });
     });
     expect(activeAtFirstStart).toBe(CONCURRENCY);
     expect(maxRunning).toBe(CONCURRENCY);
   });
 
-  it('reports a Worker whose internals it does not recognise, and leaves it alone', () => {
+  it('bullmq still has the Worker internals the patch uses', () => {
+    const worker = new Worker(namespace('prompt').queue, null, {
+      connection: redisClient(),
+      autorun: false,
+    });
+    opened.push(async () => {
+      await worker.close();
+      await (worker.opts.connection as ReturnType<typeof redisClient>).quit();
+    });
+    expect(hasLoopInternals(worker)).toBe(true);
+  });
+
+  it('leaves a Worker whose internals it does not recognise alone, and says so', () => {
     const stranger = { _getNextJob: undefined, waiting: null, drained: false } as unknown as Worker;
-    expect(startFetchedJobsAtOnce(stranger)).toBe(false);
+    const warnings: string[] = [];
+    expect(startFetchedJobsAtOnce(stranger, (m) => warnings.push(m))).toBe(false);
     expect((stranger as unknown as { _getNextJob: unknown })._getNextJob).toBeUndefined();
+    expect(warnings.join()).toMatch(
+      /bullmq-start-fetched-jobs not applied: bullmq Worker internals changed/,
+    );
   });
 });
