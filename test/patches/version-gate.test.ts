@@ -7,7 +7,6 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import * as bullmqPatch from '../../src/patches/bullmq-start-fetched-jobs.js';
 import * as gotPatch from '../../src/patches/got-native-request-options.js';
-import * as pinoPatch from '../../src/patches/pino-child-bindings.js';
 import { installedVersion, versionMatches } from '../../src/patches/version-gate.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
@@ -18,7 +17,6 @@ describe('dependency patches are tied to one version', () => {
   for (const [name, patch] of [
     ['bullmq', bullmqPatch],
     ['got', gotPatch],
-    ['pino', pinoPatch],
   ] as const) {
     it(`${name}: pinned exactly in package.json, installed, and the version ${patch.PATCH_NAME} was written for`, () => {
       expect(pkg.dependencies[name]).toBe(patch.WRITTEN_FOR);

@@ -1,7 +1,7 @@
 /**
- * The logger applies REDACT_PATHS' "*." paths itself (pino's wildcard redaction cost 50 us a
- * line): its output must equal pino's own redaction of the same paths, and it must never
- * mutate the caller's object.
+ * Log redaction: every REDACT_PATHS path is censored in lines and in child bindings (the same
+ * lines as pino configured with those paths directly), and the caller's object is not mutated.
+ * Configured secret values are removed by the scrubber (test/producers, test/reliability).
  */
 import { describe, expect, it } from 'vitest';
 import { pino } from 'pino';
