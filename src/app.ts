@@ -52,7 +52,7 @@ export function createWorkerApp(cfg: Config, logger: Logger, extra: AttemptHooks
     } finally {
       running--;
     }
-  }, { warn: (message) => logger.warn(message) });
+  });
   worker.on('error', (err) => logger.error({ err: { name: err.name, message: err.message } }, 'worker error'));
 
   async function close(timeoutMs: number): Promise<boolean> {

@@ -9,13 +9,12 @@ import type { RedisClient } from '../redis.js';
 import { createBackoffStrategy } from '../queue/backoff.js';
 import { retention, type RetentionConfig } from '../queue/job-options.js';
 import type { Processor } from './processor.js';
-import { startFetchedJobsAtOnce } from '../patches/bullmq-start-fetched-jobs.js';
 
 export const METRICS_MINUTES = 7 * 24 * 60;
 
 export type WorkerConfig = RetentionConfig & Pick<Config, 'INVOKE_QUEUE' | 'BULLMQ_PREFIX' | 'INVOKE_CONCURRENCY' | 'INVOKE_LOCK_DURATION_MS' | 'INVOKE_STALLED_INTERVAL_MS' | 'INVOKE_BACKOFF_MAX_MS'>;
 
-export function createWorker(cfg: WorkerConfig, connection: RedisClient, processor: Processor, opts: { autorun?: boolean; warn?: (message: string) => void } = {}): Worker {
+export function createWorker(cfg: WorkerConfig, connection: RedisClient, processor: Processor, opts: { autorun?: boolean } = {}): Worker {
   const worker = new Worker(cfg.INVOKE_QUEUE, (job: Job, token?: string) => processor(job, token), {
     connection,
     prefix: cfg.BULLMQ_PREFIX,
@@ -30,7 +29,5 @@ export function createWorker(cfg: WorkerConfig, connection: RedisClient, process
     settings: { backoffStrategy: createBackoffStrategy(cfg.INVOKE_BACKOFF_MAX_MS) },
     ...retention(cfg),
   });
-  // Before the main loop's first fetch: run() reaches it only after awaiting the connection.
-  startFetchedJobsAtOnce(worker, opts.warn ?? ((message) => process.emitWarning(message)));
   return worker;
 }

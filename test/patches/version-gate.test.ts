@@ -5,7 +5,6 @@
  */
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import * as bullmqPatch from '../../src/patches/bullmq-start-fetched-jobs.js';
 import * as gotPatch from '../../src/patches/got-native-request-options.js';
 import { installedVersion, versionMatches } from '../../src/patches/version-gate.js';
 
@@ -14,10 +13,7 @@ const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.ur
 };
 
 describe('dependency patches are tied to one version', () => {
-  for (const [name, patch] of [
-    ['bullmq', bullmqPatch],
-    ['got', gotPatch],
-  ] as const) {
+  for (const [name, patch] of [['got', gotPatch]] as const) {
     it(`${name}: pinned exactly in package.json, installed, and the version ${patch.PATCH_NAME} was written for`, () => {
       expect(pkg.dependencies[name]).toBe(patch.WRITTEN_FOR);
       expect(installedVersion(name)).toBe(patch.WRITTEN_FOR);
@@ -27,10 +23,10 @@ describe('dependency patches are tied to one version', () => {
   it('another version: not applied, one warning per patch and process', () => {
     const warnings: string[] = [];
     const warn = (m: string) => warnings.push(m);
-    expect(versionMatches('test-patch', 'bullmq', '0.0.1', warn)).toBe(false);
-    expect(versionMatches('test-patch', 'bullmq', '0.0.1', warn)).toBe(false);
+    expect(versionMatches('test-patch', 'got', '0.0.1', warn)).toBe(false);
+    expect(versionMatches('test-patch', 'got', '0.0.1', warn)).toBe(false);
     expect(warnings).toEqual([
-      `test-patch not applied: written for bullmq 0.0.1, found ${bullmqPatch.WRITTEN_FOR}; running unpatched (docs/patches.md)`,
+      `test-patch not applied: written for got 0.0.1, found ${gotPatch.WRITTEN_FOR}; running unpatched (docs/patches.md)`,
     ]);
   });
 
