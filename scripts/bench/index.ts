@@ -112,8 +112,12 @@ function checks(rows: Row[], wide: boolean, enqueue: EnqueueTimes | undefined): 
     }
   }
   for (const { scenario, results } of rows) {
-    const [ours, base] = (['ours', 'base'] as const).map((w) => results.find((r) => r.worker === w));
-    if (ours && base) lines.push(`INFO  ${scenario.title}: A/B ours vs base${spread(results, ['ours', 'base'], ours.latency ? 'p99 ms' : 'jobs/s')}; CPU s/1k jobs: ours ${ours.cpuRuns?.join('/')}, base ${base.cpuRuns?.join('/')}`);
+    const ours = results.find((r) => r.worker === 'ours');
+    const base = results.find((r) => r.worker === 'base');
+    if (!ours || !base) continue;
+    const unit = ours.latency ? 'p99 ms' : 'jobs/s';
+    const cpu = `ours ${ours.cpuRuns?.join('/')}, base ${base.cpuRuns?.join('/')}`;
+    lines.push(`INFO  ${scenario.title}: A/B ours vs base${spread(results, ['ours', 'base'], unit)}; CPU s/1k jobs: ${cpu}`);
   }
   if (enqueue) {
     const ms = Math.round(warm(enqueue.enqueueMany));
@@ -127,9 +131,12 @@ async function main(): Promise<void> {
   const workers = (option('workers') ?? (quick ? ['naive', 'ours'] : ['empty', 'naive', 'ours'])) as WorkerKind[];
   const repeat = Number(option('repeat')?.[0] ?? 2);
   const scale = Number(option('scale')?.[0] ?? 1);
-  const scaled = (s: Scenario) => ({ ...s, prefill: Math.round(s.prefill * scale), measure: Math.round(s.measure * scale) });
+  const scaled = (s: Scenario) =>
+    ({ ...s, prefill: Math.round(s.prefill * scale), measure: Math.round(s.measure * scale) });
   const scenarios = (quick ? short : full).filter((s) => !only || only.includes(s.id)).map(scaled);
-  if (workers.includes('base') && !option('base')) throw new Error('--workers=...,base needs --base=DIR (a checkout with dist/ built)');
+  if (workers.includes('base') && !option('base')) {
+    throw new Error('--workers=...,base needs --base=DIR (a checkout with dist/ built)');
+  }
   const redis = await startRedis(process.env.REDIS_URL);
   // Ctrl-C: children exit with the IPC channel, but our redis-server has none.
   for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => void redis.stop().finally(() => process.exit(130)));

@@ -69,7 +69,15 @@ export interface Result {
   cpuRuns?: number[];
 }
 
-export interface Env { redisUrl: string; ownedRedis: boolean; upstreams: Record<number, string>; nodeArgs: string[]; logFile: string; baseDir?: string | undefined }
+export interface Env {
+  redisUrl: string;
+  ownedRedis: boolean;
+  upstreams: Record<number, string>;
+  nodeArgs: string[];
+  logFile: string;
+  /** The checkout whose build runs as worker 'base'. */
+  baseDir?: string | undefined;
+}
 
 let runs = 0;
 
@@ -125,7 +133,7 @@ export async function measure(env: Env, sc: Scenario, worker: WorkerKind, rate?:
       INVOKE_CONCURRENCY: String(sc.concurrency), INVOKE_ALLOW_PRIVATE: '127.0.0.1/32', LOG_LEVEL: process.env.BENCH_OURS_LOG_LEVEL ?? 'info', BENCH_LOG_FILE: env.logFile,
     };
     const child = worker === 'ours' || worker === 'base'
-      ? await startService(workerEnv, env.logFile, env.nodeArgs, worker === 'base' ? env.baseDir : undefined)
+      ? await startService(workerEnv, env.logFile, env.nodeArgs, worker === 'base' ? env.baseDir : '.')
       : await startIpcWorker(worker, workerEnv, env.nodeArgs);
     try {
     const streamKey = worker === 'empty' ? `${ns.prefix}:${queue.name}:events` : ns.stream;

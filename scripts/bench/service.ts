@@ -35,7 +35,12 @@ function peakRssKb(pid: number): number {
 }
 
 /** dir: the checkout whose dist/main.js to run (this one by default). */
-export async function startService(env: Record<string, string>, logFile: string, nodeArgs: string[], dir = '.'): Promise<WorkerProcess> {
+export async function startService(
+  env: Record<string, string>,
+  logFile: string,
+  nodeArgs: string[],
+  dir = '.',
+): Promise<WorkerProcess> {
   const main = path.resolve(dir, 'dist/main.js');
   if (!existsSync(main)) throw new Error('dist/main.js is missing: run `npm run build` first');
   const port = await freePort();

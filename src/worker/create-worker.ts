@@ -12,9 +12,16 @@ import type { Processor } from './processor.js';
 
 export const METRICS_MINUTES = 7 * 24 * 60;
 
-export type WorkerConfig = RetentionConfig & Pick<Config, 'INVOKE_QUEUE' | 'BULLMQ_PREFIX' | 'INVOKE_CONCURRENCY' | 'INVOKE_LOCK_DURATION_MS' | 'INVOKE_STALLED_INTERVAL_MS' | 'INVOKE_BACKOFF_MAX_MS'>;
+export type WorkerConfig = RetentionConfig &
+  Pick<Config, 'INVOKE_QUEUE' | 'BULLMQ_PREFIX' | 'INVOKE_CONCURRENCY' | 'INVOKE_LOCK_DURATION_MS' |
+    'INVOKE_STALLED_INTERVAL_MS' | 'INVOKE_BACKOFF_MAX_MS'>;
 
-export function createWorker(cfg: WorkerConfig, connection: RedisClient, processor: Processor, opts: { autorun?: boolean } = {}): Worker {
+export function createWorker(
+  cfg: WorkerConfig,
+  connection: RedisClient,
+  processor: Processor,
+  opts: { autorun?: boolean } = {},
+): Worker {
   const worker = new Worker(cfg.INVOKE_QUEUE, (job: Job, token?: string) => processor(job, token), {
     connection,
     prefix: cfg.BULLMQ_PREFIX,

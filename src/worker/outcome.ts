@@ -42,7 +42,9 @@ export function parseBody(bytes: Buffer, contentType: string | undefined, trunca
 export function applyPick(pick: Record<string, string> | undefined, whole: { status: number | null; headers: Record<string, string>; body: unknown }): unknown {
   if (!pick) return whole.body;
   const out: Record<string, unknown> = {};
-  for (const [name, path] of Object.entries(pick)) out[name] = ownPath(whole, path.split('.')) ?? null;
+  for (const [name, path] of Object.entries(pick)) {
+    out[name] = ownPath(whole, path.split('.')) ?? null;
+  }
   return out;
 }
 

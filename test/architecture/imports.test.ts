@@ -34,7 +34,9 @@ function sourceFiles(dir: string): string[] {
 function importsOf(file: string): string[] {
   const text = readFileSync(file, 'utf8');
   const specs = [...text.matchAll(/(?:from|import)\s*\(?\s*'(\.{1,2}\/[^']+)'/g)].map((m) => m[1]!);
-  return specs.map((s) => path.relative(SRC, path.resolve(path.dirname(file), s)).replace(/\.js$/, '.ts'));
+  return specs.map((s) =>
+    path.relative(SRC, path.resolve(path.dirname(file), s)).replace(/\.js$/, '.ts'),
+  );
 }
 
 const graph = new Map(sourceFiles(SRC).map((f) => [path.relative(SRC, f), importsOf(f)]));
@@ -43,7 +45,9 @@ const compositionRoot = new Set(['app.ts', 'main.ts']);
 
 describe('import rules of src/', () => {
   it('reads every relative import it finds as a file under src/', () => {
-    const missing = [...graph].flatMap(([from, to]) => to.filter((t) => !graph.has(t)).map((t) => `${from} -> ${t}`));
+    const missing = [...graph].flatMap(([from, to]) =>
+      to.filter((t) => !graph.has(t)).map((t) => `${from} -> ${t}`),
+    );
     expect(missing).toEqual([]);
     expect(graph.get('app.ts')).toContain('worker/processor.ts');
   });
