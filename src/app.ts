@@ -12,8 +12,10 @@ import { createScrubber } from './template/secrets.js';
 import { createHttpClient, type HttpClient } from './http/call.js';
 import { contextKey, readContext } from './store/context.js';
 import { createResultWriter } from './worker/result-writer.js';
-import { createProcessor, type ProcessorDeps } from './worker/processor.js';
+import { createProcessor } from './worker/processor.js';
+import type { AttemptHooks } from './queue/attempt-hooks.js';
 import { createWorker } from './worker/create-worker.js';
+import { withTimeout } from './lib/with-timeout.js';
 
 export interface WorkerApp {
   worker: Worker;
@@ -25,7 +27,7 @@ export interface WorkerApp {
   close(timeoutMs: number): Promise<boolean>;
 }
 
-export function createWorkerApp(cfg: Config, logger: Logger, extra: Pick<ProcessorDeps, 'beforeCall' | 'observers'> = {}): WorkerApp {
+export function createWorkerApp(cfg: Config, logger: Logger, extra: AttemptHooks = {}): WorkerApp {
   const redis = createRedis(cfg, 'store');
   const bullConnection = createRedis(cfg, 'worker');
   watchConnection(redis, 'store', logger);
@@ -50,7 +52,7 @@ export function createWorkerApp(cfg: Config, logger: Logger, extra: Pick<Process
     } finally {
       running--;
     }
-  }, { warn: (message) => logger.warn(message) });
+  });
   worker.on('error', (err) => logger.error({ err: { name: err.name, message: err.message } }, 'worker error'));
 
   async function close(timeoutMs: number): Promise<boolean> {
@@ -65,11 +67,4 @@ export function createWorkerApp(cfg: Config, logger: Logger, extra: Pick<Process
 
 async function quit(r: RedisClient): Promise<void> {
   if (!(await withTimeout(r.quit().then(() => undefined), 1000))) r.disconnect();
-}
-
-export function withTimeout(p: Promise<unknown>, ms: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => resolve(false), ms);
-    p.then(() => resolve(true), () => resolve(false)).finally(() => clearTimeout(timer));
-  });
 }

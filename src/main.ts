@@ -7,7 +7,8 @@
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { createLogger, type Logger } from './logger.js';
 import { createScrubber } from './template/secrets.js';
-import { createWorkerApp, withTimeout, type WorkerApp } from './app.js';
+import { createWorkerApp, type WorkerApp } from './app.js';
+import { withTimeout } from './lib/with-timeout.js';
 import { createDestinations, loadDestinationPolicy, type Destinations } from './destinations/index.js';
 import { createRedis, type RedisClient } from './redis.js';
 import { createEgressPolicy } from './http/egress.js';

@@ -1,5 +1,7 @@
 /**
  * npm run bench [-- --quick] [--only=id,id] [--workers=empty,naive,ours] [--repeat=2] [--profile] [--no-docs]
+ *                 [--base=DIR]  (A/B: worker "base" is ours built in DIR, e.g. --workers=ours,base)
+ *                 [--scale=F]   (job counts times F: shorter runs for many-round A/B comparisons)
  *                 [--max=N]  (ours' max jobs/s for the half-load scenario when `instant` is not in the run)
  *
  * Measures, side by side in one run, (a) a BullMQ worker with an empty processor, (b) a naive
@@ -55,12 +57,14 @@ async function runScenario(env: Env, sc: Scenario, workers: WorkerKind[], repeat
   const shared = sc.keepDepth ? await openNamespace(env) : undefined;
   const best = new Map<WorkerKind, Result>();
   const runs = new Map<WorkerKind, number[]>(workers.map((w) => [w, []]));
+  const cpuRuns = new Map<WorkerKind, number[]>(workers.map((w) => [w, []]));
   const better = (a: Result, b: Result) => (a.latency && b.latency ? a.latency.p99 < b.latency.p99 : a.jobsPerSec > b.jobsPerSec);
   try {
     for (let round = 0; round < repeat; round++) {
       for (const w of round % 2 ? [...workers].reverse() : workers) {
         const r = await measure(env, sc, w, rate, shared);
         runs.get(w)!.push(r.latency ? r.latency.p99 : Math.round(r.jobsPerSec));
+        cpuRuns.get(w)!.push(Number(r.cpuSecPer1k.toFixed(3)));
         const prev = best.get(w);
         if (!prev || better(r, prev)) best.set(w, r);
       }
@@ -70,7 +74,7 @@ async function runScenario(env: Env, sc: Scenario, workers: WorkerKind[], repeat
   }
   // The best run is what the table shows; every run's figure goes on the check lines, so the
   // spread behind a best-of-N is in plain sight.
-  return workers.map((w) => ({ ...best.get(w)!, runs: runs.get(w)! }));
+  return workers.map((w) => ({ ...best.get(w)!, runs: runs.get(w)!, cpuRuns: cpuRuns.get(w)! }));
 }
 
 /** " (runs: ours 5928/5800/5702, naive ...)": each worker's figure in every run, in run order. */
@@ -107,6 +111,14 @@ function checks(rows: Row[], wide: boolean, enqueue: EnqueueTimes | undefined): 
       for (const r of results) if (r.split) lines.push(`      ${r.worker}: enqueue to processedOn p50/p99 ${r.split.pickup.p50}/${r.split.pickup.p99} ms, processedOn to event ${r.split.processing.p50}/${r.split.processing.p99} ms`);
     }
   }
+  for (const { scenario, results } of rows) {
+    const ours = results.find((r) => r.worker === 'ours');
+    const base = results.find((r) => r.worker === 'base');
+    if (!ours || !base) continue;
+    const unit = ours.latency ? 'p99 ms' : 'jobs/s';
+    const cpu = `ours ${ours.cpuRuns?.join('/')}, base ${base.cpuRuns?.join('/')}`;
+    lines.push(`INFO  ${scenario.title}: A/B ours vs base${spread(results, ['ours', 'base'], unit)}; CPU s/1k jobs: ${cpu}`);
+  }
   if (enqueue) {
     const ms = Math.round(warm(enqueue.enqueueMany));
     check(ms < 1000, `enqueueMany of ${enqueue.jobs.toLocaleString('en')} jobs: ${ms} ms warm, ${Math.round(cold(enqueue.enqueueMany))} ms as the process's first call (target < 1,000 ms); Queue.addBulk ${Math.round(warm(enqueue.addBulk))} ms`);
@@ -118,7 +130,13 @@ async function main(): Promise<void> {
   const only = option('only');
   const workers = (option('workers') ?? (quick ? ['naive', 'ours'] : ['empty', 'naive', 'ours'])) as WorkerKind[];
   const repeat = Number(option('repeat')?.[0] ?? 2);
-  const scenarios = (quick ? short : full).filter((s) => !only || only.includes(s.id));
+  const scale = Number(option('scale')?.[0] ?? 1);
+  const scaled = (s: Scenario) =>
+    ({ ...s, prefill: Math.round(s.prefill * scale), measure: Math.round(s.measure * scale) });
+  const scenarios = (quick ? short : full).filter((s) => !only || only.includes(s.id)).map(scaled);
+  if (workers.includes('base') && !option('base')) {
+    throw new Error('--workers=...,base needs --base=DIR (a checkout with dist/ built)');
+  }
   const redis = await startRedis(process.env.REDIS_URL);
   // Ctrl-C: children exit with the IPC channel, but our redis-server has none.
   for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => void redis.stop().finally(() => process.exit(130)));
@@ -129,6 +147,7 @@ async function main(): Promise<void> {
   const env: Env = {
     redisUrl: redis.url, ownedRedis: redis.owned, upstreams: { 0: instant.url, 100: slow.url }, logFile: process.env.BENCH_LOG_FILE ?? path.join(tmp, 'worker.log'),
     nodeArgs: flag('profile') ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [],
+    baseDir: option('base')?.[0],
   };
   const rows: Row[] = [];
   const loadAtStart = os.loadavg()[0]!;
@@ -210,13 +229,13 @@ a core, so throughput follows CPU per job: compare the CPU s/1k column first.
 
 Profiled with \`npm run bench -- --profile\` (\`node --cpu-prof\` on each worker process; the
 profiles land in .bench-tmp/profiles). Each change keeps behaviour and has tests (test/perf/,
-test/destinations/fast-path.redis.test.ts, the timeout across redirect hops in
+test/patches/, test/destinations/fast-path.redis.test.ts, the timeout across redirect hops in
 test/http/client.test.ts).
 
 - A V8 slow path (Node 20): in an object literal that starts with a non-empty spread, every
   property listed after it makes a new hidden class. got's \`createNativeRequestOptions\` is such
   a literal (four cache options spread, then ~30 properties): 66 us of CPU and ~23 KiB of garbage
-  per request, the largest item of a call after GC. src/http/got-native-options.ts runs got's own
+  per request, the largest item of a call after GC. src/patches/got-native-request-options.ts runs got's own
   method with the spread sources swapped out and merges them back in (~1.3 us; the test compares the
   result with got's). Our template scope (9 us a job) and rendered request (1.5 us) had the same
   shape and are now built with Object.assign.
@@ -227,11 +246,10 @@ test/http/client.test.ts).
 - BullMQ 6's fetch loop held fetched jobs: it fetches one job per round trip and starts none
   until it stops fetching, so with jobs arriving about as fast as it fetched them a job waited
   up to 30-50 ms between reaching the worker and its processor starting, the event loop idle.
-  src/worker/prompt-start.ts starts each fetched job at once (fetches stay one at a time):
-  BullMQ's empty worker at half load went from p99 31-36 to 8-9 ms, ours from a p50 of 9-10 ms
-  to 5-7 and a p99 of 27-61 to 17-49 (A/B, alternating runs), for 0.29-0.31 ms of CPU per job at
-  that rate against 0.25-0.27 (jobs that started together shared their result write) and no
-  change at full speed.
+  A patch of BullMQ's loop that started each fetched job at once took BullMQ's empty worker at
+  half load from p99 31-36 to 8-9 ms, ours from a p50 of 9-10 ms to 5-7 and a p99 of 27-61 to
+  17-49 (A/B, alternating runs), for 0.29-0.31 ms of CPU per job at that rate against 0.25-0.27.
+  It was removed on 30 November: ours' p99, the target, moved within its noise (docs/patches.md).
 - Destinations: a host with only the default breaker cost two Lua scripts per call (ask before,
   record after), 50 us of the worker's CPU per job. A host seen closed in the last second is now
   called without asking, and its successes reach the breaker in one script per 100 ms
@@ -251,8 +269,10 @@ test/http/client.test.ts).
   creates a Pipeline per flush and cost more CPU with jobs arriving one by one. On a Cluster the
   save is written before the event as before.
 - Log redaction: pino runs every key of every line through its redactor when a path starts with
-  \`*\`, re-parsing ~30 paths each time (60 us a line against 9 us); the \`*.\` paths are applied by
-  our own formatter with identical output (logger-redact.test.ts compares with pino's).
+  \`*\` (60 us a line against 9 us on 26 November). Applying the \`*.\` paths in our own
+  formatter (and, through a patch of pino's child(), to child bindings) was dropped on 30
+  November: end to end its gain was within the noise (docs/patches.md), so pino redacts every
+  path itself.
 - Log output is buffered (4 KiB blocks, flushed every second and at exit), not one write per line.
 - \`needsContext\`: looks only at templated strings in rendered places (URL, query, header
   values, body strings), not at every key and string of a 10 KiB body (and never with

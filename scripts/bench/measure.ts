@@ -20,7 +20,8 @@ import { enqueuedAt, makeJobs, type JobKind } from './jobs.js';
 import { startChild, stopChild } from './infra.js';
 import { startService, type WorkerProcess } from './service.js';
 
-export type WorkerKind = 'empty' | 'naive' | 'ours';
+/** base: ours built in another checkout (--base=DIR), for A/B runs of two builds side by side. */
+export type WorkerKind = 'empty' | 'naive' | 'ours' | 'base';
 
 /**
  * A fresh process at a high rate falls behind while its code is still cold (JIT, first sockets,
@@ -64,9 +65,19 @@ export interface Result {
   rate?: number;
   /** Set by the runner: this worker's jobs/s (or p99, open loop) in every run of the scenario. */
   runs?: number[];
+  /** Set by the runner: this worker's CPU s/1k jobs in every run of the scenario. */
+  cpuRuns?: number[];
 }
 
-export interface Env { redisUrl: string; ownedRedis: boolean; upstreams: Record<number, string>; nodeArgs: string[]; logFile: string }
+export interface Env {
+  redisUrl: string;
+  ownedRedis: boolean;
+  upstreams: Record<number, string>;
+  nodeArgs: string[];
+  logFile: string;
+  /** The checkout whose build runs as worker 'base'. */
+  baseDir?: string | undefined;
+}
 
 let runs = 0;
 
@@ -121,7 +132,9 @@ export async function measure(env: Env, sc: Scenario, worker: WorkerKind, rate?:
       REDIS_URL: env.redisUrl, INVOKE_QUEUE: queue.name, BULLMQ_PREFIX: ns.prefix, INVOKE_CTX_PREFIX: ns.ctx, INVOKE_EVENTS_STREAM: ns.stream,
       INVOKE_CONCURRENCY: String(sc.concurrency), INVOKE_ALLOW_PRIVATE: '127.0.0.1/32', LOG_LEVEL: process.env.BENCH_OURS_LOG_LEVEL ?? 'info', BENCH_LOG_FILE: env.logFile,
     };
-    const child = worker === 'ours' ? await startService(workerEnv, env.logFile, env.nodeArgs) : await startIpcWorker(worker, workerEnv, env.nodeArgs);
+    const child = worker === 'ours' || worker === 'base'
+      ? await startService(workerEnv, env.logFile, env.nodeArgs, worker === 'base' ? env.baseDir : '.')
+      : await startIpcWorker(worker, workerEnv, env.nodeArgs);
     try {
     const streamKey = worker === 'empty' ? `${ns.prefix}:${queue.name}:events` : ns.stream;
     let lastId = (await reader.xrevrange(streamKey, '+', '-', 'COUNT', 1))[0]?.[0] ?? '0-0';

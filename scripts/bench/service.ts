@@ -34,8 +34,14 @@ function peakRssKb(pid: number): number {
   return Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? NaN);
 }
 
-export async function startService(env: Record<string, string>, logFile: string, nodeArgs: string[]): Promise<WorkerProcess> {
-  const main = path.resolve('dist/main.js');
+/** dir: the checkout whose dist/main.js to run (this one by default). */
+export async function startService(
+  env: Record<string, string>,
+  logFile: string,
+  nodeArgs: string[],
+  dir = '.',
+): Promise<WorkerProcess> {
+  const main = path.resolve(dir, 'dist/main.js');
   if (!existsSync(main)) throw new Error('dist/main.js is missing: run `npm run build` first');
   const port = await freePort();
   const log = openSync(logFile, 'a');

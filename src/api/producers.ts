@@ -7,7 +7,7 @@ import type { Config } from '../config.js';
 import { createInvokeClient, defaultJobOptions } from '../client/create-invoke-client.js';
 import { createDryRun } from '../dry-run/dry-run.js';
 import { createRedis } from '../redis.js';
-import { retention } from '../worker/create-worker.js';
+import { retention } from '../queue/job-options.js';
 import { connectionDown, invocationRoutes } from './routes/invocations.js';
 import { openapiPlugin } from './routes/openapi.js';
 

@@ -6,6 +6,7 @@
  */
 import { ConfigError, loadConfig, type Config } from '../config.js';
 import type { Ops } from '../ops/index.js';
+import { withTimeout } from '../lib/with-timeout.js';
 
 export const EXIT = { ok: 0, problem: 1, usage: 2, redis: 3 } as const;
 
@@ -61,11 +62,4 @@ export function redactUrl(url: string): string {
   } catch {
     return '<invalid REDIS_URL>';
   }
-}
-
-function withTimeout(p: Promise<unknown>, ms: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => resolve(false), ms);
-    p.then(() => resolve(true), () => resolve(false)).finally(() => clearTimeout(timer));
-  });
 }

@@ -16,8 +16,8 @@ import { loadConfig } from '../config.js';
 import { idempotencyKey } from '../contract/idempotency.js';
 import { InvalidJobError, parseJob } from '../contract/invalid-job.js';
 import type { InvokeJob, InvokeJobInput } from '../contract/job.js';
-import { BACKOFF_TYPE } from '../worker/backoff.js';
-import { JOB_NAME, retention } from '../worker/create-worker.js';
+import { BACKOFF_TYPE } from '../queue/backoff.js';
+import { JOB_NAME, retention } from '../queue/job-options.js';
 import { readStatus, type InvocationStatus } from './status.js';
 
 export interface InvokeClientOptions {
@@ -49,13 +49,12 @@ export interface EnqueueResult {
 const DEFAULTS = loadConfig({});
 
 /**
- * Adds per MULTI. Redis runs a MULTI as one block, serving no other client meanwhile: 10,000 adds
- * in one held it for about a quarter of a second, stalling every worker on the same Redis, and
- * the one huge command and reply made the call take 1.3-1.5 s. Blocks of 500 hold Redis 13-30 ms
- * each, and Redis runs one while the client builds the next: BullMQ's add script is the larger
- * half of the cost (25-60 us of Redis time per job on this VM), the client's Job building the
- * rest. Sending each block when built took 10,000 jobs from 1.2 s to 0.86-1.0 s on a day the
- * script cost 60 us (scripts/bench; 100 or 1,000 per block: the same within noise).
+ * Adds per MULTI. Redis runs a MULTI as one block, serving no other client meanwhile: one MULTI
+ * of a whole large batch would stall every worker on the same Redis, and its one huge command
+ * and reply would make the call slower too. Blocks of 500 hold Redis for milliseconds, and
+ * Redis runs one while the client builds the next (BullMQ's add script and the client's Job
+ * building cost about the same), so each block is sent as soon as it is built. The measurements
+ * behind the size are in docs/benchmarks.md (Enqueue).
  */
 const MULTI_BLOCK = 500;
 

@@ -6,14 +6,14 @@
 import type { Config } from '../config.js';
 import type { Logger } from '../logger.js';
 import { createRedis, type RedisClient } from '../redis.js';
-import type { ProcessorDeps } from '../worker/processor.js';
+import type { AttemptHooks } from '../queue/attempt-hooks.js';
 import { createDestinationGuard } from './guard.js';
 import { loadDestinationPolicy, type DestinationPolicy } from './policy.js';
 import { createDestinationStore } from './store.js';
 
 export interface Destinations {
   policy: DestinationPolicy;
-  hooks: Required<Pick<ProcessorDeps, 'beforeCall' | 'observers'>>;
+  hooks: Required<AttemptHooks>;
   close(): Promise<void>;
 }
 

@@ -16,7 +16,7 @@ import type { Config } from '../config.js';
 import type { RenderedRequest } from '../template/render.js';
 import { addressGuard, checkSecretBindings, checkUrl, createEgressPolicy } from './egress.js';
 import { GuardedHttpAgent, GuardedHttpsAgent } from './guarded-agent.js';
-import { installFastNativeRequestOptions } from './got-native-options.js';
+import { installFastNativeRequestOptions } from '../patches/got-native-request-options.js';
 import { mapNetworkError } from './network-errors.js';
 
 export interface HttpResult {

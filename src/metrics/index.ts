@@ -6,7 +6,7 @@
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Queue } from 'bullmq';
-import type { AttemptInfo } from '../worker/processor.js';
+import type { AttemptInfo } from '../queue/attempt-hooks.js';
 import type { RedisClient } from '../redis.js';
 import { STATES, oldestWaitingAgeMs } from '../ops/status.js';
 

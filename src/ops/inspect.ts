@@ -11,6 +11,7 @@ import type { RedisClient } from '../redis.js';
 import { contextKey } from '../store/context.js';
 import { idempotencyKey } from '../contract/idempotency.js';
 import { parseEventFields } from '../events/continuation.js';
+import { parseJsonOrText } from '../lib/json.js';
 import { failureOf, type Failure } from './failure.js';
 
 export type InspectConfig = Pick<Config, 'INVOKE_CTX_PREFIX' | 'INVOKE_EVENTS_STREAM'>;
@@ -74,7 +75,7 @@ export async function inspectJob(queue: Queue, redis: RedisClient, cfg: InspectC
     failure: state === 'failed' ? failureOf(job) : null,
     attempts: logs.map(parseAttemptLine).filter((a): a is Attempt => a !== undefined),
     logs,
-    envelope: envelopeJson === null ? null : safeJson(envelopeJson),
+    envelope: envelopeJson === null ? null : parseJsonOrText(envelopeJson),
     events: found.events,
     eventsScanned: found.scanned,
   };
@@ -96,12 +97,4 @@ export async function findEvents(redis: RedisClient, stream: string, eventId: st
     end = `(${page.at(-1)![0]}`;
   }
   return { events, scanned };
-}
-
-function safeJson(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return text;
-  }
 }

@@ -5,6 +5,7 @@
  */
 import type { ChainableCommander } from 'ioredis';
 import type { RedisClient } from '../redis.js';
+import { parseJsonOrText } from '../lib/json.js';
 
 export const contextKey = (prefix: string, runId: string) => `${prefix}:{${runId}}`;
 
@@ -18,11 +19,8 @@ export async function readContext(redis: RedisClient, key: string): Promise<Reco
   const raw = await redis.hgetall(key);
   const out: Record<string, unknown> = {};
   for (const [field, json] of Object.entries(raw)) {
-    try {
-      out[field] = JSON.parse(json);
-    } catch {
-      out[field] = json; // written by someone else; expose as text rather than fail the step
-    }
+    // Not JSON: written by someone else; exposed as text rather than failing the step.
+    out[field] = parseJsonOrText(json);
   }
   return out;
 }

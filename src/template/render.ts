@@ -11,6 +11,7 @@
 import { Liquid, type Template } from 'liquidjs';
 import type { InvokeRequest } from '../contract/job.js';
 import { InvokeError } from '../contract/errors.js';
+import { ownPath } from '../lib/own-path.js';
 
 export interface RenderedRequest {
   method: InvokeRequest['method'];
@@ -53,11 +54,7 @@ function planOf(source: string): Plan | undefined {
 }
 
 function lookup(scope: object, path: string[]): string | number | boolean | undefined {
-  let cur: unknown = scope;
-  for (const key of path) {
-    if (cur === null || typeof cur !== 'object' || !Object.hasOwn(cur, key)) return undefined;
-    cur = (cur as Record<string, unknown>)[key];
-  }
+  const cur = ownPath(scope, path);
   return typeof cur === 'string' || typeof cur === 'number' || typeof cur === 'boolean' ? cur : undefined;
 }
 

@@ -6,23 +6,22 @@
 import { Worker, type Job } from 'bullmq';
 import type { Config } from '../config.js';
 import type { RedisClient } from '../redis.js';
-import { createBackoffStrategy } from './backoff.js';
+import { createBackoffStrategy } from '../queue/backoff.js';
+import { retention, type RetentionConfig } from '../queue/job-options.js';
 import type { Processor } from './processor.js';
-import { startFetchedJobsAtOnce } from './prompt-start.js';
 
-export const JOB_NAME = 'invoke';
 export const METRICS_MINUTES = 7 * 24 * 60;
 
-export type WorkerConfig = Pick<Config, 'INVOKE_QUEUE' | 'BULLMQ_PREFIX' | 'INVOKE_CONCURRENCY' | 'INVOKE_LOCK_DURATION_MS' | 'INVOKE_STALLED_INTERVAL_MS' | 'INVOKE_BACKOFF_MAX_MS' | 'INVOKE_RETAIN_COMPLETED_SECONDS' | 'INVOKE_RETAIN_COMPLETED_COUNT' | 'INVOKE_RETAIN_FAILED_SECONDS' | 'INVOKE_RETAIN_FAILED_COUNT'>;
+export type WorkerConfig = RetentionConfig &
+  Pick<Config, 'INVOKE_QUEUE' | 'BULLMQ_PREFIX' | 'INVOKE_CONCURRENCY' | 'INVOKE_LOCK_DURATION_MS' |
+    'INVOKE_STALLED_INTERVAL_MS' | 'INVOKE_BACKOFF_MAX_MS'>;
 
-export function retention(cfg: WorkerConfig) {
-  return {
-    removeOnComplete: { age: cfg.INVOKE_RETAIN_COMPLETED_SECONDS, count: cfg.INVOKE_RETAIN_COMPLETED_COUNT },
-    removeOnFail: { age: cfg.INVOKE_RETAIN_FAILED_SECONDS, count: cfg.INVOKE_RETAIN_FAILED_COUNT },
-  };
-}
-
-export function createWorker(cfg: WorkerConfig, connection: RedisClient, processor: Processor, opts: { autorun?: boolean; warn?: (message: string) => void } = {}): Worker {
+export function createWorker(
+  cfg: WorkerConfig,
+  connection: RedisClient,
+  processor: Processor,
+  opts: { autorun?: boolean } = {},
+): Worker {
   const worker = new Worker(cfg.INVOKE_QUEUE, (job: Job, token?: string) => processor(job, token), {
     connection,
     prefix: cfg.BULLMQ_PREFIX,
@@ -37,7 +36,5 @@ export function createWorker(cfg: WorkerConfig, connection: RedisClient, process
     settings: { backoffStrategy: createBackoffStrategy(cfg.INVOKE_BACKOFF_MAX_MS) },
     ...retention(cfg),
   });
-  // Before the main loop's first fetch: run() reaches it only after awaiting the connection.
-  if (!startFetchedJobsAtOnce(worker)) opts.warn?.('bullmq Worker internals changed: fetched jobs may wait for the fetch loop before they start (src/worker/prompt-start.ts)');
   return worker;
 }

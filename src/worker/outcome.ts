@@ -10,7 +10,9 @@ import type { Envelope } from '../contract/envelope.js';
 import type { InvokeJob } from '../contract/job.js';
 import type { HttpResult } from '../http/call.js';
 import { parseRetryAfter } from '../http/retry-after.js';
-import { RETRY_AFTER_TYPE } from './backoff.js';
+import { parseJsonOrText } from '../lib/json.js';
+import { ownPath } from '../lib/own-path.js';
+import { RETRY_AFTER_TYPE } from '../queue/backoff.js';
 
 export interface Outcome {
   ok: boolean;
@@ -33,30 +35,16 @@ const isJsonType = (ct: string | undefined) => ct !== undefined && /[/+]json\b/i
 export function parseBody(bytes: Buffer, contentType: string | undefined, truncated: boolean): unknown {
   if (bytes.length === 0) return null;
   const text = bytes.toString('utf8');
-  if (!truncated && isJsonType(contentType)) {
-    try {
-      return JSON.parse(text);
-    } catch {
-      return text;
-    }
-  }
-  return text;
-}
-
-function pickPath(root: unknown, path: string): unknown {
-  let cur = root;
-  for (const part of path.split('.')) {
-    if (cur === null || typeof cur !== 'object' || !Object.hasOwn(cur, part)) return null;
-    cur = (cur as Record<string, unknown>)[part];
-  }
-  return cur ?? null;
+  return !truncated && isJsonType(contentType) ? parseJsonOrText(text) : text;
 }
 
 /** save.pick: paths into { status, headers, body }; a missing path saves null. */
 export function applyPick(pick: Record<string, string> | undefined, whole: { status: number | null; headers: Record<string, string>; body: unknown }): unknown {
   if (!pick) return whole.body;
   const out: Record<string, unknown> = {};
-  for (const [name, path] of Object.entries(pick)) out[name] = pickPath(whole, path);
+  for (const [name, path] of Object.entries(pick)) {
+    out[name] = ownPath(whole, path.split('.')) ?? null;
+  }
   return out;
 }
 

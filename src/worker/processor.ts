@@ -18,6 +18,7 @@ import { InvokeError, isInvokeError } from '../contract/errors.js';
 import { describeIssues, invokeJobSchema, type InvokeJob } from '../contract/job.js';
 import { idempotencyKey } from '../contract/idempotency.js';
 import { buildEvent } from '../events/continuation.js';
+import type { AttemptHooks, AttemptInfo } from '../queue/attempt-hooks.js';
 import type { Renderer, RenderedRequest } from '../template/render.js';
 import { buildScope, needsContext } from '../template/scope.js';
 import type { Scrub } from '../template/secrets.js';
@@ -28,7 +29,7 @@ import { fromError, fromResponse, toBullError, toEnvelope, type Outcome, type Ou
 import type { WriteResult } from './result-writer.js';
 import { salvageIdentity } from './salvage.js';
 
-export interface ProcessorDeps {
+export interface ProcessorDeps extends AttemptHooks {
   renderer: Renderer;
   http: Pick<HttpClient, 'send'>;
   readContext: (runId: string) => Promise<Record<string, unknown>>;
@@ -37,22 +38,6 @@ export interface ProcessorDeps {
   secrets: ReadonlyMap<string, Secret>;
   scrub: Scrub;
   limits: OutcomeLimits;
-  /** Runs before the call (destination limits); may throw to delay or fail the job. */
-  beforeCall?: (job: Job, url: URL, token: string | undefined) => Promise<() => void>;
-  /** See every finished attempt (metrics, breakers); must not throw. */
-  observers?: ((info: AttemptInfo) => void)[];
-}
-
-export interface AttemptInfo {
-  job: Job;
-  host: string;
-  method: string;
-  status: number | null;
-  durationMs: number;
-  errorCode: string | undefined;
-  outcome: 'completed' | 'retry' | 'failed' | 'held';
-  /** Retry-After of a 429/503, already capped. */
-  retryAfterMs?: number | undefined;
 }
 
 export function createProcessor(deps: ProcessorDeps) {

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { idempotencyKey, parseIdempotencyKey } from '../../src/contract/idempotency.js';
 import { ERROR_CODES, InvokeError, retryPolicy } from '../../src/contract/errors.js';
 import { parseRetryAfter } from '../../src/http/retry-after.js';
-import { invokeBackoffDelay } from '../../src/worker/backoff.js';
+import { invokeBackoffDelay } from '../../src/queue/backoff.js';
 
 describe('idempotency key / jobId', () => {
   it('is BullMQ-safe (no ":", not an integer) and reversible for awkward ids', () => {

@@ -11,7 +11,7 @@ import { buildPolicy, destinationsSchema } from '../../src/destinations/policy.j
 import { createDestinationStore, type DestinationStore } from '../../src/destinations/store.js';
 import { createDestinationGuard, FLUSH_MS, FRESH_MS, type DestinationGuard } from '../../src/destinations/guard.js';
 import { hostStatus, openBreaker } from '../../src/destinations/admin.js';
-import type { AttemptInfo } from '../../src/worker/processor.js';
+import type { AttemptInfo } from '../../src/queue/attempt-hooks.js';
 import { cleanNamespace, namespace, redisClient } from '../helpers/redis.js';
 
 const ns = namespace('fast');

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../../src/config.js';
 import { BREAKER_DEFAULTS, isUnlimited, loadDestinationPolicy } from '../../src/destinations/policy.js';
-import { classify } from '../../src/destinations/guard.js';
+import { classify } from '../../src/destinations/decisions.js';
 
 const load = (v: unknown) => loadDestinationPolicy(typeof v === 'string' ? v : JSON.stringify(v));
 

@@ -6,7 +6,8 @@
  *    Retry-After on 429/503; the delay comes from the error (already capped).
  * BullMQ consults a custom strategy only for non-builtin types, so for a job whose backoff is
  * 'exponential' or 'fixed' the processor switches the in-memory job.opts.backoff to
- * invoke-retry-after before throwing (outcome.ts); BullMQ reads it from there in moveToFailed.
+ * invoke-retry-after before throwing (worker/outcome.ts); BullMQ reads it from there in
+ * moveToFailed.
  */
 import type { MinimalJob } from 'bullmq';
 import { isInvokeError } from '../contract/errors.js';

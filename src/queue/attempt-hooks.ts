@@ -1,0 +1,33 @@
+/**
+ * How stages outside the processor plug into one attempt: a hook before the call (destination
+ * limits today) and observers of every finished attempt (metrics, breakers). The processor runs
+ * them; the stages import these types from here, never from worker/.
+ */
+import type { Job } from 'bullmq';
+
+/** One finished attempt, as observers see it. */
+export interface AttemptInfo {
+  job: Job;
+  host: string;
+  method: string;
+  status: number | null;
+  durationMs: number;
+  errorCode: string | undefined;
+  outcome: 'completed' | 'retry' | 'failed' | 'held';
+  /** Retry-After of a 429/503, already capped. */
+  retryAfterMs?: number | undefined;
+}
+
+/**
+ * Runs before the call; may throw to delay (DelayedError, after moving the job) or fail the job
+ * (InvokeError). Resolves to the release of whatever it holds for the call, run when it ends.
+ */
+export type BeforeCall = (job: Job, url: URL, token: string | undefined) => Promise<() => void>;
+
+/** Sees every finished attempt; must not throw. */
+export type AttemptObserver = (info: AttemptInfo) => void;
+
+export interface AttemptHooks {
+  beforeCall?: BeforeCall;
+  observers?: AttemptObserver[];
+}
