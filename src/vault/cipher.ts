@@ -30,12 +30,20 @@ export interface VaultKeys {
 /** Decryption failed: unknown key id, or the ciphertext or its AAD was altered. Never carries the value. */
 export class VaultDecryptError extends Error {
   override name = 'VaultDecryptError';
-  constructor(readonly reason: 'unknown-key' | 'tampered', readonly kid: string) {
-    super(reason === 'unknown-key' ? `sealed with key ${kid}, which is neither INVOKE_SECRETS_KEY nor in INVOKE_SECRETS_OLD_KEYS` : `authentication failed (key ${kid}): altered, moved, or sealed with another key`);
+  constructor(
+    readonly reason: 'unknown-key' | 'tampered',
+    readonly kid: string,
+  ) {
+    super(
+      reason === 'unknown-key'
+        ? `sealed with key ${kid}, which is neither INVOKE_SECRETS_KEY nor in INVOKE_SECRETS_OLD_KEYS`
+        : `authentication failed (key ${kid}): altered, moved, or sealed with another key`,
+    );
   }
 }
 
-export const keyId = (key: Buffer): string => createHash('sha256').update('invoke-vault-kid\0').update(key).digest('hex').slice(0, 16);
+export const keyId = (key: Buffer): string =>
+  createHash('sha256').update('invoke-vault-kid\0').update(key).digest('hex').slice(0, 16);
 
 /** base64 of 32 bytes -> key (config.ts has already validated the shape). */
 export const decodeKey = (b64: string): Buffer => Buffer.from(b64.trim(), 'base64');
@@ -65,7 +73,11 @@ export function createCipher(keys: VaultKeys): Cipher {
       const nonce = randomBytes(12);
       const cipher = createCipheriv('aes-256-gcm', keys.current, nonce);
       cipher.setAAD(Buffer.from(aad, 'utf8'));
-      const body = Buffer.concat([cipher.update(plaintext, 'utf8'), cipher.final(), cipher.getAuthTag()]);
+      const body = Buffer.concat([
+        cipher.update(plaintext, 'utf8'),
+        cipher.final(),
+        cipher.getAuthTag(),
+      ]);
       return { k: currentKid, n: nonce.toString('base64'), c: body.toString('base64') };
     },
     open(sealed, aad) {
@@ -74,10 +86,15 @@ export function createCipher(keys: VaultKeys): Cipher {
       try {
         const body = Buffer.from(sealed.c, 'base64');
         if (body.length < TAG_BYTES) throw new Error('short');
-        const decipher = createDecipheriv('aes-256-gcm', key, Buffer.from(sealed.n, 'base64'), { authTagLength: TAG_BYTES });
+        const decipher = createDecipheriv('aes-256-gcm', key, Buffer.from(sealed.n, 'base64'), {
+          authTagLength: TAG_BYTES,
+        });
         decipher.setAAD(Buffer.from(aad, 'utf8'));
         decipher.setAuthTag(body.subarray(body.length - TAG_BYTES));
-        return Buffer.concat([decipher.update(body.subarray(0, body.length - TAG_BYTES)), decipher.final()]).toString('utf8');
+        return Buffer.concat([
+          decipher.update(body.subarray(0, body.length - TAG_BYTES)),
+          decipher.final(),
+        ]).toString('utf8');
       } catch {
         throw new VaultDecryptError('tampered', sealed.k);
       }

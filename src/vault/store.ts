@@ -25,14 +25,27 @@
  */
 import type { RedisClient } from '../redis.js';
 import { ConfigError } from '../config.js';
-import { createCipher, decodeKey, type Cipher, type Sealed, type VaultKeys, VaultDecryptError } from './cipher.js';
+import {
+  createCipher,
+  decodeKey,
+  type Cipher,
+  type Sealed,
+  type VaultKeys,
+  VaultDecryptError,
+} from './cipher.js';
 
 export { VaultDecryptError } from './cipher.js';
 export type { VaultKeys } from './cipher.js';
 
 export type VaultMeta = Record<string, unknown>;
-export interface VaultEntry { name: string; meta: VaultMeta; updatedAt: string }
-export interface VaultRecord extends VaultEntry { value: string }
+export interface VaultEntry {
+  name: string;
+  meta: VaultMeta;
+  updatedAt: string;
+}
+export interface VaultRecord extends VaultEntry {
+  value: string;
+}
 export interface RotateReport {
   /** Records re-sealed under the current key. */
   resealed: number;
@@ -59,12 +72,22 @@ export const MAX_VAULT_VALUE_BYTES = 64 * 1024;
 const CANARY = 'invoke-vault-canary';
 
 /** The keys from config, or undefined when INVOKE_SECRETS_KEY is not set. */
-export function vaultKeys(cfg: { INVOKE_SECRETS_KEY?: string | undefined; INVOKE_SECRETS_OLD_KEYS: string[] }): VaultKeys | undefined {
+export function vaultKeys(cfg: {
+  INVOKE_SECRETS_KEY?: string | undefined;
+  INVOKE_SECRETS_OLD_KEYS: string[];
+}): VaultKeys | undefined {
   if (!cfg.INVOKE_SECRETS_KEY) return undefined;
-  return { current: decodeKey(cfg.INVOKE_SECRETS_KEY), old: cfg.INVOKE_SECRETS_OLD_KEYS.map(decodeKey) };
+  return {
+    current: decodeKey(cfg.INVOKE_SECRETS_KEY),
+    old: cfg.INVOKE_SECRETS_OLD_KEYS.map(decodeKey),
+  };
 }
 
-export interface VaultOptions { redis: RedisClient; prefix: string; keys: VaultKeys | undefined }
+export interface VaultOptions {
+  redis: RedisClient;
+  prefix: string;
+  keys: VaultKeys | undefined;
+}
 
 export type Vault = ReturnType<typeof createVault>;
 
@@ -75,21 +98,27 @@ export function createVault({ redis, prefix, keys }: VaultOptions) {
   let canaryWritten = false;
 
   const hashKey = (tenant: string, kind: string) => {
-    if (tenant !== '' && !TENANT.test(tenant)) throw new TypeError('tenant must match ^[A-Za-z0-9._-]{1,64}$');
+    if (tenant !== '' && !TENANT.test(tenant))
+      throw new TypeError('tenant must match ^[A-Za-z0-9._-]{1,64}$');
     if (!KIND.test(kind)) throw new TypeError('vault kind must match ^[a-z][a-z0-9-]{0,31}$');
     return `${prefix}:{${tenant === '' ? '*' : tenant}}:${kind}`;
   };
   const checkName = (name: string) => {
-    if (!NAME.test(name)) throw new TypeError('vault record name must match ^[A-Za-z0-9._-]{1,128}$');
+    if (!NAME.test(name))
+      throw new TypeError('vault record name must match ^[A-Za-z0-9._-]{1,128}$');
   };
   /** What the ciphertext is bound to: moving it to another tenant, kind or name, or editing meta, breaks it. */
-  const aad = (tenant: string, kind: string, name: string, metaJson: string) => JSON.stringify(['invoke-vault/1', tenant, kind, name, metaJson]);
+  const aad = (tenant: string, kind: string, name: string, metaJson: string) =>
+    JSON.stringify(['invoke-vault/1', tenant, kind, name, metaJson]);
   const need = (): Cipher => {
     if (!cipher) throw new VaultKeyMissingError();
     return cipher;
   };
 
-  interface Stored extends Sealed { m: string; u: number }
+  interface Stored extends Sealed {
+    m: string;
+    u: number;
+  }
   const parse = (raw: string): Stored => JSON.parse(raw) as Stored;
 
   async function ensureCanary(c: Cipher): Promise<void> {
@@ -102,10 +131,17 @@ export function createVault({ redis, prefix, keys }: VaultOptions) {
     /** True when INVOKE_SECRETS_KEY is set. */
     enabled: cipher !== undefined,
 
-    async put(tenant: string, kind: string, name: string, value: string, meta: VaultMeta = {}): Promise<void> {
+    async put(
+      tenant: string,
+      kind: string,
+      name: string,
+      value: string,
+      meta: VaultMeta = {},
+    ): Promise<void> {
       const key = hashKey(tenant, kind);
       checkName(name);
-      if (Buffer.byteLength(value, 'utf8') > MAX_VAULT_VALUE_BYTES) throw new TypeError(`value longer than ${MAX_VAULT_VALUE_BYTES} bytes`);
+      if (Buffer.byteLength(value, 'utf8') > MAX_VAULT_VALUE_BYTES)
+        throw new TypeError(`value longer than ${MAX_VAULT_VALUE_BYTES} bytes`);
       const c = need();
       await ensureCanary(c);
       const m = JSON.stringify(meta);
@@ -127,7 +163,12 @@ export function createVault({ redis, prefix, keys }: VaultOptions) {
         throw new VaultDecryptError('tampered', '?');
       }
       const value = c.open(rec, aad(tenant, kind, name, rec.m));
-      return { name, value, meta: JSON.parse(rec.m) as VaultMeta, updatedAt: new Date(rec.u).toISOString() };
+      return {
+        name,
+        value,
+        meta: JSON.parse(rec.m) as VaultMeta,
+        updatedAt: new Date(rec.u).toISOString(),
+      };
     },
 
     async delete(tenant: string, kind: string, name: string): Promise<boolean> {
@@ -143,7 +184,11 @@ export function createVault({ redis, prefix, keys }: VaultOptions) {
       for (const [name, raw] of Object.entries(all)) {
         try {
           const rec = parse(raw);
-          out.push({ name, meta: JSON.parse(rec.m) as VaultMeta, updatedAt: new Date(rec.u).toISOString() });
+          out.push({
+            name,
+            meta: JSON.parse(rec.m) as VaultMeta,
+            updatedAt: new Date(rec.u).toISOString(),
+          });
         } catch {
           out.push({ name, meta: {}, updatedAt: new Date(0).toISOString() });
         }
@@ -160,7 +205,10 @@ export function createVault({ redis, prefix, keys }: VaultOptions) {
       const kids = await redis.hgetall(kidsKey);
       const stored = Object.keys(kids);
       if (stored.length === 0) return;
-      if (!cipher) throw new ConfigError(`INVOKE_SECRETS_KEY: not set, but secrets sealed with key id ${stored.join(', ')} are stored in Redis (${prefix}); set it to the key they were sealed with`);
+      if (!cipher)
+        throw new ConfigError(
+          `INVOKE_SECRETS_KEY: not set, but secrets sealed with key id ${stored.join(', ')} are stored in Redis (${prefix}); set it to the key they were sealed with`,
+        );
       const openable = (kid: string) => {
         try {
           return cipher.open(JSON.parse(kids[kid]!) as Sealed, 'canary') === CANARY;
@@ -169,8 +217,14 @@ export function createVault({ redis, prefix, keys }: VaultOptions) {
         }
       };
       const bad = stored.filter((kid) => !openable(kid));
-      if (bad.length === stored.length) throw new ConfigError(`INVOKE_SECRETS_KEY: does not open the stored secrets (sealed with key id ${stored.join(', ')}; this key's id is ${cipher.currentKid})`);
-      if (bad.length > 0) throw new ConfigError(`INVOKE_SECRETS_OLD_KEYS: secrets sealed with key id ${bad.join(', ')} are stored but no configured key opens them; list the previous key there until 'invoke-api secrets rotate-key' has run`);
+      if (bad.length === stored.length)
+        throw new ConfigError(
+          `INVOKE_SECRETS_KEY: does not open the stored secrets (sealed with key id ${stored.join(', ')}; this key's id is ${cipher.currentKid})`,
+        );
+      if (bad.length > 0)
+        throw new ConfigError(
+          `INVOKE_SECRETS_OLD_KEYS: secrets sealed with key id ${bad.join(', ')} are stored but no configured key opens them; list the previous key there until 'invoke-api secrets rotate-key' has run`,
+        );
       await ensureCanary(cipher);
     },
 
@@ -236,7 +290,11 @@ export function createVault({ redis, prefix, keys }: VaultOptions) {
         report.failed.push(`${tenant}/${kind}/${name}`);
         continue;
       }
-      const fresh: Stored = { ...c.seal(value, aad(tenant, kind, name, rec.m)), m: rec.m, u: rec.u };
+      const fresh: Stored = {
+        ...c.seal(value, aad(tenant, kind, name, rec.m)),
+        m: rec.m,
+        u: rec.u,
+      };
       const swapped = (await redis.eval(CAS, 1, key, name, raw, JSON.stringify(fresh))) as number;
       if (swapped === 1) report.resealed++;
       else report.raced++;

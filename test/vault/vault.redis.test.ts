@@ -1,8 +1,19 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { randomBytes } from 'node:crypto';
 import { ConfigError } from '../../src/config.js';
-import { createVault, VaultDecryptError, VaultKeyMissingError, type VaultKeys } from '../../src/vault/index.js';
-import { cleanNamespace, dumpNamespace, namespace, redisClient, type Namespace } from '../helpers/redis.js';
+import {
+  createVault,
+  VaultDecryptError,
+  VaultKeyMissingError,
+  type VaultKeys,
+} from '../../src/vault/index.js';
+import {
+  cleanNamespace,
+  dumpNamespace,
+  namespace,
+  redisClient,
+  type Namespace,
+} from '../helpers/redis.js';
 
 const key = () => randomBytes(32);
 const VALUE = 'sk_live_Très+secret/value=42';
@@ -10,7 +21,8 @@ const VALUE = 'sk_live_Très+secret/value=42';
 describe('vault (real Redis)', () => {
   let ns: Namespace;
   let redis: ReturnType<typeof redisClient>;
-  const vault = (keys: VaultKeys | undefined) => createVault({ redis, prefix: `test:${ns.id}:vault`, keys });
+  const vault = (keys: VaultKeys | undefined) =>
+    createVault({ redis, prefix: `test:${ns.id}:vault`, keys });
 
   beforeEach(() => {
     ns = namespace('vault');
@@ -19,7 +31,12 @@ describe('vault (real Redis)', () => {
   afterEach(async () => {
     // No value in clear, in any spelling, anywhere in the namespace after any test.
     const dump = await dumpNamespace(redis, ns);
-    for (const spelling of [VALUE, encodeURIComponent(VALUE), Buffer.from(VALUE).toString('base64'), JSON.stringify(VALUE).slice(1, -1)]) {
+    for (const spelling of [
+      VALUE,
+      encodeURIComponent(VALUE),
+      Buffer.from(VALUE).toString('base64'),
+      JSON.stringify(VALUE).slice(1, -1),
+    ]) {
       expect(dump).not.toContain(spelling);
     }
     await cleanNamespace(redis, ns);
@@ -34,7 +51,9 @@ describe('vault (real Redis)', () => {
     expect((await v.get('globex', 'secret', 'API_KEY'))?.value).toBe('globex-value');
     expect(await v.get('acme', 'credential', 'API_KEY')).toBeUndefined();
     const list = await v.list('acme', 'secret');
-    expect(list).toEqual([{ name: 'API_KEY', meta: { hosts: ['api.acme.test'] }, updatedAt: expect.any(String) }]);
+    expect(list).toEqual([
+      { name: 'API_KEY', meta: { hosts: ['api.acme.test'] }, updatedAt: expect.any(String) },
+    ]);
     expect(JSON.stringify(list)).not.toContain(VALUE);
     expect(await v.delete('acme', 'secret', 'API_KEY')).toBe(true);
     expect(await v.get('acme', 'secret', 'API_KEY')).toBeUndefined();
@@ -70,7 +89,8 @@ describe('vault (real Redis)', () => {
     const oldKey = key();
     const newKey = key();
     const before = vault({ current: oldKey, old: [] });
-    for (let i = 0; i < 30; i++) await before.put(`t${i % 3}`, 'secret', `S${i}`, `${VALUE}-${i}`, { hosts: ['h.test'] });
+    for (let i = 0; i < 30; i++)
+      await before.put(`t${i % 3}`, 'secret', `S${i}`, `${VALUE}-${i}`, { hosts: ['h.test'] });
     await before.put('', 'token', 'platform', VALUE);
 
     const during = vault({ current: newKey, old: [oldKey] });
@@ -83,9 +103,12 @@ describe('vault (real Redis)', () => {
 
     const after = vault({ current: newKey, old: [] });
     await after.checkKeys();
-    for (let i = 0; i < 30; i++) expect((await after.get(`t${i % 3}`, 'secret', `S${i}`))?.value).toBe(`${VALUE}-${i}`);
+    for (let i = 0; i < 30; i++)
+      expect((await after.get(`t${i % 3}`, 'secret', `S${i}`))?.value).toBe(`${VALUE}-${i}`);
     expect((await after.get('', 'token', 'platform'))?.value).toBe(VALUE);
-    await expect(vault({ current: oldKey, old: [] }).get('t0', 'secret', 'S0')).rejects.toBeInstanceOf(VaultDecryptError);
+    await expect(
+      vault({ current: oldKey, old: [] }).get('t0', 'secret', 'S0'),
+    ).rejects.toBeInstanceOf(VaultDecryptError);
   });
 
   it('checkKeys stops the start naming the variable: key missing, wrong, or old key missing mid-rotation', async () => {
@@ -94,11 +117,15 @@ describe('vault (real Redis)', () => {
     await vault(undefined).checkKeys(); // nothing stored: fine without a key
     await vault({ current: a, old: [] }).put('acme', 'secret', 'S', VALUE);
     await expect(vault(undefined).checkKeys()).rejects.toThrow(/^INVOKE_SECRETS_KEY: not set/);
-    await expect(vault({ current: b, old: [] }).checkKeys()).rejects.toThrow(/^INVOKE_SECRETS_KEY: does not open/);
+    await expect(vault({ current: b, old: [] }).checkKeys()).rejects.toThrow(
+      /^INVOKE_SECRETS_KEY: does not open/,
+    );
     await expect(vault({ current: b, old: [] }).checkKeys()).rejects.toBeInstanceOf(ConfigError);
     // Rotation started (b current, a old) but not run: dropping a is refused.
     await vault({ current: b, old: [a] }).checkKeys();
-    await expect(vault({ current: b, old: [] }).checkKeys()).rejects.toThrow(/^INVOKE_SECRETS_OLD_KEYS: /);
+    await expect(vault({ current: b, old: [] }).checkKeys()).rejects.toThrow(
+      /^INVOKE_SECRETS_OLD_KEYS: /,
+    );
     await vault({ current: b, old: [a] }).rotate();
     await vault({ current: b, old: [] }).checkKeys();
   });
