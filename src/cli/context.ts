@@ -7,6 +7,7 @@
 import { ConfigError, loadConfig, type Config } from '../config.js';
 import type { Ops } from '../ops/index.js';
 import { withTimeout } from '../lib/with-timeout.js';
+import { redactUrl } from '../lib/redact-url.js';
 
 export const EXIT = { ok: 0, problem: 1, usage: 2, redis: 3 } as const;
 
@@ -51,15 +52,4 @@ export async function withOps(fn: (ops: Ops, cfg: Config) => Promise<number | vo
     await withTimeout(ops.close(), 2000);
   }
   process.exit(code);
-}
-
-/** Never print a Redis password. */
-export function redactUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.password) u.password = '***';
-    return u.toString();
-  } catch {
-    return '<invalid REDIS_URL>';
-  }
 }

@@ -46,7 +46,7 @@ export function createProcessor(deps: ProcessorDeps) {
   /** Our error with secrets scrubbed from its message; anything foreign becomes ours. */
   function sanitize(err: unknown): InvokeError {
     if (isInvokeError(err)) {
-      const clean = scrub(err.message.slice(err.code.length + 2));
+      const clean = scrub(err.detail);
       return new InvokeError(err.code, clean, { retryable: err.retryable, status: err.status, ...(err.retryAfterMs !== undefined ? { retryAfterMs: err.retryAfterMs } : {}) });
     }
     throw internalError(err);
