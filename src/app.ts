@@ -11,7 +11,7 @@ import { createRenderer } from './template/render.js';
 import { createScrubber } from './template/secrets.js';
 import { createHttpClient, type HttpClient } from './http/call.js';
 import { contextKey, readContext } from './store/context.js';
-import { createResultWriter } from './worker/result-writer.js';
+import { createResultWriter } from './store/result-writer.js';
 import { createProcessor } from './worker/processor.js';
 import type { AttemptHooks } from './queue/attempt-hooks.js';
 import { createWorker } from './worker/create-worker.js';

@@ -26,8 +26,8 @@ import type { HttpClient } from '../http/call.js';
 import type { Secret } from '../config.js';
 import type { Logger } from '../logger.js';
 import { fromError, fromResponse, toBullError, toEnvelope, type Outcome, type OutcomeLimits } from './outcome.js';
-import type { WriteResult } from './result-writer.js';
-import { salvageIdentity } from './salvage.js';
+import type { WriteResult } from '../store/result-writer.js';
+import { salvageIdentity } from '../contract/salvage.js';
 
 export interface ProcessorDeps extends AttemptHooks {
   renderer: Renderer;
