@@ -114,7 +114,7 @@ describe('the event loop keeps turning while hostile templates run', () => {
           await new Promise((r) => setTimeout(r, 10));
         }
       })();
-      await waitFor(async () => (await h.queue.getJobCounts('failed', 'completed')).failed >= 100 || undefined, '100 hostile jobs to fail', 60_000);
+      await waitFor(async () => ((await h.queue.getJobCounts('failed', 'completed')).failed ?? 0) >= 100 || undefined, '100 hostile jobs to fail', 60_000);
       done = true;
       await pinger;
       // The run took many budgets' worth of rendering (100 x 40 ms), so the pings spanned it.
