@@ -13,7 +13,8 @@ import { createHttpClient, type HttpClient } from './http/call.js';
 import { contextKey, readContext } from './store/context.js';
 import { createResultWriter } from './worker/result-writer.js';
 import { createProcessor } from './worker/processor.js';
-import type { AttemptHooks } from './queue/attempt-hooks.js';
+import { chainBeforeCall, type AttemptHooks } from './queue/attempt-hooks.js';
+import { createFairShare } from './fair/index.js';
 import { createWorker } from './worker/create-worker.js';
 import { withTimeout } from './lib/with-timeout.js';
 
@@ -33,6 +34,8 @@ export function createWorkerApp(cfg: Config, logger: Logger, extra: AttemptHooks
   watchConnection(redis, 'store', logger);
   watchConnection(bullConnection, 'worker', logger);
   const http = createHttpClient(cfg);
+  // Every worker admits from the fair index (docs/fair-share.md); tenant limits run first.
+  const fair = createFairShare(cfg, logger);
   const processor = createProcessor({
     renderer: createRenderer(),
     http,
@@ -43,6 +46,7 @@ export function createWorkerApp(cfg: Config, logger: Logger, extra: AttemptHooks
     scrub: createScrubber(cfg.secrets),
     limits: { retryAfterMaxMs: cfg.INVOKE_RETRY_AFTER_MAX_MS, maxErrorBodyBytes: cfg.INVOKE_MAX_ERROR_BODY_BYTES },
     ...extra,
+    beforeCall: chainBeforeCall(fair.beforeCall, extra.beforeCall),
   });
   let running = 0;
   const worker = createWorker(cfg, bullConnection, async (job, token) => {
@@ -54,11 +58,13 @@ export function createWorkerApp(cfg: Config, logger: Logger, extra: AttemptHooks
     }
   });
   worker.on('error', (err) => logger.error({ err: { name: err.name, message: err.message } }, 'worker error'));
+  fair.start(worker).catch((err: Error) => logger.error({ err: { name: err.name } }, 'fair-share start failed'));
 
   async function close(timeoutMs: number): Promise<boolean> {
     // worker.close() never resolves while Redis is unreachable: bound it ourselves.
     const drained = await withTimeout(worker.close(), timeoutMs);
     http.close();
+    await fair.close();
     await Promise.allSettled([quit(redis), quit(bullConnection)]);
     return drained;
   }

@@ -11,6 +11,7 @@ import { createWorkerApp, type WorkerApp } from './app.js';
 import { withTimeout } from './lib/with-timeout.js';
 import { createDestinations, loadDestinationPolicy, type Destinations } from './destinations/index.js';
 import { createRedis, type RedisClient } from './redis.js';
+import { loadTenantPolicy } from './fair/index.js';
 import { createEgressPolicy } from './http/egress.js';
 import { buildServer, UnsafeBindError } from './api/server.js';
 import { createProducerApi, type ProducerApi } from './api/producers.js';
@@ -27,6 +28,7 @@ function config(): Config {
     const cfg = loadConfig(process.env);
     createEgressPolicy(cfg); // checks INVOKE_ALLOW_PRIVATE / INVOKE_ALLOW_HOSTS entries (ConfigError)
     loadDestinationPolicy(cfg.INVOKE_DESTINATIONS);
+    loadTenantPolicy(cfg.INVOKE_TENANTS);
     return cfg;
   } catch (err) {
     if (err instanceof ConfigError) {
