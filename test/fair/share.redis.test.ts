@@ -1,6 +1,6 @@
 /**
  * Fair share end to end: three workers on one queue (each its own connections and admitter, as
- * separate processes would be), a loopback partner answering in 100 ms, and a blast of tenant A.
+ * separate processes would be), a loopback partner answering in 200 ms, and a blast of tenant A.
  * A step of tenant B and a step of another journey of A, enqueued behind the blast, reach the
  * partner within a window's and a round of slots' worth of calls, not after the blast; and the
  * blast alone keeps every slot busy. Order is measured, never wall time.
@@ -19,7 +19,7 @@ import { waitFor, waitForJob } from '../helpers/wait.js';
 const WORKERS = 3;
 const CONCURRENCY = 10;
 const SLOTS = WORKERS * CONCURRENCY;
-const BLAST = 1500;
+const BLAST = 1200;
 
 let h: Harness;
 let up: Upstream;
@@ -35,7 +35,7 @@ beforeAll(async () => {
     setTimeout(() => {
       inFlight--;
       json(res, 200, { ok: true });
-    }, 100);
+    }, 200);
   });
   h = await startHarness({ INVOKE_CONCURRENCY: String(CONCURRENCY), LOG_LEVEL: 'warn' });
   const logger = createLogger('warn', createScrubber(h.cfg.secrets));
