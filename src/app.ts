@@ -16,6 +16,7 @@ import { createProcessor } from './worker/processor.js';
 import type { AttemptHooks } from './queue/attempt-hooks.js';
 import { createWorker } from './worker/create-worker.js';
 import { withTimeout } from './lib/with-timeout.js';
+import { createAuth, type AuthOptions } from './auth/index.js';
 
 export interface WorkerApp {
   worker: Worker;
@@ -27,12 +28,14 @@ export interface WorkerApp {
   close(timeoutMs: number): Promise<boolean>;
 }
 
-export function createWorkerApp(cfg: Config, logger: Logger, extra: AttemptHooks = {}): WorkerApp {
+export function createWorkerApp(cfg: Config, logger: Logger, extra: AttemptHooks & { auth?: AuthOptions } = {}): WorkerApp {
+  const { auth: authOptions, ...hooks } = extra;
   const redis = createRedis(cfg, 'store');
   const bullConnection = createRedis(cfg, 'worker');
   watchConnection(redis, 'store', logger);
   watchConnection(bullConnection, 'worker', logger);
   const http = createHttpClient(cfg);
+  const auth = createAuth(cfg, redis, http, authOptions);
   const processor = createProcessor({
     renderer: createRenderer(),
     http,
@@ -42,7 +45,8 @@ export function createWorkerApp(cfg: Config, logger: Logger, extra: AttemptHooks
     secrets: cfg.secrets,
     scrub: createScrubber(cfg.secrets),
     limits: { retryAfterMaxMs: cfg.INVOKE_RETRY_AFTER_MAX_MS, maxErrorBodyBytes: cfg.INVOKE_MAX_ERROR_BODY_BYTES },
-    ...extra,
+    auth: auth.stage,
+    ...hooks,
   });
   let running = 0;
   const worker = createWorker(cfg, bullConnection, async (job, token) => {
