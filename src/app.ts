@@ -16,11 +16,16 @@ import { createProcessor } from './worker/processor.js';
 import type { AttemptHooks } from './queue/attempt-hooks.js';
 import { createWorker } from './worker/create-worker.js';
 import { withTimeout } from './lib/with-timeout.js';
+import { createCallbacks, type Callbacks } from './callbacks/service.js';
+import { createWaitStage } from './callbacks/stage.js';
+import { startSweeper } from './callbacks/sweeper.js';
 
 export interface WorkerApp {
   worker: Worker;
   redis: RedisClient;
   http: HttpClient;
+  /** Waiting steps (contract 6.5); this process also sweeps their deadlines. */
+  callbacks: Callbacks;
   /** Jobs this process is working on right now (the concurrency in use, for /metrics). */
   inFlight(): number;
   /** Stops taking jobs, waits for in-flight ones up to timeoutMs, closes connections. */
@@ -33,6 +38,8 @@ export function createWorkerApp(cfg: Config, logger: Logger, extra: AttemptHooks
   watchConnection(redis, 'store', logger);
   watchConnection(bullConnection, 'worker', logger);
   const http = createHttpClient(cfg);
+  const callbacks = createCallbacks(cfg, redis);
+  const sweeper = startSweeper(callbacks, cfg.INVOKE_CALLBACK_SWEEP_MS, logger);
   const processor = createProcessor({
     renderer: createRenderer(),
     http,
@@ -42,6 +49,7 @@ export function createWorkerApp(cfg: Config, logger: Logger, extra: AttemptHooks
     secrets: cfg.secrets,
     scrub: createScrubber(cfg.secrets),
     limits: { retryAfterMaxMs: cfg.INVOKE_RETRY_AFTER_MAX_MS, maxErrorBodyBytes: cfg.INVOKE_MAX_ERROR_BODY_BYTES },
+    waitStage: createWaitStage(callbacks),
     ...extra,
   });
   let running = 0;
@@ -57,12 +65,13 @@ export function createWorkerApp(cfg: Config, logger: Logger, extra: AttemptHooks
 
   async function close(timeoutMs: number): Promise<boolean> {
     // worker.close() never resolves while Redis is unreachable: bound it ourselves.
+    sweeper.stop();
     const drained = await withTimeout(worker.close(), timeoutMs);
     http.close();
     await Promise.allSettled([quit(redis), quit(bullConnection)]);
     return drained;
   }
-  return { worker, redis, http, inFlight: () => running, close };
+  return { worker, redis, http, callbacks, inFlight: () => running, close };
 }
 
 async function quit(r: RedisClient): Promise<void> {
