@@ -11,7 +11,7 @@ import { createRenderer } from './template/render.js';
 import { createScrubber } from './template/secrets.js';
 import { createHttpClient, type HttpClient } from './http/call.js';
 import { contextKey, readContext } from './store/context.js';
-import { createResultWriter } from './worker/result-writer.js';
+import { createResultWriter } from './store/result-writer.js';
 import { createProcessor } from './worker/processor.js';
 import type { AttemptHooks } from './queue/attempt-hooks.js';
 import { createWorker } from './worker/create-worker.js';
@@ -19,6 +19,7 @@ import { withTimeout } from './lib/with-timeout.js';
 import { createCallbacks, type Callbacks } from './callbacks/service.js';
 import { createWaitStage } from './callbacks/stage.js';
 import { startSweeper } from './callbacks/sweeper.js';
+import { isConnectionError } from './startup/explain.js';
 
 export interface WorkerApp {
   worker: Worker;
@@ -61,7 +62,11 @@ export function createWorkerApp(cfg: Config, logger: Logger, extra: AttemptHooks
       running--;
     }
   });
-  worker.on('error', (err) => logger.error({ err: { name: err.name, message: err.message } }, 'worker error'));
+  worker.on('error', (err) => {
+    // BullMQ raises one per reconnect attempt; watchConnection already logs the outage once.
+    if (isConnectionError(err)) logger.debug({ code: (err as { code?: string }).code }, 'worker connection error');
+    else logger.error({ err: { name: err.name, message: err.message } }, 'worker error');
+  });
 
   async function close(timeoutMs: number): Promise<boolean> {
     // worker.close() never resolves while Redis is unreachable: bound it ourselves.
