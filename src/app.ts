@@ -42,7 +42,7 @@ export function createWorkerApp(cfg: Config, logger: Logger, extra: AttemptHooks
   const callbacks = createCallbacks(cfg, redis);
   const sweeper = startSweeper(callbacks, cfg.INVOKE_CALLBACK_SWEEP_MS, logger);
   const processor = createProcessor({
-    renderer: createRenderer(),
+    renderer: createRenderer({ budgetMs: cfg.INVOKE_TEMPLATE_BUDGET_MS, maxBodyChars: cfg.INVOKE_MAX_REQUEST_BYTES }),
     http,
     readContext: (runId) => readContext(redis, contextKey(cfg.INVOKE_CTX_PREFIX, runId)),
     writeResult: createResultWriter(redis, cfg),
