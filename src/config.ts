@@ -41,6 +41,7 @@ export const settings = {
   INVOKE_MAX_RESPONSE_BYTES: setting(int(1), String(1024 * 1024), 'Largest response body read (after decompression); larger is RESPONSE_TOO_LARGE.'),
   INVOKE_MAX_ERROR_BODY_BYTES: setting(int(0), '4096', 'How much of a non-2xx body is kept in the envelope (truncated beyond).'),
   INVOKE_MAX_REQUEST_BYTES: setting(int(1), String(256 * 1024), 'Largest rendered request body sent.'),
+  INVOKE_TEMPLATE_BUDGET_MS: setting(int(1, 10000), '50', 'Render time a job\'s templates may take in all (URL, headers, query, body); over it the step fails with TEMPLATE_ERROR. Renders run on the event loop, so this is also the longest a template can hold it.'),
   INVOKE_MAX_HEADER_BYTES: setting(int(1024), '16384', 'Largest response header block accepted.'),
   INVOKE_DEFAULT_TIMEOUT_MS: setting(int(100, 60000), '10000', 'Whole-request timeout when the step sets no request.timeoutMs.'),
   INVOKE_CONNECT_TIMEOUT_MS: setting(int(50, 60000), '3000', 'TCP/TLS connect timeout.'),
@@ -67,6 +68,10 @@ export const settings = {
   INVOKE_PUBLIC_URL: setting(z.url({ protocol: /^https?$/ }), undefined, 'Public base URL of this service for partner callbacks (callback.url = <this>/v1/callbacks/<token>).'),
   INVOKE_AUTH_TOKEN_TTL_SECONDS: setting(int(10, 86400), '300', 'How long an OAuth2 access token is kept when the token endpoint gives no expires_in (with expires_in it is kept until shortly before it).'),
   INVOKE_AUTH_TOKEN_TIMEOUT_MS: setting(int(100, 60000), '10000', 'Whole-request timeout of a token request (OAuth2 client credentials); other workers wait this long for it.'),
+  INVOKE_CALLBACK_KEY: setting(key32, undefined, 'Key (base64 of 32 bytes) that seals callback tokens (wait.callback). Default: derived from INVOKE_SECRETS_KEY; one of the two is required for steps with wait.'),
+  INVOKE_CALLBACK_BODY_LIMIT_BYTES: setting(int(1024), String(256 * 1024), 'Largest callback body POST /v1/callbacks/{token} accepts (413 above).'),
+  INVOKE_CALLBACK_RATE_PER_MINUTE: setting(int(1), '600', 'Callback requests accepted per client address per minute (429 above).'),
+  INVOKE_CALLBACK_SWEEP_MS: setting(int(100, 60000), '1000', 'How often each worker looks for waiting steps past their deadline (CALLBACK_TIMEOUT).'),
   INVOKE_STRICT_CONFIG: setting(bool, 'false', 'Refuse to start when an INVOKE_* variable is not a known setting (otherwise a warning with the nearest known name).'),
   LOG_LEVEL: setting(z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']), 'info', 'pino log level.'),
 } as const;
@@ -158,7 +163,7 @@ function parseCredential(variable: string, value: string): Credential {
 }
 
 /** Settings whose value is a credential: never echoed in a configuration error. */
-const HIDDEN = new Set(['INVOKE_API_TOKEN', 'INVOKE_SECRETS_KEY', 'INVOKE_SECRETS_OLD_KEYS']);
+const HIDDEN = new Set(['INVOKE_API_TOKEN', 'INVOKE_SECRETS_KEY', 'INVOKE_SECRETS_OLD_KEYS', 'INVOKE_CALLBACK_KEY']);
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const out: Record<string, unknown> = {};
