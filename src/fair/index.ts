@@ -9,6 +9,7 @@ import type { Logger } from '../logger.js';
 import { createRedis, type RedisClient } from '../redis.js';
 import { createDestinationStore } from '../destinations/store.js';
 import type { BeforeCall } from '../queue/attempt-hooks.js';
+import { withTimeout } from '../lib/with-timeout.js';
 import { createAdmitter } from './admitter.js';
 import { createTenantLimits } from './limits.js';
 import { loadTenantPolicy, type TenantPolicy } from './policy.js';
@@ -49,8 +50,10 @@ export function createFairShare(cfg: FairConfig, logger: Logger, redis?: RedisCl
       await admitter.start();
     },
     async close() {
-      await admitter.stop();
-      if (!redis) await conn.quit().catch(() => conn.disconnect());
+      // Bounded: with Redis unreachable, the leaving beat would wait for it forever.
+      await withTimeout(admitter.stop(), 1000);
+      if (redis) return;
+      if (!(await withTimeout(conn.quit().then(() => true, () => false), 1000))) conn.disconnect();
     },
   };
 }
