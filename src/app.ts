@@ -16,6 +16,7 @@ import { createProcessor } from './worker/processor.js';
 import type { AttemptHooks } from './queue/attempt-hooks.js';
 import { createWorker } from './worker/create-worker.js';
 import { withTimeout } from './lib/with-timeout.js';
+import { createAttemptRecorder } from './attempts/store.js';
 
 export interface WorkerApp {
   worker: Worker;
@@ -33,6 +34,8 @@ export function createWorkerApp(cfg: Config, logger: Logger, extra: AttemptHooks
   watchConnection(redis, 'store', logger);
   watchConnection(bullConnection, 'worker', logger);
   const http = createHttpClient(cfg);
+  const scrub = createScrubber(cfg.secrets);
+  const records = createAttemptRecorder(redis, { keep: cfg.INVOKE_ATTEMPT_RECORDS, bodyLimit: cfg.INVOKE_ATTEMPT_BODY_BYTES, userAgent: cfg.INVOKE_USER_AGENT, scrub, logger });
   const processor = createProcessor({
     renderer: createRenderer(),
     http,
@@ -40,9 +43,10 @@ export function createWorkerApp(cfg: Config, logger: Logger, extra: AttemptHooks
     writeResult: createResultWriter(redis, cfg),
     logger,
     secrets: cfg.secrets,
-    scrub: createScrubber(cfg.secrets),
+    scrub,
     limits: { retryAfterMaxMs: cfg.INVOKE_RETRY_AFTER_MAX_MS, maxErrorBodyBytes: cfg.INVOKE_MAX_ERROR_BODY_BYTES },
     ...extra,
+    observers: [records.observe, ...(extra.observers ?? [])],
   });
   let running = 0;
   const worker = createWorker(cfg, bullConnection, async (job, token) => {
@@ -58,6 +62,7 @@ export function createWorkerApp(cfg: Config, logger: Logger, extra: AttemptHooks
   async function close(timeoutMs: number): Promise<boolean> {
     // worker.close() never resolves while Redis is unreachable: bound it ourselves.
     const drained = await withTimeout(worker.close(), timeoutMs);
+    await withTimeout(records.flush(), 1000);
     http.close();
     await Promise.allSettled([quit(redis), quit(bullConnection)]);
     return drained;
