@@ -11,12 +11,13 @@ import { createRenderer } from './template/render.js';
 import { createScrubber } from './template/secrets.js';
 import { createHttpClient, type HttpClient } from './http/call.js';
 import { contextKey, readContext } from './store/context.js';
-import { createResultWriter } from './worker/result-writer.js';
+import { createResultWriter } from './store/result-writer.js';
 import { createProcessor } from './worker/processor.js';
 import type { AttemptHooks } from './queue/attempt-hooks.js';
 import { createWorker } from './worker/create-worker.js';
 import { withTimeout } from './lib/with-timeout.js';
 import { createAttemptRecorder } from './attempts/store.js';
+import { isConnectionError } from './startup/explain.js';
 
 export interface WorkerApp {
   worker: Worker;
@@ -57,7 +58,11 @@ export function createWorkerApp(cfg: Config, logger: Logger, extra: AttemptHooks
       running--;
     }
   });
-  worker.on('error', (err) => logger.error({ err: { name: err.name, message: err.message } }, 'worker error'));
+  worker.on('error', (err) => {
+    // BullMQ raises one per reconnect attempt; watchConnection already logs the outage once.
+    if (isConnectionError(err)) logger.debug({ code: (err as { code?: string }).code }, 'worker connection error');
+    else logger.error({ err: { name: err.name, message: err.message } }, 'worker error');
+  });
 
   async function close(timeoutMs: number): Promise<boolean> {
     // worker.close() never resolves while Redis is unreachable: bound it ourselves.

@@ -1,14 +1,17 @@
 /**
  * Composition root and the only place that knows about the process: load config (exit 2 on a
- * bad variable), log, wait for Redis (exit 1 past the grace period), run the worker (and the
- * HTTP server), and shut down on SIGTERM/SIGINT with a bounded drain; a second signal exits
- * at once.
+ * bad variable), log, wait for Redis (exit 1 past the grace period), listen (exit 1 when the
+ * port is taken), then run the worker; shut down on SIGTERM/SIGINT with a bounded drain (a
+ * second signal exits at once).
  */
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { createLogger, type Logger } from './logger.js';
 import { createScrubber } from './template/secrets.js';
 import { createWorkerApp, type WorkerApp } from './app.js';
 import { withTimeout } from './lib/with-timeout.js';
+import { waitForRedis } from './startup/wait-for-redis.js';
+import { explainListenError } from './startup/explain.js';
+import { checkUnknownVariables, describeUnknown, unknownVariables } from './startup/unknown-env.js';
 import { createDestinations, loadDestinationPolicy, type Destinations } from './destinations/index.js';
 import { createRedis, type RedisClient } from './redis.js';
 import { createEgressPolicy } from './http/egress.js';
@@ -27,6 +30,7 @@ function config(): Config {
     const cfg = loadConfig(process.env);
     createEgressPolicy(cfg); // checks INVOKE_ALLOW_PRIVATE / INVOKE_ALLOW_HOSTS entries (ConfigError)
     loadDestinationPolicy(cfg.INVOKE_DESTINATIONS);
+    checkUnknownVariables(process.env, cfg.INVOKE_STRICT_CONFIG);
     return cfg;
   } catch (err) {
     if (err instanceof ConfigError) {
@@ -37,12 +41,11 @@ function config(): Config {
   }
 }
 
-async function waitForRedis(redis: RedisClient, graceMs: number, logger: Logger): Promise<void> {
-  const up = await withTimeout(redis.ping(), graceMs);
-  if (!up) {
-    logger.fatal({ graceMs }, 'Redis unreachable past INVOKE_REDIS_STARTUP_GRACE_MS; exiting');
-    process.exit(1);
-  }
+/** A start-up failure the operator can fix: one line on stderr, then exit (1: cannot run). */
+function stop(line: string, logger: Logger): never {
+  logger.flush();
+  process.stderr.write(`invoke-api-worker: ${line}\n`);
+  process.exit(1);
 }
 
 /** BullMQ loses jobs if Redis evicts keys: say so loudly (managed Redis may forbid CONFIG). */
@@ -74,26 +77,22 @@ async function main(): Promise<void> {
   const cfg = config();
   const logger = createLogger(cfg.LOG_LEVEL, createScrubber(cfg.secrets));
   process.on('unhandledRejection', (reason) => logger.error({ err: { name: (reason as Error)?.name } }, 'unhandled rejection'));
+  for (const v of unknownVariables(process.env)) logger.warn({ variable: v.name, suggestion: v.suggestion }, describeUnknown(v));
+  const unreachable = await waitForRedis(cfg, cfg.INVOKE_REDIS_STARTUP_GRACE_MS, logger);
+  if (unreachable) stop(unreachable, logger);
 
   let app: WorkerApp | undefined;
   const sources: MetricsSources = { concurrency: cfg.INVOKE_WORKER_ENABLED ? cfg.INVOKE_CONCURRENCY : 0 };
   const metrics = createMetrics(sources);
-  let destinations: Destinations | undefined;
-  if (cfg.INVOKE_WORKER_ENABLED) {
-    destinations = createDestinations(cfg, logger);
-    app = createWorkerApp(cfg, logger, { ...destinations.hooks, observers: [metrics.observe, ...(destinations.hooks.observers ?? [])] });
-    sources.inFlight = app.inFlight;
-    await waitForRedis(app.redis, cfg.INVOKE_REDIS_STARTUP_GRACE_MS, logger);
-    await checkEvictionPolicy(app.redis, logger);
-    logger.info({ queue: cfg.INVOKE_QUEUE, prefix: cfg.BULLMQ_PREFIX, concurrency: cfg.INVOKE_CONCURRENCY }, 'worker started');
-  }
 
+  // The HTTP server listens before the worker starts: a taken port stops the process before it
+  // takes a single job (a worker without health checks or metrics is invisible to operators).
   let server: FastifyInstance | undefined;
   let apiRedis: RedisClient | undefined;
   let producers: ProducerApi | undefined;
   let ops: Ops | undefined;
   if (cfg.INVOKE_API_ENABLED) {
-    apiRedis = app?.redis ?? createRedis(cfg, 'api');
+    apiRedis = createRedis(cfg, 'api');
     const redis = apiRedis;
     ops = createOps(cfg, redis);
     Object.assign(sources, { queue: ops.queue, redis });
@@ -106,7 +105,7 @@ async function main(): Promise<void> {
         readiness: {
           checks: {
             redis: async () => (await withTimeout(redis.ping(), 1000)) && redis.status === 'ready',
-            ...(app ? { worker: async () => app!.worker.isRunning() } : {}),
+            ...(cfg.INVOKE_WORKER_ENABLED ? { worker: async () => app?.worker.isRunning() ?? false } : {}),
           },
         },
         plugins: [...producers.plugins, metricsRoutes(metrics.registry), dashboardRoutes(ops.queue, redis), opsRoutes(ops)],
@@ -118,8 +117,17 @@ async function main(): Promise<void> {
       }
       throw err;
     }
-    await server.listen({ port: cfg.PORT, host: cfg.INVOKE_API_HOST });
+    await server.listen({ port: cfg.PORT, host: cfg.INVOKE_API_HOST }).catch((err: Error) => stop(explainListenError(err, cfg.INVOKE_API_HOST, cfg.PORT), logger));
     logger.info({ url: `http://${cfg.INVOKE_API_HOST}:${cfg.PORT}`, auth: Boolean(cfg.INVOKE_API_TOKEN) }, 'HTTP server listening');
+  }
+
+  let destinations: Destinations | undefined;
+  if (cfg.INVOKE_WORKER_ENABLED) {
+    destinations = createDestinations(cfg, logger);
+    app = createWorkerApp(cfg, logger, { ...destinations.hooks, observers: [metrics.observe, ...(destinations.hooks.observers ?? [])] });
+    sources.inFlight = app.inFlight;
+    await checkEvictionPolicy(app.redis, logger);
+    logger.info({ queue: cfg.INVOKE_QUEUE, prefix: cfg.BULLMQ_PREFIX, concurrency: cfg.INVOKE_CONCURRENCY }, 'worker started');
   }
 
   onSignals(async (signal) => {
@@ -129,7 +137,7 @@ async function main(): Promise<void> {
     await ops?.close();
     const drained = app ? await app.close(cfg.INVOKE_SHUTDOWN_TIMEOUT_MS) : true;
     await destinations?.close();
-    if (!app && apiRedis) apiRedis.disconnect();
+    apiRedis?.disconnect();
     logger.info({ drained }, 'stopped');
     logger.flush();
     process.exit(drained ? 0 : 1);

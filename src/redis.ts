@@ -65,12 +65,15 @@ export const isCluster = (r: RedisClient): r is Cluster => r instanceof Cluster;
  */
 export function watchConnection(client: RedisClient, name: string, logger: Pick<Logger, 'warn' | 'info' | 'debug'>): void {
   let downSince: number | undefined;
+  let everReady = false;
   client.on('reconnecting', () => {
-    if (downSince !== undefined) return;
+    // Never connected yet: the start-up gate (startup/wait-for-redis.ts) reports that, once.
+    if (downSince !== undefined || !everReady) return;
     downSince = Date.now();
     logger.warn({ connection: name }, 'redis connection lost; reconnecting');
   });
   client.on('ready', () => {
+    everReady = true;
     if (downSince === undefined) return;
     logger.info({ connection: name, outageMs: Date.now() - downSince }, 'redis connection restored');
     downSince = undefined;

@@ -7,6 +7,8 @@
 import { ConfigError, loadConfig, type Config } from '../config.js';
 import type { Ops } from '../ops/index.js';
 import { withTimeout } from '../lib/with-timeout.js';
+import { redactUrl } from '../lib/redact-url.js';
+import { checkUnknownVariables, describeUnknown } from '../startup/unknown-env.js';
 
 export const EXIT = { ok: 0, problem: 1, usage: 2, redis: 3 } as const;
 
@@ -21,7 +23,9 @@ export function fail(code: number, message: string): never {
 
 export function config(): Config {
   try {
-    return loadConfig(process.env);
+    const cfg = loadConfig(process.env);
+    for (const v of checkUnknownVariables(process.env, cfg.INVOKE_STRICT_CONFIG)) process.stderr.write(`invoke-api: warning: ${describeUnknown(v)}\n`);
+    return cfg;
   } catch (err) {
     if (err instanceof ConfigError) fail(EXIT.usage, `invalid configuration: ${err.message}`);
     throw err;
@@ -51,15 +55,4 @@ export async function withOps(fn: (ops: Ops, cfg: Config) => Promise<number | vo
     await withTimeout(ops.close(), 2000);
   }
   process.exit(code);
-}
-
-/** Never print a Redis password. */
-export function redactUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.password) u.password = '***';
-    return u.toString();
-  } catch {
-    return '<invalid REDIS_URL>';
-  }
 }

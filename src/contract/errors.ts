@@ -58,14 +58,18 @@ export function assertNever(x: never): never {
 export class InvokeError extends Error {
   override name = 'InvokeError';
   readonly code: ErrorCode;
+  /** The message without its code prefix: what envelopes, events and operators show. */
+  readonly detail: string;
   readonly retryable: boolean;
   readonly status: number | null;
   /** From Retry-After on 429/503, already capped. */
   readonly retryAfterMs: number | undefined;
 
   constructor(code: ErrorCode, message: string, opts: { retryable?: boolean; status?: number | null; retryAfterMs?: number } = {}) {
+    // BullMQ keeps only message as failedReason, so the code travels in it too.
     super(`${code}: ${message}`);
     this.code = code;
+    this.detail = message;
     this.status = opts.status ?? null;
     this.retryAfterMs = opts.retryAfterMs;
     this.retryable = opts.retryable ?? defaultRetryable(code, this.status);
@@ -74,7 +78,7 @@ export class InvokeError extends Error {
   }
 
   toJSON(): { code: ErrorCode; message: string; retryable: boolean } {
-    return { code: this.code, message: this.message.slice(this.code.length + 2), retryable: this.retryable };
+    return { code: this.code, message: this.detail, retryable: this.retryable };
   }
 }
 

@@ -4,6 +4,7 @@
  * schema/invoke-job.schema.json is generated from it.
  */
 import { z } from 'zod';
+import { conditionProblem } from '../outcome-rules/condition.js';
 
 export const METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD'] as const;
 /** RFC 9110 token: what a header name may be. Also rules out CR, LF and NUL. */
@@ -17,7 +18,11 @@ export const TENANT_ID = /^[A-Za-z0-9._-]{1,64}$/;
 export const SECRET_NAME = /^[A-Z][A-Z0-9_]{0,63}$/;
 export const MAX_WAIT_MS = 30 * 24 * 3600 * 1000;
 const secretName = (what: string) => z.string().regex(SECRET_NAME, `${what} must match ^[A-Z][A-Z0-9_]{0,63}$`);
-const condition = z.string().min(1).max(2048);
+// Parsed here, so a syntax error is INVALID_JOB naming expect.success before any call.
+const condition = z.string().min(1).max(2048).superRefine((source, ctx) => {
+  const why = conditionProblem(source);
+  if (why !== undefined) ctx.addIssue({ code: 'custom', message: `not a Liquid condition: ${why}` });
+});
 
 export const requestSchema = z.strictObject({
   method: z.enum(METHODS).default('GET'),

@@ -132,6 +132,6 @@ export function createDryRun(cfg: Config, opts: DryRunOptions = {}) {
 export type DryRun = ReturnType<typeof createDryRun>;
 
 function scrubError(err: InvokeError, scrub: Scrub): InvokeError {
-  const message = scrub(err.message.slice(err.code.length + 2));
+  const message = scrub(err.detail);
   return new InvokeError(err.code, message, { retryable: err.retryable, status: err.status, ...(err.retryAfterMs !== undefined ? { retryAfterMs: err.retryAfterMs } : {}) });
 }

@@ -12,9 +12,9 @@
 import type { Job, Queue } from 'bullmq';
 import { idempotencyKey } from '../contract/idempotency.js';
 import { buildEvent } from '../events/continuation.js';
-import { salvageIdentity } from '../worker/salvage.js';
+import { salvageIdentity } from '../contract/salvage.js';
 import { invokeJobSchema } from '../contract/job.js';
-import type { WriteResult } from '../worker/result-writer.js';
+import type { WriteResult } from '../store/result-writer.js';
 import type { Envelope } from '../contract/envelope.js';
 import { failureOf, type FailureFilter } from './failure.js';
 import { scanFailed } from './scan.js';

@@ -6,7 +6,7 @@
 import { Queue } from 'bullmq';
 import type { Config } from '../config.js';
 import { createRedis, type RedisClient } from '../redis.js';
-import { createResultWriter } from '../worker/result-writer.js';
+import { createResultWriter } from '../store/result-writer.js';
 import { GROUP_KEYS, groupValue, type Failure, type FailureFilter, type GroupKey } from './failure.js';
 import { scanFailed } from './scan.js';
 import { queueStatus, type QueueStatus } from './status.js';

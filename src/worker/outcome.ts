@@ -13,6 +13,7 @@ import { parseRetryAfter } from '../http/retry-after.js';
 import { parseJsonOrText } from '../lib/json.js';
 import { ownPath } from '../lib/own-path.js';
 import { RETRY_AFTER_TYPE } from '../queue/backoff.js';
+import { is2xx, judge, type Verdict } from '../outcome-rules/expect.js';
 
 export interface Outcome {
   ok: boolean;
@@ -50,21 +51,34 @@ export function applyPick(pick: Record<string, string> | undefined, whole: { sta
 
 export function fromResponse(res: HttpResult, job: InvokeJob, limits: OutcomeLimits): Outcome {
   const where = `${res.url.hostname}${res.url.pathname}`;
-  const ok = res.status >= 200 && res.status < 300;
-  if (ok && res.overLimit) {
-    return { ok: false, status: res.status, body: null, truncated: true, headers: res.headers, error: new InvokeError('RESPONSE_TOO_LARGE', `body from ${where} is over INVOKE_MAX_RESPONSE_BYTES`, { status: res.status }) };
+  const twoxx = is2xx(res.status);
+  const tooLarge = () => ({ ok: false, status: res.status, body: null, truncated: true, headers: res.headers, error: new InvokeError('RESPONSE_TOO_LARGE', `body from ${where} is over INVOKE_MAX_RESPONSE_BYTES`, { status: res.status }) });
+  if (twoxx && res.overLimit) return tooLarge();
+  // The whole body is parsed for a 2xx, and for any status when outcome rules read it.
+  const whole = twoxx || job.expect ? parseBody(res.body, res.headers['content-type'], res.overLimit) : undefined;
+  const verdict = job.expect || !twoxx ? judge(job.expect, { status: res.status, headers: res.headers, body: whole }) : SUCCESS;
+  if (verdict.success) {
+    // A success is saved whole or not at all (a rule may accept a non-2xx whose read was cut off).
+    if (res.overLimit) return tooLarge();
+    return { ok: true, status: res.status, body: applyPick(job.save.pick, { status: res.status, headers: res.headers, body: whole }), truncated: false, headers: res.headers, error: undefined };
   }
-  if (ok) {
-    const body = parseBody(res.body, res.headers['content-type'], false);
-    return { ok, status: res.status, body: applyPick(job.save.pick, { status: res.status, headers: res.headers, body }), truncated: false, headers: res.headers, error: undefined };
-  }
-  // Non-2xx: keep the (truncated) error body so a later step can branch on it.
+  // Not a success: keep the (truncated) body so a later step can branch on it.
   const truncated = res.truncated || res.body.length > limits.maxErrorBodyBytes;
   const body = parseBody(res.body.subarray(0, limits.maxErrorBodyBytes), res.headers['content-type'], truncated);
+  if ('broken' in verdict) {
+    const error = new InvokeError('TEMPLATE_ERROR', `${verdict.broken.field}: ${verdict.broken.message}`, { status: res.status });
+    return { ok: false, status: res.status, body, truncated, headers: res.headers, error };
+  }
+  const retryable = verdict.retry ?? (twoxx ? false : undefined);
   const retryAfterMs = res.status === 429 || res.status === 503 ? parseRetryAfter(res.retryAfter, limits.retryAfterMaxMs) : undefined;
-  const error = new InvokeError('HTTP_STATUS', `${where} answered ${res.status}`, { status: res.status, ...(retryAfterMs !== undefined ? { retryAfterMs } : {}) });
+  const opts = { status: res.status, ...(retryable !== undefined ? { retryable } : {}), ...(retryAfterMs !== undefined ? { retryAfterMs } : {}) };
+  const error = twoxx
+    ? new InvokeError('UNEXPECTED_RESPONSE', `${where} answered ${res.status}; expect.success does not hold`, opts)
+    : new InvokeError('HTTP_STATUS', `${where} answered ${res.status}`, opts);
   return { ok: false, status: res.status, body, truncated, headers: res.headers, error };
 }
+
+const SUCCESS: Verdict = { success: true };
 
 export function fromError(error: InvokeError): Outcome {
   return { ok: false, status: error.status, body: null, truncated: false, headers: {}, error };

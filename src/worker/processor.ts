@@ -26,8 +26,8 @@ import type { HttpClient } from '../http/call.js';
 import type { Secret } from '../config.js';
 import type { Logger } from '../logger.js';
 import { fromError, fromResponse, toBullError, toEnvelope, type Outcome, type OutcomeLimits } from './outcome.js';
-import type { WriteResult } from './result-writer.js';
-import { salvageIdentity } from './salvage.js';
+import type { WriteResult } from '../store/result-writer.js';
+import { salvageIdentity } from '../contract/salvage.js';
 
 export interface ProcessorDeps extends AttemptHooks {
   renderer: Renderer;
@@ -46,7 +46,7 @@ export function createProcessor(deps: ProcessorDeps) {
   /** Our error with secrets scrubbed from its message; anything foreign becomes ours. */
   function sanitize(err: unknown): InvokeError {
     if (isInvokeError(err)) {
-      const clean = scrub(err.message.slice(err.code.length + 2));
+      const clean = scrub(err.detail);
       return new InvokeError(err.code, clean, { retryable: err.retryable, status: err.status, ...(err.retryAfterMs !== undefined ? { retryAfterMs: err.retryAfterMs } : {}) });
     }
     throw internalError(err);

@@ -17,9 +17,6 @@ const SRC = path.resolve(import.meta.dirname, '../../src');
  */
 const PENDING: readonly string[] = [
   'dry-run/dry-run.ts -> worker/outcome.ts',
-  'ops/actions.ts -> worker/result-writer.ts',
-  'ops/actions.ts -> worker/salvage.ts',
-  'ops/index.ts -> worker/result-writer.ts',
 ];
 
 function sourceFiles(dir: string): string[] {

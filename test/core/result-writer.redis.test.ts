@@ -10,7 +10,7 @@ import type { Envelope } from '../../src/contract/envelope.js';
 import { buildEvent, parseEventFields } from '../../src/events/continuation.js';
 import { createRedis } from '../../src/redis.js';
 import { contextKey } from '../../src/store/context.js';
-import { createResultWriter, type ResultToWrite } from '../../src/worker/result-writer.js';
+import { createResultWriter, type ResultToWrite } from '../../src/store/result-writer.js';
 import { jobData } from '../helpers/harness.js';
 import { cleanNamespace, namespace, redisClient } from '../helpers/redis.js';
 

@@ -125,7 +125,7 @@ describe('request hygiene', () => {
     const nul = await runJob(h, { request: { url: `${up.url}/h`, headers: { 'X-Id': '{{ customer.id }}' } }, data: { customer: { id: 'a\u0000b' } } });
     expect(nul.error).toMatchObject({ code: 'TEMPLATE_ERROR', message: expect.stringContaining('request.headers.X-Id') });
     // The schema refuses the name before anything runs. (Read from the job: the envelope of an
-    // INVALID_JOB is not saved yet, src/worker/salvage.ts picks from a strict schema.)
+    // INVALID_JOB is not saved yet, src/contract/salvage.ts picks from a strict schema.)
     const job = await h.queue.add('invoke', jobData({ request: { url: `${up.url}/h`, headers: { 'X-Bad\r\nName': 'v' } } }), { attempts: 3 });
     await waitForJob(h.queue, job.id!, 'failed');
     const failed = (await h.queue.getJob(job.id!))!; // waitForJob may hand back the job as read before it failed

@@ -41,7 +41,7 @@ it(`saves results of calls that finish while Redis is unreachable for ${OUTAGE_M
   const held: http.ServerResponse[] = [];
   up.handle((_r, res) => void held.push(res));
   const port = await freePort();
-  worker = await startWorker(workerEnv(proxy.url, { INVOKE_API_ENABLED: 'true', PORT: String(port) }), { waitFor: 'HTTP server listening' });
+  worker = await startWorker(workerEnv(proxy.url, { INVOKE_API_ENABLED: 'true', PORT: String(port) }), { waitFor: 'worker started' });
   const conn = client(redis.url); // the test talks to Redis directly, not through the proxy
   const queue = queueOn(conn);
   const jobs = makeJobs(N, up.url, 'outage');

@@ -35,7 +35,7 @@ const readyz = async (port: number) => {
 
 it('survives a Redis restart mid-run: reconnects, reports the outage, loses no job', async () => {
   const port = await freePort();
-  worker = await startWorker(workerEnv(redis.url, { INVOKE_API_ENABLED: 'true', PORT: String(port), INVOKE_CONCURRENCY: '10' }), { waitFor: 'HTTP server listening' });
+  worker = await startWorker(workerEnv(redis.url, { INVOKE_API_ENABLED: 'true', PORT: String(port), INVOKE_CONCURRENCY: '10' }), { waitFor: 'worker started' });
   expect(await readyz(port)).toBe(200);
   const conn = client(redis.url);
   const queue = queueOn(conn);

@@ -3,9 +3,9 @@
  * onFailure) are still valid, the failure can be saved and emitted so the customer's journey
  * moves on down its failure branch instead of waiting forever. Otherwise nothing is written.
  */
-import type { InvokeJob } from '../contract/job.js';
+import type { InvokeJob } from './job.js';
 import { z } from 'zod';
-import { invokeJobSchema } from '../contract/job.js';
+import { invokeJobSchema } from './job.js';
 
 // Loose: the rest of the data is what failed, and is ignored here.
 const identitySchema = z.looseObject(invokeJobSchema.pick({ journeyId: true, runId: true, stepId: true, visit: true, customerId: true, save: true, onFailure: true }).shape);

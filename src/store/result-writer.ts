@@ -9,7 +9,7 @@
  */
 import type { Envelope } from '../contract/envelope.js';
 import type { ContinuationEvent } from '../contract/event.js';
-import { appendSave, contextKey } from '../store/context.js';
+import { appendSave, contextKey } from './context.js';
 import { appendEmit, eventFields } from '../events/continuation.js';
 import { isCluster, type RedisClient } from '../redis.js';
 import type { Config } from '../config.js';
