@@ -38,7 +38,7 @@ export function createWorkerApp(cfg: Config, logger: Logger, extra: AttemptHooks
   const scrub = createScrubber(cfg.secrets);
   const records = createAttemptRecorder(redis, { keep: cfg.INVOKE_ATTEMPT_RECORDS, bodyLimit: cfg.INVOKE_ATTEMPT_BODY_BYTES, userAgent: cfg.INVOKE_USER_AGENT, scrub, logger });
   const processor = createProcessor({
-    renderer: createRenderer(),
+    renderer: createRenderer({ budgetMs: cfg.INVOKE_TEMPLATE_BUDGET_MS, maxBodyChars: cfg.INVOKE_MAX_REQUEST_BYTES }),
     http,
     readContext: (runId) => readContext(redis, contextKey(cfg.INVOKE_CTX_PREFIX, runId)),
     writeResult: createResultWriter(redis, cfg),

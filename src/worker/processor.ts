@@ -55,6 +55,9 @@ export function createProcessor(deps: ProcessorDeps) {
   async function render(job: InvokeJob, eventId: string): Promise<RenderedRequest & { usedSecrets: Set<string> }> {
     const context = needsContext(job) ? await deps.readContext(job.runId) : {};
     const scope = buildScope(job, context, deps.secrets);
+    // Renders share event-loop turns (template/budget.ts): wait when this turn's share is used.
+    const turn = renderer.ready();
+    if (turn) await turn;
     const rendered = renderer.renderRequest(job.request, scope.vars);
     if (job.request.idempotencyHeader) rendered.headers[job.request.idempotencyHeader.toLowerCase()] = eventId;
     // Not `{ ...rendered, usedSecrets }`: see buildScope (V8's slow path for a spread-first literal).
