@@ -17,12 +17,17 @@ import type { AttemptHooks } from './queue/attempt-hooks.js';
 import { createWorker } from './worker/create-worker.js';
 import { withTimeout } from './lib/with-timeout.js';
 import { createAttemptRecorder } from './attempts/store.js';
+import { createCallbacks, type Callbacks } from './callbacks/service.js';
+import { createWaitStage } from './callbacks/stage.js';
+import { startSweeper } from './callbacks/sweeper.js';
 import { isConnectionError } from './startup/explain.js';
 
 export interface WorkerApp {
   worker: Worker;
   redis: RedisClient;
   http: HttpClient;
+  /** Waiting steps (contract 6.5); this process also sweeps their deadlines. */
+  callbacks: Callbacks;
   /** Jobs this process is working on right now (the concurrency in use, for /metrics). */
   inFlight(): number;
   /** Stops taking jobs, waits for in-flight ones up to timeoutMs, closes connections. */
@@ -37,6 +42,8 @@ export function createWorkerApp(cfg: Config, logger: Logger, extra: AttemptHooks
   const http = createHttpClient(cfg);
   const scrub = createScrubber(cfg.secrets);
   const records = createAttemptRecorder(redis, { keep: cfg.INVOKE_ATTEMPT_RECORDS, bodyLimit: cfg.INVOKE_ATTEMPT_BODY_BYTES, userAgent: cfg.INVOKE_USER_AGENT, scrub, logger });
+  const callbacks = createCallbacks(cfg, redis);
+  const sweeper = startSweeper(callbacks, cfg.INVOKE_CALLBACK_SWEEP_MS, logger);
   const processor = createProcessor({
     renderer: createRenderer({ budgetMs: cfg.INVOKE_TEMPLATE_BUDGET_MS, maxBodyChars: cfg.INVOKE_MAX_REQUEST_BYTES }),
     http,
@@ -46,6 +53,7 @@ export function createWorkerApp(cfg: Config, logger: Logger, extra: AttemptHooks
     secrets: cfg.secrets,
     scrub,
     limits: { retryAfterMaxMs: cfg.INVOKE_RETRY_AFTER_MAX_MS, maxErrorBodyBytes: cfg.INVOKE_MAX_ERROR_BODY_BYTES },
+    waitStage: createWaitStage(callbacks),
     ...extra,
     observers: [records.observe, ...(extra.observers ?? [])],
   });
@@ -66,13 +74,14 @@ export function createWorkerApp(cfg: Config, logger: Logger, extra: AttemptHooks
 
   async function close(timeoutMs: number): Promise<boolean> {
     // worker.close() never resolves while Redis is unreachable: bound it ourselves.
+    sweeper.stop();
     const drained = await withTimeout(worker.close(), timeoutMs);
     await withTimeout(records.flush(), 1000);
     http.close();
     await Promise.allSettled([quit(redis), quit(bullConnection)]);
     return drained;
   }
-  return { worker, redis, http, inFlight: () => running, close };
+  return { worker, redis, http, callbacks, inFlight: () => running, close };
 }
 
 async function quit(r: RedisClient): Promise<void> {

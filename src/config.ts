@@ -72,6 +72,10 @@ export const settings = {
   INVOKE_SECRETS_OLD_KEYS: setting(list.pipe(z.array(key32)), '', 'Comma-separated previous keys, still accepted for decryption during a key rotation (invoke-api secrets rotate-key).'),
   INVOKE_TENANTS: setting(z.string(), '', 'Per-tenant fair-share weight, maxConcurrent and ratePerSecond: JSON, or a path to a JSON file.'),
   INVOKE_PUBLIC_URL: setting(z.url({ protocol: /^https?$/ }), undefined, 'Public base URL of this service for partner callbacks (callback.url = <this>/v1/callbacks/<token>).'),
+  INVOKE_CALLBACK_KEY: setting(key32, undefined, 'Key (base64 of 32 bytes) that seals callback tokens (wait.callback). Default: derived from INVOKE_SECRETS_KEY; one of the two is required for steps with wait.'),
+  INVOKE_CALLBACK_BODY_LIMIT_BYTES: setting(int(1024), String(256 * 1024), 'Largest callback body POST /v1/callbacks/{token} accepts (413 above).'),
+  INVOKE_CALLBACK_RATE_PER_MINUTE: setting(int(1), '600', 'Callback requests accepted per client address per minute (429 above).'),
+  INVOKE_CALLBACK_SWEEP_MS: setting(int(100, 60000), '1000', 'How often each worker looks for waiting steps past their deadline (CALLBACK_TIMEOUT).'),
   INVOKE_STRICT_CONFIG: setting(bool, 'false', 'Refuse to start when an INVOKE_* variable is not a known setting (otherwise a warning with the nearest known name).'),
   LOG_LEVEL: setting(z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']), 'info', 'pino log level.'),
 } as const;
@@ -118,7 +122,7 @@ export function loadSecrets(env: NodeJS.ProcessEnv): Map<string, Secret> {
 }
 
 /** Settings whose value is a credential: never echoed in a configuration error. */
-const HIDDEN = new Set(['INVOKE_API_TOKEN', 'INVOKE_SECRETS_KEY', 'INVOKE_SECRETS_OLD_KEYS']);
+const HIDDEN = new Set(['INVOKE_API_TOKEN', 'INVOKE_SECRETS_KEY', 'INVOKE_SECRETS_OLD_KEYS', 'INVOKE_CALLBACK_KEY']);
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const out: Record<string, unknown> = {};

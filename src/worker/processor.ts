@@ -8,7 +8,8 @@
  *   5. classify  the response or failure into an outcome (outcome.ts)
  *   6. save      the envelope to the run's context, then emit the continuation event
  *                (on success, or on final failure with onFailure=continue) — or throw so
- *                BullMQ retries a transient failure with the job's backoff.
+ *                BullMQ retries a transient failure with the job's backoff. A step with
+ *                `wait` that succeeded waits for its callback instead (callbacks/).
  *
  * I/O is passed in (render, call, readContext, writeResult) so the story is testable alone.
  */
@@ -28,6 +29,7 @@ import type { Logger } from '../logger.js';
 import { fromError, fromResponse, toBullError, toEnvelope, type Outcome, type OutcomeLimits } from './outcome.js';
 import type { WriteResult } from '../store/result-writer.js';
 import { salvageIdentity } from '../contract/salvage.js';
+import type { WaitStage } from '../callbacks/stage.js';
 
 export interface ProcessorDeps extends AttemptHooks {
   renderer: Renderer;
@@ -38,6 +40,8 @@ export interface ProcessorDeps extends AttemptHooks {
   secrets: ReadonlyMap<string, Secret>;
   scrub: Scrub;
   limits: OutcomeLimits;
+  /** Steps with `wait` (contract 6.5): callback.* for templates; waiting instead of save + emit. */
+  waitStage?: WaitStage;
 }
 
 export function createProcessor(deps: ProcessorDeps) {
@@ -52,9 +56,15 @@ export function createProcessor(deps: ProcessorDeps) {
     throw internalError(err);
   }
 
-  async function render(job: InvokeJob, eventId: string): Promise<RenderedRequest & { usedSecrets: Set<string> }> {
+  function waitStage(): WaitStage {
+    if (!deps.waitStage) throw new InvokeError('INVALID_JOB', 'wait: callbacks are not set up in this worker');
+    return deps.waitStage;
+  }
+
+  async function render(bull: Job, job: InvokeJob, eventId: string): Promise<RenderedRequest & { usedSecrets: Set<string> }> {
     const context = needsContext(job) ? await deps.readContext(job.runId) : {};
     const scope = buildScope(job, context, deps.secrets);
+    if (job.wait) scope.vars.callback = await waitStage().scope(bull, job);
     // Renders share event-loop turns (template/budget.ts): wait when this turn's share is used.
     const turn = renderer.ready();
     if (turn) await turn;
@@ -67,7 +77,7 @@ export function createProcessor(deps: ProcessorDeps) {
   async function attempt(bull: Job, job: InvokeJob, eventId: string, token: string | undefined, trace: Trace): Promise<{ outcome: Outcome; url: URL | undefined }> {
     let url: URL | undefined;
     try {
-      const req = await render(job, eventId);
+      const req = await render(bull, job, eventId);
       trace.request = req;
       url = new URL(req.url);
       const release = deps.beforeCall ? await deps.beforeCall(bull, url, token) : undefined;
@@ -139,7 +149,8 @@ export function createProcessor(deps: ProcessorDeps) {
       const envelope = toEnvelope(outcome, attemptNo, durationMs, idempotencyKey(job));
       const event = buildEvent(job, bull.id ?? '', envelope);
       const log = { jobKey: `${bull.queueQualifiedName}:${bull.id}`, line, keepLogs: bull.opts.keepLogs };
-      writes.push(deps.writeResult({ runId: job.runId, variable: job.save.variable, envelope, event, log }));
+      if (outcome.ok && job.wait) writes.push(waitStage().wait(bull, job, envelope), bull.log(line));
+      else writes.push(deps.writeResult({ runId: job.runId, variable: job.save.variable, envelope, event, log }));
     } else {
       writes.push(bull.log(line));
     }
