@@ -17,6 +17,7 @@ import type { AttemptHooks } from './queue/attempt-hooks.js';
 import { createWorker } from './worker/create-worker.js';
 import { withTimeout } from './lib/with-timeout.js';
 import { createAttemptRecorder } from './attempts/store.js';
+import { createAuth, type AuthOptions } from './auth/index.js';
 import { createCallbacks, type Callbacks } from './callbacks/service.js';
 import { createWaitStage } from './callbacks/stage.js';
 import { startSweeper } from './callbacks/sweeper.js';
@@ -34,7 +35,8 @@ export interface WorkerApp {
   close(timeoutMs: number): Promise<boolean>;
 }
 
-export function createWorkerApp(cfg: Config, logger: Logger, extra: AttemptHooks = {}): WorkerApp {
+export function createWorkerApp(cfg: Config, logger: Logger, extra: AttemptHooks & { auth?: AuthOptions } = {}): WorkerApp {
+  const { auth: authOptions, ...hooks } = extra;
   const redis = createRedis(cfg, 'store');
   const bullConnection = createRedis(cfg, 'worker');
   watchConnection(redis, 'store', logger);
@@ -42,6 +44,7 @@ export function createWorkerApp(cfg: Config, logger: Logger, extra: AttemptHooks
   const http = createHttpClient(cfg);
   const scrub = createScrubber(cfg.secrets);
   const records = createAttemptRecorder(redis, { keep: cfg.INVOKE_ATTEMPT_RECORDS, bodyLimit: cfg.INVOKE_ATTEMPT_BODY_BYTES, userAgent: cfg.INVOKE_USER_AGENT, scrub, logger });
+  const auth = createAuth(cfg, redis, http, authOptions);
   const callbacks = createCallbacks(cfg, redis);
   const sweeper = startSweeper(callbacks, cfg.INVOKE_CALLBACK_SWEEP_MS, logger);
   const processor = createProcessor({
@@ -53,9 +56,10 @@ export function createWorkerApp(cfg: Config, logger: Logger, extra: AttemptHooks
     secrets: cfg.secrets,
     scrub,
     limits: { retryAfterMaxMs: cfg.INVOKE_RETRY_AFTER_MAX_MS, maxErrorBodyBytes: cfg.INVOKE_MAX_ERROR_BODY_BYTES },
+    auth: auth.stage,
     waitStage: createWaitStage(callbacks),
-    ...extra,
-    observers: [records.observe, ...(extra.observers ?? [])],
+    ...hooks,
+    observers: [records.observe, ...(hooks.observers ?? [])],
   });
   let running = 0;
   const worker = createWorker(cfg, bullConnection, async (job, token) => {
