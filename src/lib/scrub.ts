@@ -21,7 +21,7 @@ export interface Scrubber {
   add(...values: string[]): void;
   /** A copy of a JSON-like value with every string (keys too) scrubbed; the same value when clean. */
   deep<T>(value: T): T;
-  /** True when no value is known (scrubbing is then the identity). */
+  /** True when no value and no rewrite is known (scrubbing is then the identity). */
   readonly empty: boolean;
 }
 
@@ -61,7 +61,11 @@ function pattern(spellings: Set<string>, flags: string): RegExp | undefined {
   return new RegExp([...spellings].sort((a, b) => b.length - a.length).map(escapeRegExp).join('|'), flags);
 }
 
-export function createScrubber(values: Iterable<string> = []): Scrubber {
+/**
+ * `extra`: further rewrites applied after the values (patterns such as callback tokens); each
+ * should check cheaply whether it has anything to do.
+ */
+export function createScrubber(values: Iterable<string> = [], extra: ((text: string) => string)[] = []): Scrubber {
   const anyCase = new Set<string>();
   const exact = new Set<string>();
   let patterns: [RegExp | undefined, RegExp | undefined] | undefined;
@@ -72,10 +76,14 @@ export function createScrubber(values: Iterable<string> = []): Scrubber {
   }
 
   const scrub = ((text: string): string => {
-    if (anyCase.size === 0 || typeof text !== 'string') return text;
-    const [ci, cs] = compiled();
-    let out = ci ? text.replace(ci, REDACTED) : text;
-    if (cs) out = out.replace(cs, REDACTED);
+    if (typeof text !== 'string') return text;
+    let out = text;
+    if (anyCase.size > 0) {
+      const [ci, cs] = compiled();
+      if (ci) out = out.replace(ci, REDACTED);
+      if (cs) out = out.replace(cs, REDACTED);
+    }
+    for (const rewrite of extra) out = rewrite(out);
     return out;
   }) as Scrubber;
 
@@ -110,8 +118,9 @@ export function createScrubber(values: Iterable<string> = []): Scrubber {
     }
     return changed ? out : value;
   }
-  scrub.deep = <T>(value: T): T => (anyCase.size === 0 ? value : (deep(value) as T));
-  Object.defineProperty(scrub, 'empty', { get: () => anyCase.size === 0 });
+  const isEmpty = () => anyCase.size === 0 && extra.length === 0;
+  scrub.deep = <T>(value: T): T => (isEmpty() ? value : (deep(value) as T));
+  Object.defineProperty(scrub, 'empty', { get: isEmpty });
 
   scrub.add(...values);
   return scrub;

@@ -4,11 +4,13 @@
  *   1. validate  the job data with the contract schema (bad data fails at once: INVALID_JOB)
  *   2. expire    if deadlineMs has passed since enqueue (EXPIRED)
  *   3. render    the request templates with data, context and secrets (TEMPLATE_ERROR)
- *   4. call      the partner within the egress policy and limits (http/)
+ *   4. call      the partner within the egress policy and limits (http/), with the step's
+ *                credential applied when it sets request.auth (auth/stage.ts: AUTH_ERROR)
  *   5. classify  the response or failure into an outcome (outcome.ts)
  *   6. save      the envelope to the run's context, then emit the continuation event
  *                (on success, or on final failure with onFailure=continue) — or throw so
- *                BullMQ retries a transient failure with the job's backoff.
+ *                BullMQ retries a transient failure with the job's backoff. A step with
+ *                `wait` that succeeded waits for its callback instead (callbacks/).
  *
  * I/O is passed in (render, call, readContext, writeResult) so the story is testable alone.
  */
@@ -23,11 +25,13 @@ import type { Renderer, RenderedRequest } from '../template/render.js';
 import { buildScope, needsContext } from '../template/scope.js';
 import type { Scrubber } from '../template/secrets.js';
 import type { HttpClient } from '../http/call.js';
+import type { AuthStage } from '../auth/stage.js';
 import type { Secret } from '../config.js';
 import type { Logger } from '../logger.js';
 import { fromError, fromResponse, toBullError, toEnvelope, type Outcome, type OutcomeLimits } from './outcome.js';
 import type { WriteResult } from '../store/result-writer.js';
 import { salvageIdentity } from '../contract/salvage.js';
+import type { WaitStage } from '../callbacks/stage.js';
 
 export interface ProcessorDeps extends AttemptHooks {
   renderer: Renderer;
@@ -38,6 +42,10 @@ export interface ProcessorDeps extends AttemptHooks {
   secrets: ReadonlyMap<string, Secret>;
   scrub: Scrubber;
   limits: OutcomeLimits;
+  /** Applies request.auth (auth/stage.ts); steps without it go straight to http. */
+  auth?: Pick<AuthStage, 'send'>;
+  /** Steps with `wait` (contract 6.5): callback.* for templates; waiting instead of save + emit. */
+  waitStage?: WaitStage;
 }
 
 export function createProcessor(deps: ProcessorDeps) {
@@ -52,9 +60,15 @@ export function createProcessor(deps: ProcessorDeps) {
     throw internalError(err);
   }
 
-  async function render(job: InvokeJob, eventId: string): Promise<RenderedRequest & { usedSecrets: Set<string> }> {
+  function waitStage(): WaitStage {
+    if (!deps.waitStage) throw new InvokeError('INVALID_JOB', 'wait: callbacks are not set up in this worker');
+    return deps.waitStage;
+  }
+
+  async function render(bull: Job, job: InvokeJob, eventId: string): Promise<RenderedRequest & { usedSecrets: Set<string> }> {
     const context = needsContext(job) ? await deps.readContext(job.runId) : {};
     const scope = buildScope(job, context, deps.secrets);
+    if (job.wait) scope.vars.callback = await waitStage().scope(bull, job);
     // Renders share event-loop turns (template/budget.ts): wait when this turn's share is used.
     const turn = renderer.ready();
     if (turn) await turn;
@@ -67,14 +81,17 @@ export function createProcessor(deps: ProcessorDeps) {
     return Object.assign({}, rendered, { usedSecrets: scope.usedSecrets });
   }
 
-  async function attempt(bull: Job, job: InvokeJob, eventId: string, token: string | undefined): Promise<{ outcome: Outcome; url: URL | undefined }> {
+  async function attempt(bull: Job, job: InvokeJob, eventId: string, token: string | undefined, trace: Trace): Promise<{ outcome: Outcome; url: URL | undefined }> {
     let url: URL | undefined;
     try {
-      const req = await render(job, eventId);
+      const req = await render(bull, job, eventId);
+      trace.request = req;
       url = new URL(req.url);
       const release = deps.beforeCall ? await deps.beforeCall(bull, url, token) : undefined;
       try {
-        const res = await http.send(req, { usedSecrets: req.usedSecrets, url });
+        const sendOpts = { usedSecrets: req.usedSecrets, url };
+        const res = job.request.auth && deps.auth ? await deps.auth.send(job, req, sendOpts) : await http.send(req, sendOpts);
+        trace.response = res;
         return { outcome: fromResponse(res, job, deps.limits), url };
       } finally {
         release?.();
@@ -109,22 +126,23 @@ export function createProcessor(deps: ProcessorDeps) {
     // 2. expire
     let outcome: Outcome;
     let url: URL | undefined;
+    const trace: Trace = {};
     if (job.deadlineMs !== undefined && Date.now() > bull.timestamp + job.deadlineMs) {
       outcome = fromError(new InvokeError('EXPIRED', `deadline of ${job.deadlineMs} ms after enqueue passed before attempt ${attemptNo}`));
     } else {
       // 3-5. render, call, classify
-      ({ outcome, url } = await attempt(bull, job, eventId, token));
+      ({ outcome, url } = await attempt(bull, job, eventId, token, trace));
     }
     if (outcome.error) outcome.error = sanitize(outcome.error);
 
     // 6. save + emit, or retry
     const final = !outcome.error || !outcome.error.retryable || attemptNo >= maxAttempts;
-    await finish(bull, job, outcome, final, attemptNo, started, url, job.request.method);
+    await finish(bull, job, outcome, final, attemptNo, started, url, job.request.method, trace);
     if (outcome.error) throw toBullError(bull, outcome.error, final);
   };
 
   /** Logs the attempt and, when it is the last one, saves and emits (not for a held failure). */
-  async function finish(bull: Job, job: InvokeJob | undefined, outcome: Outcome, final: boolean, attemptNo: number, started: number, url: URL | undefined, method: string): Promise<void> {
+  async function finish(bull: Job, job: InvokeJob | undefined, outcome: Outcome, final: boolean, attemptNo: number, started: number, url: URL | undefined, method: string, trace: Trace = {}): Promise<void> {
     const durationMs = performance.now() - started;
     const held = !outcome.ok && job?.onFailure === 'hold';
     const kind: AttemptInfo['outcome'] = outcome.ok ? 'completed' : !final ? 'retry' : held ? 'held' : 'failed';
@@ -144,7 +162,8 @@ export function createProcessor(deps: ProcessorDeps) {
       const envelope = toEnvelope(outcome, attemptNo, durationMs, idempotencyKey(job));
       const event = buildEvent(job, bull.id ?? '', envelope);
       const log = { jobKey: `${bull.queueQualifiedName}:${bull.id}`, line, keepLogs: bull.opts.keepLogs };
-      writes.push(deps.writeResult({ runId: job.runId, variable: job.save.variable, envelope, event, log }));
+      if (outcome.ok && job.wait) writes.push(waitStage().wait(bull, job, envelope), bull.log(line));
+      else writes.push(deps.writeResult({ runId: job.runId, variable: job.save.variable, envelope, event, log }));
     } else {
       writes.push(bull.log(line));
     }
@@ -153,10 +172,13 @@ export function createProcessor(deps: ProcessorDeps) {
     if (logger.isLevelEnabled('info')) {
       logger.info({ jobId: bull.id, runId: job?.runId ?? bull.data?.runId, stepId: job?.stepId ?? bull.data?.stepId, attempt: attemptNo, method, host, status: outcome.status, durationMs: Math.round(durationMs), outcome: kind, errorCode: code }, 'attempt');
     }
-    const info: AttemptInfo = { job: bull, host, method, status: outcome.status, durationMs, errorCode: code, outcome: kind, retryAfterMs: outcome.error?.retryAfterMs };
+    const info: AttemptInfo = { job: bull, host, method, status: outcome.status, durationMs, errorCode: code, outcome: kind, retryAfterMs: outcome.error?.retryAfterMs, attempt: attemptNo, errorMessage: outcome.error?.message, request: trace.request, response: trace.response };
     for (const observe of deps.observers ?? []) observe(info);
   }
 }
+
+/** What an attempt sent and got back, for observers (attempt records). */
+interface Trace { request?: RenderedRequest; response?: AttemptInfo['response'] }
 
 export type Processor = ReturnType<typeof createProcessor>;
 
