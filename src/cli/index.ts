@@ -13,6 +13,7 @@ import { discardCommand, retryCommand } from './commands/bulk.js';
 import { cleanCommand, pauseCommand, resumeCommand } from './commands/queue.js';
 import { tryCommand } from './commands/try.js';
 import { registerBreakerCommand } from './commands/breaker.js';
+import { credentialsCommand } from './commands/credentials.js';
 
 // `invoke-api status | head -1`: the reader left, so the output is no longer wanted; stop
 // quietly as other Unix tools do instead of dying with an EPIPE stack trace.
@@ -27,7 +28,7 @@ const program = new Command('invoke-api')
   .showHelpAfterError()
   .exitOverride();
 
-for (const cmd of [statusCommand(), failedCommand(), inspectCommand(), retryCommand(), discardCommand(), pauseCommand(), resumeCommand(), cleanCommand(), tryCommand()]) {
+for (const cmd of [statusCommand(), failedCommand(), inspectCommand(), retryCommand(), discardCommand(), pauseCommand(), resumeCommand(), cleanCommand(), tryCommand(), credentialsCommand()]) {
   program.addCommand(cmd.exitOverride());
 }
 
