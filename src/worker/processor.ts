@@ -4,7 +4,8 @@
  *   1. validate  the job data with the contract schema (bad data fails at once: INVALID_JOB)
  *   2. expire    if deadlineMs has passed since enqueue (EXPIRED)
  *   3. render    the request templates with data, context and secrets (TEMPLATE_ERROR)
- *   4. call      the partner within the egress policy and limits (http/)
+ *   4. call      the partner within the egress policy and limits (http/), with the step's
+ *                credential applied when it sets request.auth (auth/stage.ts: AUTH_ERROR)
  *   5. classify  the response or failure into an outcome (outcome.ts)
  *   6. save      the envelope to the run's context, then emit the continuation event
  *                (on success, or on final failure with onFailure=continue) — or throw so
@@ -24,6 +25,7 @@ import type { Renderer, RenderedRequest } from '../template/render.js';
 import { buildScope, needsContext } from '../template/scope.js';
 import type { Scrub } from '../template/secrets.js';
 import type { HttpClient } from '../http/call.js';
+import type { AuthStage } from '../auth/stage.js';
 import type { Secret } from '../config.js';
 import type { Logger } from '../logger.js';
 import { fromError, fromResponse, toBullError, toEnvelope, type Outcome, type OutcomeLimits } from './outcome.js';
@@ -40,6 +42,8 @@ export interface ProcessorDeps extends AttemptHooks {
   secrets: ReadonlyMap<string, Secret>;
   scrub: Scrub;
   limits: OutcomeLimits;
+  /** Applies request.auth (auth/stage.ts); steps without it go straight to http. */
+  auth?: Pick<AuthStage, 'send'>;
   /** Steps with `wait` (contract 6.5): callback.* for templates; waiting instead of save + emit. */
   waitStage?: WaitStage;
 }
@@ -81,7 +85,8 @@ export function createProcessor(deps: ProcessorDeps) {
       url = new URL(req.url);
       const release = deps.beforeCall ? await deps.beforeCall(bull, url, token) : undefined;
       try {
-        const res = await http.send(req, { usedSecrets: req.usedSecrets, url });
+        const sendOpts = { usedSecrets: req.usedSecrets, url };
+        const res = job.request.auth && deps.auth ? await deps.auth.send(job, req, sendOpts) : await http.send(req, sendOpts);
         return { outcome: fromResponse(res, job, deps.limits), url };
       } finally {
         release?.();
