@@ -15,6 +15,7 @@ import { createResultWriter } from './store/result-writer.js';
 import { createProcessor } from './worker/processor.js';
 import type { AttemptHooks } from './queue/attempt-hooks.js';
 import { createWorker } from './worker/create-worker.js';
+import { createResponseCacheFor } from './cache/index.js';
 import { withTimeout } from './lib/with-timeout.js';
 import { isConnectionError } from './startup/explain.js';
 
@@ -43,6 +44,7 @@ export function createWorkerApp(cfg: Config, logger: Logger, extra: AttemptHooks
     secrets: cfg.secrets,
     scrub: createScrubber(cfg.secrets),
     limits: { retryAfterMaxMs: cfg.INVOKE_RETRY_AFTER_MAX_MS, maxErrorBodyBytes: cfg.INVOKE_MAX_ERROR_BODY_BYTES },
+    cache: createResponseCacheFor(redis, cfg, logger),
     ...extra,
   });
   let running = 0;

@@ -64,6 +64,10 @@ export const settings = {
   INVOKE_SECRETS_OLD_KEYS: setting(list.pipe(z.array(key32)), '', 'Comma-separated previous keys, still accepted for decryption during a key rotation (invoke-api secrets rotate-key).'),
   INVOKE_TENANTS: setting(z.string(), '', 'Per-tenant fair-share weight, maxConcurrent and ratePerSecond: JSON, or a path to a JSON file.'),
   INVOKE_PUBLIC_URL: setting(z.url({ protocol: /^https?$/ }), undefined, 'Public base URL of this service for partner callbacks (callback.url = <this>/v1/callbacks/<token>).'),
+  INVOKE_CACHE_PREFIX: setting(z.string().min(1), '{invoke:cache}', 'Key prefix of the step response cache (docs/outcomes.md); keep a hash tag in it: on Redis Cluster the whole cache lives in that one slot.'),
+  INVOKE_CACHE_MAX_BYTES: setting(int(1024), String(64 * 1024 * 1024), 'Memory budget of the response cache: total bytes of cached results; the entries closest to expiry are evicted to make room.'),
+  INVOKE_CACHE_MAX_ENTRIES: setting(int(1), '100000', 'Most entries the response cache holds (bounds the per-entry overhead of small results).'),
+  INVOKE_CACHE_MAX_ENTRY_BYTES: setting(int(64), String(256 * 1024), 'A result larger than this (as stored JSON) is not cached.'),
   LOG_LEVEL: setting(z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']), 'info', 'pino log level.'),
 } as const;
 

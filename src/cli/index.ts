@@ -12,6 +12,7 @@ import { inspectCommand } from './commands/inspect.js';
 import { discardCommand, retryCommand } from './commands/bulk.js';
 import { cleanCommand, pauseCommand, resumeCommand } from './commands/queue.js';
 import { tryCommand } from './commands/try.js';
+import { cacheCommand } from './commands/cache.js';
 import { registerBreakerCommand } from './commands/breaker.js';
 
 const program = new Command('invoke-api')
@@ -20,7 +21,7 @@ const program = new Command('invoke-api')
   .showHelpAfterError()
   .exitOverride();
 
-for (const cmd of [statusCommand(), failedCommand(), inspectCommand(), retryCommand(), discardCommand(), pauseCommand(), resumeCommand(), cleanCommand(), tryCommand()]) {
+for (const cmd of [statusCommand(), failedCommand(), inspectCommand(), retryCommand(), discardCommand(), pauseCommand(), resumeCommand(), cleanCommand(), tryCommand(), cacheCommand()]) {
   program.addCommand(cmd.exitOverride());
 }
 

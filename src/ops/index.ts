@@ -12,9 +12,10 @@ import { scanFailed } from './scan.js';
 import { queueStatus, type QueueStatus } from './status.js';
 import { inspectJob, type Inspection } from './inspect.js';
 import { cleanJobs, discardJobs, retryJobs, type ActionOptions, type ActionResult, type Target } from './actions.js';
+import { clearStepCache, type CacheCleared, type CacheTarget } from './cache.js';
 
 export { GROUP_KEYS, parseDuration, type Failure, type FailureFilter, type GroupKey } from './failure.js';
-export type { QueueStatus, Inspection, ActionResult, Target };
+export type { QueueStatus, Inspection, ActionResult, Target, CacheTarget, CacheCleared };
 
 export interface FailedList { failures: Failure[]; scanned: number; truncated: boolean }
 export interface FailedGroups { by: GroupKey; groups: { key: string; count: number; example: string }[]; total: number; scanned: number; truncated: boolean }
@@ -30,10 +31,12 @@ export interface Ops {
   pause(): Promise<void>;
   resume(): Promise<void>;
   clean(state: 'completed' | 'failed', olderThanMs: number): Promise<number>;
+  /** Drops one step's cached responses (docs/outcomes.md). */
+  clearCache(target: CacheTarget): Promise<CacheCleared>;
   close(): Promise<void>;
 }
 
-export type OpsConfig = Pick<Config, 'REDIS_URL' | 'REDIS_CLUSTER_NODES' | 'REDIS_SENTINELS' | 'REDIS_SENTINEL_NAME' | 'INVOKE_QUEUE' | 'BULLMQ_PREFIX' | 'INVOKE_CTX_PREFIX' | 'INVOKE_CTX_TTL_SECONDS' | 'INVOKE_EVENTS_STREAM' | 'INVOKE_EVENTS_MAXLEN'>;
+export type OpsConfig = Pick<Config, 'REDIS_URL' | 'REDIS_CLUSTER_NODES' | 'REDIS_SENTINELS' | 'REDIS_SENTINEL_NAME' | 'INVOKE_QUEUE' | 'BULLMQ_PREFIX' | 'INVOKE_CTX_PREFIX' | 'INVOKE_CTX_TTL_SECONDS' | 'INVOKE_EVENTS_STREAM' | 'INVOKE_EVENTS_MAXLEN' | 'INVOKE_CACHE_PREFIX'>;
 
 /** Pass `redis` to share a connection (the HTTP server); otherwise the ops API owns its own. */
 export function createOps(cfg: OpsConfig, shared?: RedisClient): Ops {
@@ -65,6 +68,7 @@ export function createOps(cfg: OpsConfig, shared?: RedisClient): Ops {
     pause: () => queue.pause(),
     resume: () => queue.resume(),
     clean: (state, olderThanMs) => cleanJobs(queue, state, olderThanMs),
+    clearCache: (target) => clearStepCache(redis, cfg.INVOKE_CACHE_PREFIX, target),
     async close() {
       await queue.close();
       if (!shared) await redis.quit().catch(() => redis.disconnect());

@@ -16,6 +16,8 @@ export interface AttemptInfo {
   outcome: 'completed' | 'retry' | 'failed' | 'held';
   /** Retry-After of a 429/503, already capped. */
   retryAfterMs?: number | undefined;
+  /** The step's response cache: hit (no call), miss (called) or bypass (carried a secret). */
+  cache?: 'hit' | 'miss' | 'bypass' | undefined;
 }
 
 /**

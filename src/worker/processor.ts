@@ -5,6 +5,7 @@
  *   2. expire    if deadlineMs has passed since enqueue (EXPIRED)
  *   3. render    the request templates with data, context and secrets (TEMPLATE_ERROR)
  *   4. call      the partner within the egress policy and limits (http/)
+ *                (or take the step's cached result; concurrent misses share one call: cache/)
  *   5. classify  the response or failure into an outcome (outcome.ts)
  *   6. save      the envelope to the run's context, then emit the continuation event
  *                (on success, or on final failure with onFailure=continue) — or throw so
@@ -28,6 +29,8 @@ import type { Logger } from '../logger.js';
 import { fromError, fromResponse, toBullError, toEnvelope, type Outcome, type OutcomeLimits } from './outcome.js';
 import type { WriteResult } from '../store/result-writer.js';
 import { salvageIdentity } from '../contract/salvage.js';
+import type { ResponseCache } from '../cache/response-cache.js';
+import { cachedCall } from './cached-call.js';
 
 export interface ProcessorDeps extends AttemptHooks {
   renderer: Renderer;
@@ -38,6 +41,8 @@ export interface ProcessorDeps extends AttemptHooks {
   secrets: ReadonlyMap<string, Secret>;
   scrub: Scrub;
   limits: OutcomeLimits;
+  /** The step response cache (contract v1.1 section 6.4); absent: `cache` is not acted on. */
+  cache?: ResponseCache;
 }
 
 export function createProcessor(deps: ProcessorDeps) {
@@ -52,13 +57,14 @@ export function createProcessor(deps: ProcessorDeps) {
     throw internalError(err);
   }
 
-  async function render(job: InvokeJob, eventId: string): Promise<RenderedRequest & { usedSecrets: Set<string> }> {
+  async function render(job: InvokeJob, eventId: string): Promise<RenderedRequest & { usedSecrets: Set<string>; cacheKey: string | undefined }> {
     const context = needsContext(job) ? await deps.readContext(job.runId) : {};
     const scope = buildScope(job, context, deps.secrets);
     const rendered = renderer.renderRequest(job.request, scope.vars);
     if (job.request.idempotencyHeader) rendered.headers[job.request.idempotencyHeader.toLowerCase()] = eventId;
+    const cacheKey = job.cache ? renderer.renderString(job.cache.key, scope.vars, 'cache.key') : undefined;
     // Not `{ ...rendered, usedSecrets }`: see buildScope (V8's slow path for a spread-first literal).
-    return Object.assign({}, rendered, { usedSecrets: scope.usedSecrets });
+    return Object.assign({}, rendered, { usedSecrets: scope.usedSecrets, cacheKey });
   }
 
   async function attempt(bull: Job, job: InvokeJob, eventId: string, token: string | undefined): Promise<{ outcome: Outcome; url: URL | undefined }> {
@@ -66,13 +72,21 @@ export function createProcessor(deps: ProcessorDeps) {
     try {
       const req = await render(job, eventId);
       url = new URL(req.url);
-      const release = deps.beforeCall ? await deps.beforeCall(bull, url, token) : undefined;
-      try {
-        const res = await http.send(req, { usedSecrets: req.usedSecrets, url });
-        return { outcome: fromResponse(res, job, deps.limits), url };
-      } finally {
-        release?.();
+      const target = url;
+      const call = async (): Promise<Outcome> => {
+        const release = deps.beforeCall ? await deps.beforeCall(bull, target, token) : undefined;
+        try {
+          return fromResponse(await http.send(req, { usedSecrets: req.usedSecrets, url: target }), job, deps.limits);
+        } finally {
+          release?.();
+        }
+      };
+      // The step's response cache, when it has one: a hit is the outcome without a call.
+      if (job.cache && deps.cache && req.cacheKey !== undefined) {
+        const carriedSecret = req.usedSecrets.size > 0 || job.request.auth !== undefined;
+        return { outcome: await cachedCall(deps.cache, { ...job, cache: job.cache }, req.cacheKey, carriedSecret, call), url };
       }
+      return { outcome: await call(), url };
     } catch (err) {
       // beforeCall moved the job to delayed (destination limit): BullMQ's own signal, not an attempt.
       if (err instanceof DelayedError) throw err;
@@ -142,7 +156,7 @@ export function createProcessor(deps: ProcessorDeps) {
     if (logger.isLevelEnabled('info')) {
       logger.info({ jobId: bull.id, runId: job?.runId ?? bull.data?.runId, stepId: job?.stepId ?? bull.data?.stepId, attempt: attemptNo, method, host, status: outcome.status, durationMs: Math.round(durationMs), outcome: kind, errorCode: code }, 'attempt');
     }
-    const info: AttemptInfo = { job: bull, host, method, status: outcome.status, durationMs, errorCode: code, outcome: kind, retryAfterMs: outcome.error?.retryAfterMs };
+    const info: AttemptInfo = { job: bull, host, method, status: outcome.status, durationMs, errorCode: code, outcome: kind, retryAfterMs: outcome.error?.retryAfterMs, cache: outcome.cache };
     for (const observe of deps.observers ?? []) observe(info);
   }
 }
