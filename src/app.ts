@@ -17,26 +17,36 @@ import type { AttemptHooks } from './queue/attempt-hooks.js';
 import { createWorker } from './worker/create-worker.js';
 import { createResponseCacheFor } from './cache/index.js';
 import { withTimeout } from './lib/with-timeout.js';
+import { createAuth, type AuthOptions } from './auth/index.js';
+import { createCallbacks, type Callbacks } from './callbacks/service.js';
+import { createWaitStage } from './callbacks/stage.js';
+import { startSweeper } from './callbacks/sweeper.js';
 import { isConnectionError } from './startup/explain.js';
 
 export interface WorkerApp {
   worker: Worker;
   redis: RedisClient;
   http: HttpClient;
+  /** Waiting steps (contract 6.5); this process also sweeps their deadlines. */
+  callbacks: Callbacks;
   /** Jobs this process is working on right now (the concurrency in use, for /metrics). */
   inFlight(): number;
   /** Stops taking jobs, waits for in-flight ones up to timeoutMs, closes connections. */
   close(timeoutMs: number): Promise<boolean>;
 }
 
-export function createWorkerApp(cfg: Config, logger: Logger, extra: AttemptHooks = {}): WorkerApp {
+export function createWorkerApp(cfg: Config, logger: Logger, extra: AttemptHooks & { auth?: AuthOptions } = {}): WorkerApp {
+  const { auth: authOptions, ...hooks } = extra;
   const redis = createRedis(cfg, 'store');
   const bullConnection = createRedis(cfg, 'worker');
   watchConnection(redis, 'store', logger);
   watchConnection(bullConnection, 'worker', logger);
   const http = createHttpClient(cfg);
+  const auth = createAuth(cfg, redis, http, authOptions);
+  const callbacks = createCallbacks(cfg, redis);
+  const sweeper = startSweeper(callbacks, cfg.INVOKE_CALLBACK_SWEEP_MS, logger);
   const processor = createProcessor({
-    renderer: createRenderer(),
+    renderer: createRenderer({ budgetMs: cfg.INVOKE_TEMPLATE_BUDGET_MS, maxBodyChars: cfg.INVOKE_MAX_REQUEST_BYTES }),
     http,
     readContext: (runId) => readContext(redis, contextKey(cfg.INVOKE_CTX_PREFIX, runId)),
     writeResult: createResultWriter(redis, cfg),
@@ -44,8 +54,10 @@ export function createWorkerApp(cfg: Config, logger: Logger, extra: AttemptHooks
     secrets: cfg.secrets,
     scrub: createScrubber(cfg.secrets),
     limits: { retryAfterMaxMs: cfg.INVOKE_RETRY_AFTER_MAX_MS, maxErrorBodyBytes: cfg.INVOKE_MAX_ERROR_BODY_BYTES },
+    auth: auth.stage,
+    waitStage: createWaitStage(callbacks),
     cache: createResponseCacheFor(redis, cfg, logger),
-    ...extra,
+    ...hooks,
   });
   let running = 0;
   const worker = createWorker(cfg, bullConnection, async (job, token) => {
@@ -64,12 +76,13 @@ export function createWorkerApp(cfg: Config, logger: Logger, extra: AttemptHooks
 
   async function close(timeoutMs: number): Promise<boolean> {
     // worker.close() never resolves while Redis is unreachable: bound it ourselves.
+    sweeper.stop();
     const drained = await withTimeout(worker.close(), timeoutMs);
     http.close();
     await Promise.allSettled([quit(redis), quit(bullConnection)]);
     return drained;
   }
-  return { worker, redis, http, inFlight: () => running, close };
+  return { worker, redis, http, callbacks, inFlight: () => running, close };
 }
 
 async function quit(r: RedisClient): Promise<void> {

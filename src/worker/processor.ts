@@ -4,12 +4,14 @@
  *   1. validate  the job data with the contract schema (bad data fails at once: INVALID_JOB)
  *   2. expire    if deadlineMs has passed since enqueue (EXPIRED)
  *   3. render    the request templates with data, context and secrets (TEMPLATE_ERROR)
- *   4. call      the partner within the egress policy and limits (http/)
- *                (or take the step's cached result; concurrent misses share one call: cache/)
+ *   4. call      the partner within the egress policy and limits (http/), with the step's
+ *                credential applied when it sets request.auth (auth/stage.ts: AUTH_ERROR);
+ *                or take the step's cached result (concurrent misses share one call: cache/)
  *   5. classify  the response or failure into an outcome (outcome.ts)
  *   6. save      the envelope to the run's context, then emit the continuation event
  *                (on success, or on final failure with onFailure=continue) — or throw so
- *                BullMQ retries a transient failure with the job's backoff.
+ *                BullMQ retries a transient failure with the job's backoff. A step with
+ *                `wait` that succeeded waits for its callback instead (callbacks/).
  *
  * I/O is passed in (render, call, readContext, writeResult) so the story is testable alone.
  */
@@ -24,11 +26,13 @@ import type { Renderer, RenderedRequest } from '../template/render.js';
 import { buildScope, needsContext } from '../template/scope.js';
 import type { Scrub } from '../template/secrets.js';
 import type { HttpClient } from '../http/call.js';
+import type { AuthStage } from '../auth/stage.js';
 import type { Secret } from '../config.js';
 import type { Logger } from '../logger.js';
 import { fromError, fromResponse, toBullError, toEnvelope, type Outcome, type OutcomeLimits } from './outcome.js';
 import type { WriteResult } from '../store/result-writer.js';
 import { salvageIdentity } from '../contract/salvage.js';
+import type { WaitStage } from '../callbacks/stage.js';
 import type { ResponseCache } from '../cache/response-cache.js';
 import { cachedCall } from './cached-call.js';
 
@@ -41,6 +45,10 @@ export interface ProcessorDeps extends AttemptHooks {
   secrets: ReadonlyMap<string, Secret>;
   scrub: Scrub;
   limits: OutcomeLimits;
+  /** Applies request.auth (auth/stage.ts); steps without it go straight to http. */
+  auth?: Pick<AuthStage, 'send'>;
+  /** Steps with `wait` (contract 6.5): callback.* for templates; waiting instead of save + emit. */
+  waitStage?: WaitStage;
   /** The step response cache (contract v1.1 section 6.4); absent: `cache` is not acted on. */
   cache?: ResponseCache;
 }
@@ -57,9 +65,18 @@ export function createProcessor(deps: ProcessorDeps) {
     throw internalError(err);
   }
 
-  async function render(job: InvokeJob, eventId: string): Promise<RenderedRequest & { usedSecrets: Set<string>; cacheKey: string | undefined }> {
+  function waitStage(): WaitStage {
+    if (!deps.waitStage) throw new InvokeError('INVALID_JOB', 'wait: callbacks are not set up in this worker');
+    return deps.waitStage;
+  }
+
+  async function render(bull: Job, job: InvokeJob, eventId: string): Promise<RenderedRequest & { usedSecrets: Set<string>; cacheKey: string | undefined }> {
     const context = needsContext(job) ? await deps.readContext(job.runId) : {};
     const scope = buildScope(job, context, deps.secrets);
+    if (job.wait) scope.vars.callback = await waitStage().scope(bull, job);
+    // Renders share event-loop turns (template/budget.ts): wait when this turn's share is used.
+    const turn = renderer.ready();
+    if (turn) await turn;
     const rendered = renderer.renderRequest(job.request, scope.vars);
     if (job.request.idempotencyHeader) rendered.headers[job.request.idempotencyHeader.toLowerCase()] = eventId;
     const cacheKey = job.cache ? renderer.renderString(job.cache.key, scope.vars, 'cache.key') : undefined;
@@ -70,19 +87,22 @@ export function createProcessor(deps: ProcessorDeps) {
   async function attempt(bull: Job, job: InvokeJob, eventId: string, token: string | undefined): Promise<{ outcome: Outcome; url: URL | undefined }> {
     let url: URL | undefined;
     try {
-      const req = await render(job, eventId);
+      const req = await render(bull, job, eventId);
       url = new URL(req.url);
       const target = url;
       const call = async (): Promise<Outcome> => {
         const release = deps.beforeCall ? await deps.beforeCall(bull, target, token) : undefined;
         try {
-          return fromResponse(await http.send(req, { usedSecrets: req.usedSecrets, url: target }), job, deps.limits);
+          const sendOpts = { usedSecrets: req.usedSecrets, url: target };
+          const res = job.request.auth && deps.auth ? await deps.auth.send(job, req, sendOpts) : await http.send(req, sendOpts);
+          return fromResponse(res, job, deps.limits);
         } finally {
           release?.();
         }
       };
-      // The step's response cache, when it has one: a hit is the outcome without a call.
-      if (job.cache && deps.cache && req.cacheKey !== undefined) {
+      // The step's response cache: a hit is the outcome without a call. Not for a step that
+      // waits for a callback: only a real call starts the partner's work.
+      if (job.cache && deps.cache && req.cacheKey !== undefined && !job.wait) {
         const carriedSecret = req.usedSecrets.size > 0 || job.request.auth !== undefined;
         return { outcome: await cachedCall(deps.cache, { ...job, cache: job.cache }, req.cacheKey, carriedSecret, call), url };
       }
@@ -147,7 +167,8 @@ export function createProcessor(deps: ProcessorDeps) {
       const envelope = toEnvelope(outcome, attemptNo, durationMs, idempotencyKey(job));
       const event = buildEvent(job, bull.id ?? '', envelope);
       const log = { jobKey: `${bull.queueQualifiedName}:${bull.id}`, line, keepLogs: bull.opts.keepLogs };
-      writes.push(deps.writeResult({ runId: job.runId, variable: job.save.variable, envelope, event, log }));
+      if (outcome.ok && job.wait) writes.push(waitStage().wait(bull, job, envelope), bull.log(line));
+      else writes.push(deps.writeResult({ runId: job.runId, variable: job.save.variable, envelope, event, log }));
     } else {
       writes.push(bull.log(line));
     }
