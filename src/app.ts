@@ -17,6 +17,7 @@ import type { AttemptHooks } from './queue/attempt-hooks.js';
 import { createWorker } from './worker/create-worker.js';
 import { createResponseCacheFor } from './cache/index.js';
 import { withTimeout } from './lib/with-timeout.js';
+import { createAttemptRecorder } from './attempts/store.js';
 import { createAuth, type AuthOptions } from './auth/index.js';
 import { createCallbacks, type Callbacks } from './callbacks/service.js';
 import { createWaitStage } from './callbacks/stage.js';
@@ -42,6 +43,8 @@ export function createWorkerApp(cfg: Config, logger: Logger, extra: AttemptHooks
   watchConnection(redis, 'store', logger);
   watchConnection(bullConnection, 'worker', logger);
   const http = createHttpClient(cfg);
+  const scrub = createScrubber(cfg.secrets);
+  const records = createAttemptRecorder(redis, { keep: cfg.INVOKE_ATTEMPT_RECORDS, bodyLimit: cfg.INVOKE_ATTEMPT_BODY_BYTES, userAgent: cfg.INVOKE_USER_AGENT, scrub, logger });
   const auth = createAuth(cfg, redis, http, authOptions);
   const callbacks = createCallbacks(cfg, redis);
   const sweeper = startSweeper(callbacks, cfg.INVOKE_CALLBACK_SWEEP_MS, logger);
@@ -52,12 +55,13 @@ export function createWorkerApp(cfg: Config, logger: Logger, extra: AttemptHooks
     writeResult: createResultWriter(redis, cfg),
     logger,
     secrets: cfg.secrets,
-    scrub: createScrubber(cfg.secrets),
+    scrub,
     limits: { retryAfterMaxMs: cfg.INVOKE_RETRY_AFTER_MAX_MS, maxErrorBodyBytes: cfg.INVOKE_MAX_ERROR_BODY_BYTES },
     auth: auth.stage,
     waitStage: createWaitStage(callbacks),
     cache: createResponseCacheFor(redis, cfg, logger),
     ...hooks,
+    observers: [records.observe, ...(hooks.observers ?? [])],
   });
   let running = 0;
   const worker = createWorker(cfg, bullConnection, async (job, token) => {
@@ -78,6 +82,7 @@ export function createWorkerApp(cfg: Config, logger: Logger, extra: AttemptHooks
     // worker.close() never resolves while Redis is unreachable: bound it ourselves.
     sweeper.stop();
     const drained = await withTimeout(worker.close(), timeoutMs);
+    await withTimeout(records.flush(), 1000);
     http.close();
     await Promise.allSettled([quit(redis), quit(bullConnection)]);
     return drained;

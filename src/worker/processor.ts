@@ -84,10 +84,11 @@ export function createProcessor(deps: ProcessorDeps) {
     return Object.assign({}, rendered, { usedSecrets: scope.usedSecrets, cacheKey });
   }
 
-  async function attempt(bull: Job, job: InvokeJob, eventId: string, token: string | undefined): Promise<{ outcome: Outcome; url: URL | undefined }> {
+  async function attempt(bull: Job, job: InvokeJob, eventId: string, token: string | undefined, trace: Trace): Promise<{ outcome: Outcome; url: URL | undefined }> {
     let url: URL | undefined;
     try {
       const req = await render(bull, job, eventId);
+      trace.request = req;
       url = new URL(req.url);
       const target = url;
       const call = async (): Promise<Outcome> => {
@@ -95,6 +96,7 @@ export function createProcessor(deps: ProcessorDeps) {
         try {
           const sendOpts = { usedSecrets: req.usedSecrets, url: target };
           const res = job.request.auth && deps.auth ? await deps.auth.send(job, req, sendOpts) : await http.send(req, sendOpts);
+          trace.response = res;
           return fromResponse(res, job, deps.limits);
         } finally {
           release?.();
@@ -137,22 +139,23 @@ export function createProcessor(deps: ProcessorDeps) {
     // 2. expire
     let outcome: Outcome;
     let url: URL | undefined;
+    const trace: Trace = {};
     if (job.deadlineMs !== undefined && Date.now() > bull.timestamp + job.deadlineMs) {
       outcome = fromError(new InvokeError('EXPIRED', `deadline of ${job.deadlineMs} ms after enqueue passed before attempt ${attemptNo}`));
     } else {
       // 3-5. render, call, classify
-      ({ outcome, url } = await attempt(bull, job, eventId, token));
+      ({ outcome, url } = await attempt(bull, job, eventId, token, trace));
     }
     if (outcome.error) outcome.error = sanitize(outcome.error);
 
     // 6. save + emit, or retry
     const final = !outcome.error || !outcome.error.retryable || attemptNo >= maxAttempts;
-    await finish(bull, job, outcome, final, attemptNo, started, url, job.request.method);
+    await finish(bull, job, outcome, final, attemptNo, started, url, job.request.method, trace);
     if (outcome.error) throw toBullError(bull, outcome.error, final);
   };
 
   /** Logs the attempt and, when it is the last one, saves and emits (not for a held failure). */
-  async function finish(bull: Job, job: InvokeJob | undefined, outcome: Outcome, final: boolean, attemptNo: number, started: number, url: URL | undefined, method: string): Promise<void> {
+  async function finish(bull: Job, job: InvokeJob | undefined, outcome: Outcome, final: boolean, attemptNo: number, started: number, url: URL | undefined, method: string, trace: Trace = {}): Promise<void> {
     const durationMs = performance.now() - started;
     const held = !outcome.ok && job?.onFailure === 'hold';
     const kind: AttemptInfo['outcome'] = outcome.ok ? 'completed' : !final ? 'retry' : held ? 'held' : 'failed';
@@ -177,10 +180,13 @@ export function createProcessor(deps: ProcessorDeps) {
     if (logger.isLevelEnabled('info')) {
       logger.info({ jobId: bull.id, runId: job?.runId ?? bull.data?.runId, stepId: job?.stepId ?? bull.data?.stepId, attempt: attemptNo, method, host, status: outcome.status, durationMs: Math.round(durationMs), outcome: kind, errorCode: code }, 'attempt');
     }
-    const info: AttemptInfo = { job: bull, host, method, status: outcome.status, durationMs, errorCode: code, outcome: kind, retryAfterMs: outcome.error?.retryAfterMs, cache: outcome.cache };
+    const info: AttemptInfo = { job: bull, host, method, status: outcome.status, durationMs, errorCode: code, outcome: kind, retryAfterMs: outcome.error?.retryAfterMs, attempt: attemptNo, errorMessage: outcome.error?.message, request: trace.request, response: trace.response, cache: outcome.cache };
     for (const observe of deps.observers ?? []) observe(info);
   }
 }
+
+/** What an attempt sent and got back, for observers (attempt records). */
+interface Trace { request?: RenderedRequest; response?: AttemptInfo['response'] }
 
 export type Processor = ReturnType<typeof createProcessor>;
 
