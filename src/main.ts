@@ -14,6 +14,7 @@ import { explainListenError } from './startup/explain.js';
 import { checkUnknownVariables, describeUnknown, unknownVariables } from './startup/unknown-env.js';
 import { createDestinations, loadDestinationPolicy, type Destinations } from './destinations/index.js';
 import { createRedis, type RedisClient } from './redis.js';
+import { loadTenantPolicy } from './fair/index.js';
 import { createEgressPolicy } from './http/egress.js';
 import { buildServer, UnsafeBindError } from './api/server.js';
 import { createProducerApi, type ProducerApi } from './api/producers.js';
@@ -32,6 +33,7 @@ function config(): Config {
     const cfg = loadConfig(process.env);
     createEgressPolicy(cfg); // checks INVOKE_ALLOW_PRIVATE / INVOKE_ALLOW_HOSTS entries (ConfigError)
     loadDestinationPolicy(cfg.INVOKE_DESTINATIONS);
+    loadTenantPolicy(cfg.INVOKE_TENANTS);
     checkUnknownVariables(process.env, cfg.INVOKE_STRICT_CONFIG);
     return cfg;
   } catch (err) {
