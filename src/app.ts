@@ -13,9 +13,12 @@ import { createHttpClient, type HttpClient } from './http/call.js';
 import { contextKey, readContext } from './store/context.js';
 import { createResultWriter } from './store/result-writer.js';
 import { createProcessor } from './worker/processor.js';
-import type { AttemptHooks } from './queue/attempt-hooks.js';
+import { chainBeforeCall, type AttemptHooks } from './queue/attempt-hooks.js';
+import { createFairShare } from './fair/index.js';
 import { createWorker } from './worker/create-worker.js';
+import { createResponseCacheFor } from './cache/index.js';
 import { withTimeout } from './lib/with-timeout.js';
+import { createAttemptRecorder } from './attempts/store.js';
 import { createAuth, type AuthOptions } from './auth/index.js';
 import { createCallbacks, type Callbacks } from './callbacks/service.js';
 import { createWaitStage } from './callbacks/stage.js';
@@ -41,9 +44,13 @@ export function createWorkerApp(cfg: Config, logger: Logger, extra: AttemptHooks
   watchConnection(redis, 'store', logger);
   watchConnection(bullConnection, 'worker', logger);
   const http = createHttpClient(cfg);
+  const scrub = createScrubber(cfg.secrets);
+  const records = createAttemptRecorder(redis, { keep: cfg.INVOKE_ATTEMPT_RECORDS, bodyLimit: cfg.INVOKE_ATTEMPT_BODY_BYTES, userAgent: cfg.INVOKE_USER_AGENT, scrub, logger });
   const auth = createAuth(cfg, redis, http, authOptions);
   const callbacks = createCallbacks(cfg, redis);
   const sweeper = startSweeper(callbacks, cfg.INVOKE_CALLBACK_SWEEP_MS, logger);
+  // Every worker admits from the fair index (docs/fair-share.md); tenant limits run first.
+  const fair = createFairShare(cfg, logger);
   const processor = createProcessor({
     renderer: createRenderer({ budgetMs: cfg.INVOKE_TEMPLATE_BUDGET_MS, maxBodyChars: cfg.INVOKE_MAX_REQUEST_BYTES }),
     http,
@@ -51,11 +58,14 @@ export function createWorkerApp(cfg: Config, logger: Logger, extra: AttemptHooks
     writeResult: createResultWriter(redis, cfg),
     logger,
     secrets: cfg.secrets,
-    scrub: createScrubber(cfg.secrets),
+    scrub,
     limits: { retryAfterMaxMs: cfg.INVOKE_RETRY_AFTER_MAX_MS, maxErrorBodyBytes: cfg.INVOKE_MAX_ERROR_BODY_BYTES },
     auth: auth.stage,
     waitStage: createWaitStage(callbacks),
+    cache: createResponseCacheFor(redis, cfg, logger),
     ...hooks,
+    beforeCall: chainBeforeCall(fair.beforeCall, hooks.beforeCall),
+    observers: [records.observe, ...(hooks.observers ?? [])],
   });
   let running = 0;
   const worker = createWorker(cfg, bullConnection, async (job, token) => {
@@ -71,12 +81,15 @@ export function createWorkerApp(cfg: Config, logger: Logger, extra: AttemptHooks
     if (isConnectionError(err)) logger.debug({ code: (err as { code?: string }).code }, 'worker connection error');
     else logger.error({ err: { name: err.name, message: err.message } }, 'worker error');
   });
+  fair.start(worker).catch((err: Error) => logger.error({ err: { name: err.name } }, 'fair-share start failed'));
 
   async function close(timeoutMs: number): Promise<boolean> {
     // worker.close() never resolves while Redis is unreachable: bound it ourselves.
     sweeper.stop();
     const drained = await withTimeout(worker.close(), timeoutMs);
+    await withTimeout(records.flush(), 1000);
     http.close();
+    await fair.close();
     await Promise.allSettled([quit(redis), quit(bullConnection)]);
     return drained;
   }

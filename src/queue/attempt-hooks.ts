@@ -4,6 +4,7 @@
  * them; the stages import these types from here, never from worker/.
  */
 import type { Job } from 'bullmq';
+import type { RenderedRequest } from '../template/render.js';
 
 /** One finished attempt, as observers see it. */
 export interface AttemptInfo {
@@ -16,6 +17,16 @@ export interface AttemptInfo {
   outcome: 'completed' | 'retry' | 'failed' | 'held';
   /** Retry-After of a 429/503, already capped. */
   retryAfterMs?: number | undefined;
+  /** 1-based number of this attempt. */
+  attempt?: number | undefined;
+  /** Our error's message, secrets already scrubbed. */
+  errorMessage?: string | undefined;
+  /** The request as rendered, unmasked: an observer that keeps it must mask it (attempts/). */
+  request?: RenderedRequest | undefined;
+  /** The partner's answer when there was one (allow-listed headers, body as read). */
+  response?: { headers: Record<string, string>; body: Buffer; truncated: boolean } | undefined;
+  /** The step's response cache: hit (no call), miss (called) or bypass (carried a secret). */
+  cache?: 'hit' | 'miss' | 'bypass' | undefined;
 }
 
 /**
@@ -30,4 +41,22 @@ export type AttemptObserver = (info: AttemptInfo) => void;
 export interface AttemptHooks {
   beforeCall?: BeforeCall;
   observers?: AttemptObserver[];
+}
+
+/** Two stages before the call, in order; the first's hold is released if the second refuses. */
+export function chainBeforeCall(first: BeforeCall, second: BeforeCall | undefined): BeforeCall {
+  if (!second) return first;
+  return async (job, url, token) => {
+    const releaseFirst = await first(job, url, token);
+    try {
+      const releaseSecond = await second(job, url, token);
+      return () => {
+        releaseSecond();
+        releaseFirst();
+      };
+    } catch (err) {
+      releaseFirst();
+      throw err;
+    }
+  };
 }

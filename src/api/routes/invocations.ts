@@ -5,7 +5,8 @@
  *
  *   POST /v1/invocations        202 { jobId, deduplicated }
  *   POST /v1/invocations:batch  202 { results: [{ jobId, deduplicated }] }, up to 1,000 jobs
- *   GET  /v1/invocations/:jobId 200 status (state, attempts, last error code, saved envelope)
+ *   GET  /v1/invocations/:jobId 200 status (state, attempts, last error code, saved envelope;
+ *                               ?attempts=true: the per-attempt records)
  *   POST /v1/invocations/test   200 dry run { request (masked), envelope }; saves nothing
  *
  * Errors are { error: CODE, message, issues? }: 400 INVALID_JOB with one issue per bad path
@@ -38,6 +39,7 @@ const statusBody = z.object({
   jobId: z.string(), state: z.string(), attempts: z.number(), maxAttempts: z.number(),
   lastErrorCode: z.string().nullable(), held: z.boolean(), envelope: envelopeSchema.nullable(),
   enqueuedAt: z.string(), finishedAt: z.string().nullable(),
+  attemptRecords: z.array(z.looseObject({ kind: z.enum(['attempt', 'operator']), at: z.string() })).optional(),
 });
 const shownRequest = z.object({ method: z.string(), url: z.string(), headers: z.record(z.string(), z.string()), body: z.unknown() });
 const errors = { 400: errorBody, 401: errorBody, 413: errorBody, 415: errorBody, 503: errorBody };
@@ -122,10 +124,11 @@ export function invocationRoutes(deps: InvocationDeps) {
     });
 
     app.get('/v1/invocations/:jobId', {
-      schema: { summary: 'State, attempts, last error code and the saved envelope of one invocation', params: z.object({ jobId: z.string().min(1) }), response: { 200: statusBody, 404: errorBody, 401: errorBody, 503: errorBody } },
+      schema: { summary: 'State, attempts, last error code and the saved envelope of one invocation; ?attempts=true adds the per-attempt records', params: z.object({ jobId: z.string().min(1) }), querystring: z.object({ attempts: z.enum(['true', 'false']).optional() }), response: { 200: statusBody, 404: errorBody, 401: errorBody, 503: errorBody } },
     }, async (req, reply) => {
       const { jobId } = req.params as { jobId: string };
-      const status = await bounded(deps, () => deps.client.status(jobId));
+      const { attempts } = req.query as { attempts?: string };
+      const status = await bounded(deps, () => deps.client.status(jobId, { attempts: attempts === 'true' }));
       if (!status) return reply.code(404).send({ error: 'NOT_FOUND', message: `jobId: no invocation ${jobId} (never enqueued, or removed after retention)` });
       return status;
     });

@@ -8,6 +8,7 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { GROUP_KEYS, parseDuration, type Ops } from '../../ops/index.js';
 import { toFilter } from '../../ops/failure.js';
+import { TENANT_ID } from '../../contract/job.js';
 
 const filterSchema = z.object({
   since: z.string().optional(),
@@ -43,8 +44,15 @@ export function opsRoutes(ops: Ops) {
     });
     app.post('/v1/ops/retry', { schema: { body: targetSchema } }, (req) => ops.retry(target(req.body), { dryRun: req.body.dryRun }));
     app.post('/v1/ops/discard', { schema: { body: targetSchema } }, (req) => ops.discard(target(req.body), { dryRun: req.body.dryRun }));
+    // Steps waiting for a partner's callback (ops/waiting.ts).
+    const stepIds = z.object({ ids: z.array(z.string().min(1)).min(1).max(1000) });
+    app.get('/v1/ops/waiting', { schema: { querystring: z.object({ limit: z.coerce.number().int().min(1).max(1000).default(50), offset: z.coerce.number().int().min(0).default(0) }) } }, (req) => ops.waiting.list(req.query.limit, req.query.offset));
+    app.post('/v1/ops/waiting/complete', { schema: { body: stepIds.extend({ body: z.unknown() }) } }, (req) => ops.waiting.complete(req.body.ids, req.body.body ?? null));
+    app.post('/v1/ops/waiting/retry', { schema: { body: stepIds } }, (req) => ops.waiting.retry(req.body.ids));
+    app.post('/v1/ops/waiting/discard', { schema: { body: stepIds } }, (req) => ops.waiting.discard(req.body.ids));
     app.post('/v1/ops/pause', async () => (await ops.pause(), { paused: true }));
     app.post('/v1/ops/resume', async () => (await ops.resume(), { paused: false }));
+    app.post('/v1/ops/cache/clear', { schema: { body: z.strictObject({ journeyId: z.string().min(1).max(200), stepId: z.string().min(1).max(200), tenantId: z.string().regex(TENANT_ID).optional() }) } }, (req) => ops.clearCache(req.body));
     app.post('/v1/ops/clean', { schema: { body: z.object({ state: z.enum(['completed', 'failed']), olderThan: z.string() }) } }, async (req) => {
       return { state: req.body.state, removed: await ops.clean(req.body.state, parseDuration(req.body.olderThan, 'olderThan')) };
     });
