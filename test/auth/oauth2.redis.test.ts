@@ -189,8 +189,12 @@ describe('token endpoint answers', () => {
 
   it('20 concurrent jobs on a failing endpoint share one failed request, not one each', async () => {
     const s = servers.STORM;
-    s.set({ fail: [503, { error: 'temporarily_unavailable' }], delayMs: 150 });
+    let open!: () => void;
+    s.set({ fail: [503, { error: 'temporarily_unavailable' }], gate: new Promise<void>((r) => (open = r)) });
     const jobs = await Promise.all(Array.from({ length: 20 }, () => h.queue.add('invoke', job('STORM'), { attempts: 1 })));
+    // The endpoint answers only once all 20 are running, i.e. waiting on the one request.
+    await waitFor(async () => (await Promise.all(jobs.map((j) => j.getState()))).every((st) => st === 'active') || undefined, '20 active jobs');
+    open();
     await Promise.all(jobs.map((j) => waitForJob(h.queue, j.id!, 'failed')));
     expect(s.tokenRequests()).toHaveLength(1);
     for (const j of jobs) expect((await h.context(j.data.runId)).loyalty.error).toMatchObject({ code: 'AUTH_ERROR', retryable: true });
