@@ -11,10 +11,12 @@ import { GROUP_KEYS, groupValue, type Failure, type FailureFilter, type GroupKey
 import { scanFailed } from './scan.js';
 import { queueStatus, type QueueStatus } from './status.js';
 import { inspectJob, type Inspection } from './inspect.js';
+import { retryWithData, type RetryWithDataResult } from './retry-with-data.js';
 import { cleanJobs, discardJobs, retryJobs, type ActionOptions, type ActionResult, type Target } from './actions.js';
 
 export { GROUP_KEYS, parseDuration, type Failure, type FailureFilter, type GroupKey } from './failure.js';
-export type { QueueStatus, Inspection, ActionResult, Target };
+export type { QueueStatus, Inspection, ActionResult, Target, RetryWithDataResult };
+export { RetryRefusedError } from './retry-with-data.js';
 
 export interface FailedList { failures: Failure[]; scanned: number; truncated: boolean }
 export interface FailedGroups { by: GroupKey; groups: { key: string; count: number; example: string }[]; total: number; scanned: number; truncated: boolean }
@@ -26,6 +28,8 @@ export interface Ops {
   groupFailed(filter: FailureFilter, by: GroupKey): Promise<FailedGroups>;
   inspect(id: string): Promise<Inspection | undefined>;
   retry(target: Target, opts?: ActionOptions): Promise<ActionResult>;
+  /** Re-runs one failed or held job with corrected `data`, same idempotency key, on record. */
+  retryWithData(id: string, data: unknown, opts: { by: string; dryRun?: boolean | undefined }): Promise<RetryWithDataResult>;
   discard(target: Target, opts?: ActionOptions): Promise<ActionResult>;
   pause(): Promise<void>;
   resume(): Promise<void>;
@@ -33,7 +37,7 @@ export interface Ops {
   close(): Promise<void>;
 }
 
-export type OpsConfig = Pick<Config, 'REDIS_URL' | 'REDIS_CLUSTER_NODES' | 'REDIS_SENTINELS' | 'REDIS_SENTINEL_NAME' | 'INVOKE_QUEUE' | 'BULLMQ_PREFIX' | 'INVOKE_CTX_PREFIX' | 'INVOKE_CTX_TTL_SECONDS' | 'INVOKE_EVENTS_STREAM' | 'INVOKE_EVENTS_MAXLEN'>;
+export type OpsConfig = Pick<Config, 'REDIS_URL' | 'REDIS_CLUSTER_NODES' | 'REDIS_SENTINELS' | 'REDIS_SENTINEL_NAME' | 'INVOKE_QUEUE' | 'BULLMQ_PREFIX' | 'INVOKE_CTX_PREFIX' | 'INVOKE_CTX_TTL_SECONDS' | 'INVOKE_EVENTS_STREAM' | 'INVOKE_EVENTS_MAXLEN' | 'INVOKE_ATTEMPT_RECORDS'>;
 
 /** Pass `redis` to share a connection (the HTTP server); otherwise the ops API owns its own. */
 export function createOps(cfg: OpsConfig, shared?: RedisClient): Ops {
@@ -61,6 +65,7 @@ export function createOps(cfg: OpsConfig, shared?: RedisClient): Ops {
     },
     inspect: (id) => inspectJob(queue, redis, cfg, id),
     retry: (target, opts) => retryJobs(queue, target, opts),
+    retryWithData: (id, data, opts) => retryWithData(queue, redis, id, data, { ...opts, keepRecords: cfg.INVOKE_ATTEMPT_RECORDS }),
     discard: (target, opts) => discardJobs(queue, writeResult, target, opts),
     pause: () => queue.pause(),
     resume: () => queue.resume(),
