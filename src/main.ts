@@ -24,6 +24,8 @@ import { createOps, type Ops } from './ops/index.js';
 import { metricsRoutes } from './api/routes/metrics.js';
 import { dashboardRoutes } from './api/routes/dashboard.js';
 import { opsRoutes } from './api/routes/ops.js';
+import { credentialRoutes } from './api/routes/credentials.js';
+import { createCredentialAdmin } from './auth/index.js';
 import { registerDestinationMetrics } from './destinations/metrics.js';
 import { callbackRoutes } from './api/routes/callbacks.js';
 import { createCallbacks } from './callbacks/service.js';
@@ -112,7 +114,7 @@ async function main(): Promise<void> {
             ...(cfg.INVOKE_WORKER_ENABLED ? { worker: async () => app?.worker.isRunning() ?? false } : {}),
           },
         },
-        plugins: [...producers.plugins, metricsRoutes(metrics.registry), dashboardRoutes(ops.queue, redis), opsRoutes(ops), callbackRoutes(app?.callbacks ?? createCallbacks(cfg, redis), cfg)],
+        plugins: [...producers.plugins, metricsRoutes(metrics.registry), dashboardRoutes(ops.queue, redis), opsRoutes(ops), credentialRoutes(createCredentialAdmin(cfg, redis)), callbackRoutes(app?.callbacks ?? createCallbacks(cfg, redis), cfg)],
       });
     } catch (err) {
       if (err instanceof UnsafeBindError) {

@@ -12,7 +12,9 @@ import { inspectCommand } from './commands/inspect.js';
 import { discardCommand, retryCommand } from './commands/bulk.js';
 import { cleanCommand, pauseCommand, resumeCommand } from './commands/queue.js';
 import { tryCommand } from './commands/try.js';
+import { cacheCommand } from './commands/cache.js';
 import { registerBreakerCommand } from './commands/breaker.js';
+import { credentialsCommand } from './commands/credentials.js';
 import { waitingCommand } from './commands/waiting.js';
 
 // `invoke-api status | head -1`: the reader left, so the output is no longer wanted; stop
@@ -28,9 +30,10 @@ const program = new Command('invoke-api')
   .showHelpAfterError()
   .exitOverride();
 
-for (const cmd of [statusCommand(), failedCommand(), inspectCommand(), retryCommand(), discardCommand(), pauseCommand(), resumeCommand(), cleanCommand(), tryCommand(), waitingCommand()]) {
+for (const cmd of [statusCommand(), failedCommand(), inspectCommand(), retryCommand(), discardCommand(), pauseCommand(), resumeCommand(), cleanCommand(), tryCommand(), waitingCommand(), credentialsCommand()]) {
   program.addCommand(cmd.exitOverride());
 }
+program.addCommand(cacheCommand().exitOverride());
 
 registerBreakerCommand(program).exitOverride();
 
