@@ -68,6 +68,8 @@ export function createDryRun(cfg: Config, opts: DryRunOptions = {}) {
   function render(job: InvokeJob, context: Record<string, unknown>) {
     const scope = buildScope(job, context, cfg.secrets);
     const rendered: RenderedRequest = renderer.renderRequest(job.request, scope.vars);
+    scope.refs.check(rendered);
+    rendered.secretRefs = scope.refs;
     // A fresh key, never the real one: a partner that dedupes on it must not answer the
     // real call later with this test's cached response.
     if (job.request.idempotencyHeader) rendered.headers[job.request.idempotencyHeader.toLowerCase()] = `test.${idempotencyKey(job)}.${randomBytes(4).toString('hex')}`;
