@@ -23,6 +23,7 @@ import type { InvokeClient } from '../../client/create-invoke-client.js';
 import { explainBodyError } from '../body-errors.js';
 import { isJobId, notAJobId } from '../guards.js';
 import { dryRunInputSchema, type DryRun } from '../../dry-run/dry-run.js';
+import { authUseSchema } from '../../contract/credential.js';
 
 export const MAX_BATCH = 1000;
 
@@ -136,7 +137,7 @@ export function invocationRoutes(deps: InvocationDeps) {
     });
 
     app.post('/v1/invocations/test', {
-      schema: { summary: 'Dry run: render and send now, return the masked request and the envelope; saves and emits nothing', body: dryRunInputSchema, response: { 200: z.object({ request: shownRequest.nullable(), envelope: envelopeSchema }), ...errors } },
+      schema: { summary: 'Dry run: render and send now, return the masked request and the envelope; saves and emits nothing', body: dryRunInputSchema, response: { 200: z.object({ request: shownRequest.nullable(), auth: authUseSchema.nullable().optional(), envelope: envelopeSchema }), ...errors } },
     }, async (req) => {
       // A dry run reads Redis (the host's breaker and pause; the run's context when a template
       // needs it): while the connection is down, 503 at once rather than a request held open.
