@@ -10,6 +10,7 @@ import { FastifyAdapter } from '@bull-board/fastify';
 import type { Queue } from 'bullmq';
 import type { FastifyInstance } from 'fastify';
 import type { RedisClient } from '../../redis.js';
+import { maskJobData } from '../../contract/literal-credentials.js';
 
 export const DASHBOARD_PATH = '/ui';
 
@@ -20,6 +21,8 @@ export const DASHBOARD_PATH = '/ui';
 class InvokeQueueAdapter extends BullMQAdapter {
   constructor(queue: Queue, private readonly redis: RedisClient) {
     super(queue, { description: 'Journey step API calls (invoke-api-worker)' });
+    // Literal credentials a raw producer put in headers are not shown (contract/literal-credentials.ts).
+    this.setFormatter('data', (data) => maskJobData(data));
   }
   override async getRedisInfo(): Promise<string> {
     return this.redis.info();
