@@ -115,7 +115,7 @@ async function main(): Promise<void> {
             ...(cfg.INVOKE_WORKER_ENABLED ? { worker: async () => app?.worker.isRunning() ?? false } : {}),
           },
         },
-        plugins: [...producers.plugins, metricsRoutes(metrics.registry), dashboardRoutes(ops.queue, redis), opsRoutes(ops), credentialRoutes(createCredentialAdmin(cfg, redis)), callbackRoutes(app?.callbacks ?? createCallbacks(cfg, redis), cfg)],
+        plugins: [...producers.plugins, metricsRoutes(metrics.registry), dashboardRoutes(ops.queue, redis, cfg), opsRoutes(ops), credentialRoutes(createCredentialAdmin(cfg, redis)), callbackRoutes(app?.callbacks ?? createCallbacks(cfg, redis), cfg)],
       });
     } catch (err) {
       if (err instanceof UnsafeBindError) {
