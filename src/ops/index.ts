@@ -11,15 +11,18 @@ import { GROUP_KEYS, groupValue, type Failure, type FailureFilter, type GroupKey
 import { scanFailed } from './scan.js';
 import { queueStatus, type QueueStatus } from './status.js';
 import { inspectJob, type Inspection } from './inspect.js';
+import { retryWithData, type RetryWithDataResult } from './retry-with-data.js';
 import { cleanJobs, discardJobs, retryJobs, type ActionOptions, type ActionResult, type Target } from './actions.js';
 import { createCallbacks, type CallbacksConfig } from '../callbacks/service.js';
 import { retention, type RetentionConfig } from '../queue/job-options.js';
 import { defaultJobOptions } from '../client/create-invoke-client.js';
 import { createWaitingOps, type WaitingOps } from './waiting.js';
 import { fairWaiting, type FairWaiting } from '../fair/report.js';
+import { clearStepCache, type CacheCleared, type CacheTarget } from './cache.js';
 
 export { GROUP_KEYS, parseDuration, type Failure, type FailureFilter, type GroupKey } from './failure.js';
-export type { QueueStatus, Inspection, ActionResult, Target };
+export type { QueueStatus, Inspection, ActionResult, Target, CacheTarget, CacheCleared, RetryWithDataResult };
+export { RetryRefusedError } from './retry-with-data.js';
 export type { WaitingList, WaitingStep, StepActions } from './waiting.js';
 
 export interface FailedList { failures: Failure[]; scanned: number; truncated: boolean }
@@ -34,16 +37,21 @@ export interface Ops {
   groupFailed(filter: FailureFilter, by: GroupKey): Promise<FailedGroups>;
   inspect(id: string): Promise<Inspection | undefined>;
   retry(target: Target, opts?: ActionOptions): Promise<ActionResult>;
+  /** Re-runs one failed or held job with corrected `data`, same idempotency key, on record. */
+  retryWithData(id: string, data: unknown, opts: { by: string; dryRun?: boolean | undefined }): Promise<RetryWithDataResult>;
   discard(target: Target, opts?: ActionOptions): Promise<ActionResult>;
   pause(): Promise<void>;
   resume(): Promise<void>;
   clean(state: 'completed' | 'failed', olderThanMs: number): Promise<number>;
   /** Steps waiting for a partner's callback (contract 6.5): list, complete, retry, discard. */
   waiting: WaitingOps;
+  /** Drops one step's cached responses (docs/outcomes.md). */
+  clearCache(target: CacheTarget): Promise<CacheCleared>;
   close(): Promise<void>;
 }
 
-export type OpsConfig = Pick<Config, 'REDIS_URL' | 'REDIS_CLUSTER_NODES' | 'REDIS_SENTINELS' | 'REDIS_SENTINEL_NAME' | 'INVOKE_QUEUE' | 'BULLMQ_PREFIX' | 'INVOKE_CTX_PREFIX' | 'INVOKE_CTX_TTL_SECONDS' | 'INVOKE_EVENTS_STREAM' | 'INVOKE_EVENTS_MAXLEN'> & RetentionConfig & CallbacksConfig;
+export type OpsConfig = Pick<Config, 'REDIS_URL' | 'REDIS_CLUSTER_NODES' | 'REDIS_SENTINELS' | 'REDIS_SENTINEL_NAME' | 'INVOKE_QUEUE' | 'BULLMQ_PREFIX' | 'INVOKE_CTX_PREFIX' | 'INVOKE_CTX_TTL_SECONDS' | 'INVOKE_EVENTS_STREAM' | 'INVOKE_EVENTS_MAXLEN' | 'INVOKE_CACHE_PREFIX'> & RetentionConfig & CallbacksConfig
+  & Pick<Config, 'INVOKE_ATTEMPT_RECORDS'>;
 
 /** Pass `redis` to share a connection (the HTTP server); otherwise the ops API owns its own. */
 export function createOps(cfg: OpsConfig, shared?: RedisClient): Ops {
@@ -73,11 +81,13 @@ export function createOps(cfg: OpsConfig, shared?: RedisClient): Ops {
     },
     inspect: (id) => inspectJob(queue, redis, cfg, id),
     retry: (target, opts) => retryJobs(queue, target, opts),
+    retryWithData: (id, data, opts) => retryWithData(queue, redis, id, data, { ...opts, keepRecords: cfg.INVOKE_ATTEMPT_RECORDS }),
     discard: (target, opts) => discardJobs(queue, writeResult, target, opts),
     pause: () => queue.pause(),
     resume: () => queue.resume(),
     clean: (state, olderThanMs) => cleanJobs(queue, state, olderThanMs),
     waiting,
+    clearCache: (target) => clearStepCache(redis, cfg.INVOKE_CACHE_PREFIX, target),
     async close() {
       await queue.close();
       if (!shared) await redis.quit().catch(() => redis.disconnect());

@@ -25,6 +25,8 @@ export interface AttemptInfo {
   request?: RenderedRequest | undefined;
   /** The partner's answer when there was one (allow-listed headers, body as read). */
   response?: { headers: Record<string, string>; body: Buffer; truncated: boolean } | undefined;
+  /** The step's response cache: hit (no call), miss (called) or bypass (carried a secret). */
+  cache?: 'hit' | 'miss' | 'bypass' | undefined;
 }
 
 /**

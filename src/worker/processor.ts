@@ -5,7 +5,8 @@
  *   2. expire    if deadlineMs has passed since enqueue (EXPIRED)
  *   3. render    the request templates with data, context and secrets (TEMPLATE_ERROR)
  *   4. call      the partner within the egress policy and limits (http/), with the step's
- *                credential applied when it sets request.auth (auth/stage.ts: AUTH_ERROR)
+ *                credential applied when it sets request.auth (auth/stage.ts: AUTH_ERROR);
+ *                or take the step's cached result (concurrent misses share one call: cache/)
  *   5. classify  the response or failure into an outcome (outcome.ts)
  *   6. save      the envelope to the run's context, then emit the continuation event
  *                (on success, or on final failure with onFailure=continue) — or throw so
@@ -23,7 +24,7 @@ import { buildEvent } from '../events/continuation.js';
 import type { AttemptHooks, AttemptInfo } from '../queue/attempt-hooks.js';
 import type { Renderer, RenderedRequest } from '../template/render.js';
 import { buildScope, needsContext } from '../template/scope.js';
-import type { Scrub } from '../template/secrets.js';
+import type { Scrubber } from '../template/secrets.js';
 import type { HttpClient } from '../http/call.js';
 import type { AuthStage } from '../auth/stage.js';
 import type { Secret } from '../config.js';
@@ -32,6 +33,8 @@ import { fromError, fromResponse, toBullError, toEnvelope, type Outcome, type Ou
 import type { WriteResult } from '../store/result-writer.js';
 import { salvageIdentity } from '../contract/salvage.js';
 import type { WaitStage } from '../callbacks/stage.js';
+import type { ResponseCache } from '../cache/response-cache.js';
+import { cachedCall } from './cached-call.js';
 
 export interface ProcessorDeps extends AttemptHooks {
   renderer: Renderer;
@@ -40,12 +43,14 @@ export interface ProcessorDeps extends AttemptHooks {
   writeResult: WriteResult;
   logger: Logger;
   secrets: ReadonlyMap<string, Secret>;
-  scrub: Scrub;
+  scrub: Scrubber;
   limits: OutcomeLimits;
   /** Applies request.auth (auth/stage.ts); steps without it go straight to http. */
   auth?: Pick<AuthStage, 'send'>;
   /** Steps with `wait` (contract 6.5): callback.* for templates; waiting instead of save + emit. */
   waitStage?: WaitStage;
+  /** The step response cache (contract v1.1 section 6.4); absent: `cache` is not acted on. */
+  cache?: ResponseCache;
 }
 
 export function createProcessor(deps: ProcessorDeps) {
@@ -65,7 +70,7 @@ export function createProcessor(deps: ProcessorDeps) {
     return deps.waitStage;
   }
 
-  async function render(bull: Job, job: InvokeJob, eventId: string): Promise<RenderedRequest & { usedSecrets: Set<string> }> {
+  async function render(bull: Job, job: InvokeJob, eventId: string): Promise<RenderedRequest & { usedSecrets: Set<string>; cacheKey: string | undefined }> {
     const context = needsContext(job) ? await deps.readContext(job.runId) : {};
     const scope = buildScope(job, context, deps.secrets);
     if (job.wait) scope.vars.callback = await waitStage().scope(bull, job);
@@ -73,9 +78,13 @@ export function createProcessor(deps: ProcessorDeps) {
     const turn = renderer.ready();
     if (turn) await turn;
     const rendered = renderer.renderRequest(job.request, scope.vars);
+    // Secrets are references until the HTTP client sends (template/secret-refs.ts).
+    scope.refs.check(rendered);
+    rendered.secretRefs = scope.refs;
     if (job.request.idempotencyHeader) rendered.headers[job.request.idempotencyHeader.toLowerCase()] = eventId;
+    const cacheKey = job.cache ? renderer.renderString(job.cache.key, scope.vars, 'cache.key') : undefined;
     // Not `{ ...rendered, usedSecrets }`: see buildScope (V8's slow path for a spread-first literal).
-    return Object.assign({}, rendered, { usedSecrets: scope.usedSecrets });
+    return Object.assign({}, rendered, { usedSecrets: scope.usedSecrets, cacheKey });
   }
 
   async function attempt(bull: Job, job: InvokeJob, eventId: string, token: string | undefined, trace: Trace): Promise<{ outcome: Outcome; url: URL | undefined }> {
@@ -84,15 +93,25 @@ export function createProcessor(deps: ProcessorDeps) {
       const req = await render(bull, job, eventId);
       trace.request = req;
       url = new URL(req.url);
-      const release = deps.beforeCall ? await deps.beforeCall(bull, url, token) : undefined;
-      try {
-        const sendOpts = { usedSecrets: req.usedSecrets, url };
-        const res = job.request.auth && deps.auth ? await deps.auth.send(job, req, sendOpts) : await http.send(req, sendOpts);
-        trace.response = res;
-        return { outcome: fromResponse(res, job, deps.limits), url };
-      } finally {
-        release?.();
+      const target = url;
+      const call = async (): Promise<Outcome> => {
+        const release = deps.beforeCall ? await deps.beforeCall(bull, target, token) : undefined;
+        try {
+          const sendOpts = { usedSecrets: req.usedSecrets, url: target };
+          const res = job.request.auth && deps.auth ? await deps.auth.send(job, req, sendOpts) : await http.send(req, sendOpts);
+          trace.response = res;
+          return fromResponse(res, job, deps.limits);
+        } finally {
+          release?.();
+        }
+      };
+      // The step's response cache: a hit is the outcome without a call. Not for a step that
+      // waits for a callback: only a real call starts the partner's work.
+      if (job.cache && deps.cache && req.cacheKey !== undefined && !job.wait) {
+        const carriedSecret = req.usedSecrets.size > 0 || job.request.auth !== undefined;
+        return { outcome: await cachedCall(deps.cache, { ...job, cache: job.cache }, req.cacheKey, carriedSecret, call), url };
       }
+      return { outcome: await call(), url };
     } catch (err) {
       // beforeCall moved the job to delayed (destination limit): BullMQ's own signal, not an attempt.
       if (err instanceof DelayedError) throw err;
@@ -144,8 +163,13 @@ export function createProcessor(deps: ProcessorDeps) {
     const held = !outcome.ok && job?.onFailure === 'hold';
     const kind: AttemptInfo['outcome'] = outcome.ok ? 'completed' : !final ? 'retry' : held ? 'held' : 'failed';
     const code = outcome.error?.code;
-    const host = url?.hostname ?? '';
+    const host = scrub(url?.hostname ?? '');
     const line = `${method} ${host}${scrub(url?.pathname ?? '')} -> ${outcome.status ?? '-'} in ${Math.round(durationMs)} ms${code ? ` ${code}` : ''} (attempt ${attemptNo}, ${kind})`;
+    // A partner may echo a secret back (body, Location): nothing stored holds one in any spelling.
+    if (!scrub.empty) {
+      outcome.body = scrub.deep(outcome.body);
+      outcome.headers = scrub.deep(outcome.headers);
+    }
     const writes: Promise<unknown>[] = [];
     // Failed attempts only: structured facts the operator API filters and groups on (ops/failure.ts).
     if (!outcome.ok) writes.push(bull.updateProgress({ code: code ?? null, status: outcome.status, host }));
@@ -164,7 +188,7 @@ export function createProcessor(deps: ProcessorDeps) {
     if (logger.isLevelEnabled('info')) {
       logger.info({ jobId: bull.id, runId: job?.runId ?? bull.data?.runId, stepId: job?.stepId ?? bull.data?.stepId, attempt: attemptNo, method, host, status: outcome.status, durationMs: Math.round(durationMs), outcome: kind, errorCode: code }, 'attempt');
     }
-    const info: AttemptInfo = { job: bull, host, method, status: outcome.status, durationMs, errorCode: code, outcome: kind, retryAfterMs: outcome.error?.retryAfterMs, attempt: attemptNo, errorMessage: outcome.error?.message, request: trace.request, response: trace.response };
+    const info: AttemptInfo = { job: bull, host, method, status: outcome.status, durationMs, errorCode: code, outcome: kind, retryAfterMs: outcome.error?.retryAfterMs, attempt: attemptNo, errorMessage: outcome.error?.message, request: trace.request, response: trace.response, cache: outcome.cache };
     for (const observe of deps.observers ?? []) observe(info);
   }
 }

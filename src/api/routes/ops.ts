@@ -6,8 +6,10 @@
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { GROUP_KEYS, parseDuration, type Ops } from '../../ops/index.js';
+import { GROUP_KEYS, parseDuration, RetryRefusedError, type Ops } from '../../ops/index.js';
+import { InvalidJobError } from '../../contract/invalid-job.js';
 import { toFilter } from '../../ops/failure.js';
+import { TENANT_ID } from '../../contract/job.js';
 
 const filterSchema = z.object({
   since: z.string().optional(),
@@ -43,6 +45,18 @@ export function opsRoutes(ops: Ops) {
       return found ?? reply.code(404).send({ error: 'not found', message: `id: no job ${req.params.id}` });
     });
     app.post('/v1/ops/retry', { schema: { body: targetSchema } }, (req) => ops.retry(target(req.body), { dryRun: req.body.dryRun }));
+    // Redo with changes: one failed or held job, corrected data, same idempotency key, on record.
+    app.post('/v1/ops/jobs/:id/retry', {
+      schema: { params: z.object({ id: z.string().min(1) }), body: z.object({ data: z.unknown(), by: z.string().min(1).max(200).default('api'), dryRun: z.boolean().default(false) }) },
+    }, async (req, reply) => {
+      try {
+        return await ops.retryWithData(req.params.id, req.body.data, { by: req.body.by, dryRun: req.body.dryRun });
+      } catch (err) {
+        if (err instanceof InvalidJobError) return reply.code(400).send({ error: err.code, message: err.message, issues: err.issues });
+        if (err instanceof RetryRefusedError) return reply.code(err.reason === 'not found' ? 404 : 409).send({ error: err.reason, message: err.message });
+        throw err;
+      }
+    });
     app.post('/v1/ops/discard', { schema: { body: targetSchema } }, (req) => ops.discard(target(req.body), { dryRun: req.body.dryRun }));
     // Steps waiting for a partner's callback (ops/waiting.ts).
     const stepIds = z.object({ ids: z.array(z.string().min(1)).min(1).max(1000) });
@@ -52,6 +66,7 @@ export function opsRoutes(ops: Ops) {
     app.post('/v1/ops/waiting/discard', { schema: { body: stepIds } }, (req) => ops.waiting.discard(req.body.ids));
     app.post('/v1/ops/pause', async () => (await ops.pause(), { paused: true }));
     app.post('/v1/ops/resume', async () => (await ops.resume(), { paused: false }));
+    app.post('/v1/ops/cache/clear', { schema: { body: z.strictObject({ journeyId: z.string().min(1).max(200), stepId: z.string().min(1).max(200), tenantId: z.string().regex(TENANT_ID).optional() }) } }, (req) => ops.clearCache(req.body));
     app.post('/v1/ops/clean', { schema: { body: z.object({ state: z.enum(['completed', 'failed']), olderThan: z.string() }) } }, async (req) => {
       return { state: req.body.state, removed: await ops.clean(req.body.state, parseDuration(req.body.olderThan, 'olderThan')) };
     });
