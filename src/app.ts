@@ -9,6 +9,7 @@ import type { Logger } from './logger.js';
 import { createRedis, watchConnection, type RedisClient } from './redis.js';
 import { createRenderer } from './template/render.js';
 import { createScrubber } from './template/secrets.js';
+import { createTenancy, type Tenancy } from './tenants/index.js';
 import { createHttpClient, type HttpClient } from './http/call.js';
 import { contextKey, readContext } from './store/context.js';
 import { createResultWriter } from './store/result-writer.js';
@@ -22,6 +23,8 @@ export interface WorkerApp {
   worker: Worker;
   redis: RedisClient;
   http: HttpClient;
+  /** Vault, tenant secrets resolver and run ownership on the store connection. */
+  tenancy: Tenancy;
   /** Jobs this process is working on right now (the concurrency in use, for /metrics). */
   inFlight(): number;
   /** Stops taking jobs, waits for in-flight ones up to timeoutMs, closes connections. */
@@ -34,6 +37,8 @@ export function createWorkerApp(cfg: Config, logger: Logger, extra: AttemptHooks
   watchConnection(redis, 'store', logger);
   watchConnection(bullConnection, 'worker', logger);
   const http = createHttpClient(cfg);
+  const scrub = createScrubber(cfg.secrets);
+  const tenancy = createTenancy(cfg, redis, scrub);
   const processor = createProcessor({
     renderer: createRenderer(),
     http,
@@ -41,7 +46,8 @@ export function createWorkerApp(cfg: Config, logger: Logger, extra: AttemptHooks
     writeResult: createResultWriter(redis, cfg),
     logger,
     secrets: cfg.secrets,
-    scrub: createScrubber(cfg.secrets),
+    scrub,
+    tenancy,
     limits: { retryAfterMaxMs: cfg.INVOKE_RETRY_AFTER_MAX_MS, maxErrorBodyBytes: cfg.INVOKE_MAX_ERROR_BODY_BYTES },
     ...extra,
   });
@@ -67,7 +73,7 @@ export function createWorkerApp(cfg: Config, logger: Logger, extra: AttemptHooks
     await Promise.allSettled([quit(redis), quit(bullConnection)]);
     return drained;
   }
-  return { worker, redis, http, inFlight: () => running, close };
+  return { worker, redis, http, tenancy, inFlight: () => running, close };
 }
 
 async function quit(r: RedisClient): Promise<void> {

@@ -23,6 +23,7 @@ import { metricsRoutes } from './api/routes/metrics.js';
 import { dashboardRoutes } from './api/routes/dashboard.js';
 import { opsRoutes } from './api/routes/ops.js';
 import { registerDestinationMetrics } from './destinations/metrics.js';
+import { checkSecretsKeys } from './tenants/start-check.js';
 
 function config(): Config {
   try {
@@ -77,6 +78,11 @@ async function main(): Promise<void> {
   process.on('unhandledRejection', (reason) => logger.error({ err: { name: (reason as Error)?.name } }, 'unhandled rejection'));
   const unreachable = await waitForRedis(cfg, cfg.INVOKE_REDIS_STARTUP_GRACE_MS, logger);
   if (unreachable) stop(unreachable, logger);
+  const badKey = await checkSecretsKeys(cfg);
+  if (badKey) {
+    process.stderr.write(`invoke-api-worker: invalid configuration: ${badKey}\n`);
+    process.exit(2);
+  }
 
   let app: WorkerApp | undefined;
   const sources: MetricsSources = { concurrency: cfg.INVOKE_WORKER_ENABLED ? cfg.INVOKE_CONCURRENCY : 0 };

@@ -24,6 +24,7 @@ import { buildScope, needsContext } from '../template/scope.js';
 import type { Scrub } from '../template/secrets.js';
 import type { HttpClient } from '../http/call.js';
 import type { Secret } from '../config.js';
+import { checkBroken, enterTenant, type SecretsView, type TenantStage } from '../tenants/resolver.js';
 import type { Logger } from '../logger.js';
 import { fromError, fromResponse, toBullError, toEnvelope, type Outcome, type OutcomeLimits } from './outcome.js';
 import type { WriteResult } from '../store/result-writer.js';
@@ -38,37 +39,40 @@ export interface ProcessorDeps extends AttemptHooks {
   secrets: ReadonlyMap<string, Secret>;
   scrub: Scrub;
   limits: OutcomeLimits;
+  /** Tenant jobs (contract 6.1): run ownership and the tenant's secrets; absent = v1 only. */
+  tenancy?: TenantStage;
 }
 
 export function createProcessor(deps: ProcessorDeps) {
   const { renderer, http, logger, scrub } = deps;
 
   /** Our error with secrets scrubbed from its message; anything foreign becomes ours. */
-  function sanitize(err: unknown): InvokeError {
+  function sanitize(err: unknown, view?: SecretsView): InvokeError {
     if (isInvokeError(err)) {
-      const clean = scrub(err.detail);
+      const clean = (view?.scrub ?? scrub)(err.detail);
       return new InvokeError(err.code, clean, { retryable: err.retryable, status: err.status, ...(err.retryAfterMs !== undefined ? { retryAfterMs: err.retryAfterMs } : {}) });
     }
     throw internalError(err);
   }
 
-  async function render(job: InvokeJob, eventId: string): Promise<RenderedRequest & { usedSecrets: Set<string> }> {
+  async function render(job: InvokeJob, eventId: string, view: SecretsView | undefined): Promise<RenderedRequest & { usedSecrets: Set<string> }> {
     const context = needsContext(job) ? await deps.readContext(job.runId) : {};
-    const scope = buildScope(job, context, deps.secrets);
+    const scope = buildScope(job, context, view?.secrets ?? deps.secrets);
     const rendered = renderer.renderRequest(job.request, scope.vars);
+    if (view) checkBroken(view, scope.usedSecrets, job.tenantId);
     if (job.request.idempotencyHeader) rendered.headers[job.request.idempotencyHeader.toLowerCase()] = eventId;
     // Not `{ ...rendered, usedSecrets }`: see buildScope (V8's slow path for a spread-first literal).
     return Object.assign({}, rendered, { usedSecrets: scope.usedSecrets });
   }
 
-  async function attempt(bull: Job, job: InvokeJob, eventId: string, token: string | undefined): Promise<{ outcome: Outcome; url: URL | undefined }> {
+  async function attempt(bull: Job, job: InvokeJob, eventId: string, token: string | undefined, view: SecretsView | undefined): Promise<{ outcome: Outcome; url: URL | undefined }> {
     let url: URL | undefined;
     try {
-      const req = await render(job, eventId);
+      const req = await render(job, eventId, view);
       url = new URL(req.url);
       const release = deps.beforeCall ? await deps.beforeCall(bull, url, token) : undefined;
       try {
-        const res = await http.send(req, { usedSecrets: req.usedSecrets, url });
+        const res = await http.send(req, view ? { usedSecrets: req.usedSecrets, url, secrets: view.secrets } : { usedSecrets: req.usedSecrets, url });
         return { outcome: fromResponse(res, job, deps.limits), url };
       } finally {
         release?.();
@@ -99,6 +103,17 @@ export function createProcessor(deps: ProcessorDeps) {
     }
     const job = parsed.data;
     const eventId = idempotencyKey(job);
+    let view: SecretsView | undefined;
+    if (job.tenantId !== undefined && deps.tenancy) {
+      try {
+        view = await enterTenant(deps.tenancy, job);
+      } catch (err) {
+        // Another tenant's run: fail without saving into it or emitting for it.
+        const error = sanitize(err);
+        await finish(bull, undefined, fromError(error), true, attemptNo, started, undefined, job.request.method);
+        throw toBullError(bull, error, true);
+      }
+    }
 
     // 2. expire
     let outcome: Outcome;
@@ -107,9 +122,9 @@ export function createProcessor(deps: ProcessorDeps) {
       outcome = fromError(new InvokeError('EXPIRED', `deadline of ${job.deadlineMs} ms after enqueue passed before attempt ${attemptNo}`));
     } else {
       // 3-5. render, call, classify
-      ({ outcome, url } = await attempt(bull, job, eventId, token));
+      ({ outcome, url } = await attempt(bull, job, eventId, token, view));
     }
-    if (outcome.error) outcome.error = sanitize(outcome.error);
+    if (outcome.error) outcome.error = sanitize(outcome.error, view);
 
     // 6. save + emit, or retry
     const final = !outcome.error || !outcome.error.retryable || attemptNo >= maxAttempts;
