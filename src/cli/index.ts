@@ -13,6 +13,7 @@ import { discardCommand, retryCommand } from './commands/bulk.js';
 import { cleanCommand, pauseCommand, resumeCommand } from './commands/queue.js';
 import { tryCommand } from './commands/try.js';
 import { registerBreakerCommand } from './commands/breaker.js';
+import { secretsCommand } from './commands/secrets.js';
 
 const program = new Command('invoke-api')
   .description('Operate the invoke-api queue: status, failures, retry, discard, pause, clean, try a step.\nConnects with REDIS_URL, INVOKE_QUEUE, BULLMQ_PREFIX (and INVOKE_CTX_PREFIX, INVOKE_EVENTS_STREAM) from the environment.')
@@ -20,7 +21,7 @@ const program = new Command('invoke-api')
   .showHelpAfterError()
   .exitOverride();
 
-for (const cmd of [statusCommand(), failedCommand(), inspectCommand(), retryCommand(), discardCommand(), pauseCommand(), resumeCommand(), cleanCommand(), tryCommand()]) {
+for (const cmd of [statusCommand(), failedCommand(), inspectCommand(), retryCommand(), discardCommand(), pauseCommand(), resumeCommand(), cleanCommand(), tryCommand(), secretsCommand()]) {
   program.addCommand(cmd.exitOverride());
 }
 

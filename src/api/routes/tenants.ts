@@ -28,12 +28,10 @@ export function tenantRoutes(secrets: TenantSecrets) {
         return reply.code(503).send({ error: 'unavailable', message: err.message });
       const status = err.statusCode && err.statusCode < 500 ? err.statusCode : 500;
       // fastify's own 4xx (415, 413, bad JSON) say nothing of the body's content; anything else is ours.
-      return reply
-        .code(status)
-        .send({
-          error: status === 500 ? 'error' : 'bad request',
-          message: status === 500 ? 'tenant secrets: internal error' : err.message,
-        });
+      return reply.code(status).send({
+        error: status === 500 ? 'error' : 'bad request',
+        message: status === 500 ? 'tenant secrets: internal error' : err.message,
+      });
     });
     app.put<{ Params: { tenantId: string; name: string } }>(
       '/v1/tenants/:tenantId/secrets/:name',
@@ -51,12 +49,10 @@ export function tenantRoutes(secrets: TenantSecrets) {
         const existed = await secrets.delete(req.params.tenantId, req.params.name);
         return existed
           ? reply.code(204).send()
-          : reply
-              .code(404)
-              .send({
-                error: 'not found',
-                message: `name: tenant ${req.params.tenantId} has no secret ${req.params.name}`,
-              });
+          : reply.code(404).send({
+              error: 'not found',
+              message: `name: tenant ${req.params.tenantId} has no secret ${req.params.name}`,
+            });
       },
     );
   };
