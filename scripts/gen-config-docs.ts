@@ -41,6 +41,8 @@ export function renderConfigDocs(): string {
     ...rows,
     '| `INVOKE_SECRET_<NAME>` | (not set) | A secret usable in templates as `{{ secrets.NAME }}`. Never logged, stored or emitted; an unknown name is a `TEMPLATE_ERROR`. Names match `[A-Za-z_][A-Za-z0-9_]*`; the value must not be empty. |',
     '| `INVOKE_SECRET_<NAME>_HOSTS` | (not set) | Comma-separated host globs (`*.partner.com`) the secret `NAME` may be sent to; a request using it towards any other host is refused with `URL_BLOCKED`. Unset: any allowed host. |',
+    '| `INVOKE_CREDENTIAL_<NAME>` | (not set) | A platform partner credential for `request.auth.credential` (contract section 6.2), as JSON: `type` (`oauth2_client_credentials`, `basic` or `hmac`), a non-empty `hosts` list and the fields of its kind (docs/auth.md). Names match `[A-Z][A-Z0-9_]{0,63}`. An `oauth2_client_credentials` credential needs `INVOKE_SECRETS_KEY`. |',
+    '| `INVOKE_CREDENTIAL_<NAME>_TENANTS` | (not set) | Comma-separated tenant ids that may use the platform credential `NAME` (`*` = all). Jobs without `tenantId` may always use it. |',
     '',
   ].join('\n');
 }

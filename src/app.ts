@@ -17,6 +17,10 @@ import { createProcessor } from './worker/processor.js';
 import type { AttemptHooks } from './queue/attempt-hooks.js';
 import { createWorker } from './worker/create-worker.js';
 import { withTimeout } from './lib/with-timeout.js';
+import { createAuth, type AuthOptions } from './auth/index.js';
+import { createCallbacks, type Callbacks } from './callbacks/service.js';
+import { createWaitStage } from './callbacks/stage.js';
+import { startSweeper } from './callbacks/sweeper.js';
 import { isConnectionError } from './startup/explain.js';
 
 export interface WorkerApp {
@@ -25,13 +29,16 @@ export interface WorkerApp {
   http: HttpClient;
   /** Vault, tenant secrets resolver and run ownership on the store connection. */
   tenancy: Tenancy;
+  /** Waiting steps (contract 6.5); this process also sweeps their deadlines. */
+  callbacks: Callbacks;
   /** Jobs this process is working on right now (the concurrency in use, for /metrics). */
   inFlight(): number;
   /** Stops taking jobs, waits for in-flight ones up to timeoutMs, closes connections. */
   close(timeoutMs: number): Promise<boolean>;
 }
 
-export function createWorkerApp(cfg: Config, logger: Logger, extra: AttemptHooks = {}): WorkerApp {
+export function createWorkerApp(cfg: Config, logger: Logger, extra: AttemptHooks & { auth?: AuthOptions } = {}): WorkerApp {
+  const { auth: authOptions, ...hooks } = extra;
   const redis = createRedis(cfg, 'store');
   const bullConnection = createRedis(cfg, 'worker');
   watchConnection(redis, 'store', logger);
@@ -39,8 +46,11 @@ export function createWorkerApp(cfg: Config, logger: Logger, extra: AttemptHooks
   const http = createHttpClient(cfg);
   const scrub = createScrubber(cfg.secrets);
   const tenancy = createTenancy(cfg, redis, scrub);
+  const auth = createAuth(cfg, redis, http, authOptions);
+  const callbacks = createCallbacks(cfg, redis);
+  const sweeper = startSweeper(callbacks, cfg.INVOKE_CALLBACK_SWEEP_MS, logger);
   const processor = createProcessor({
-    renderer: createRenderer(),
+    renderer: createRenderer({ budgetMs: cfg.INVOKE_TEMPLATE_BUDGET_MS, maxBodyChars: cfg.INVOKE_MAX_REQUEST_BYTES }),
     http,
     readContext: (runId) => readContext(redis, contextKey(cfg.INVOKE_CTX_PREFIX, runId)),
     writeResult: createResultWriter(redis, cfg),
@@ -49,7 +59,9 @@ export function createWorkerApp(cfg: Config, logger: Logger, extra: AttemptHooks
     scrub,
     tenancy,
     limits: { retryAfterMaxMs: cfg.INVOKE_RETRY_AFTER_MAX_MS, maxErrorBodyBytes: cfg.INVOKE_MAX_ERROR_BODY_BYTES },
-    ...extra,
+    auth: auth.stage,
+    waitStage: createWaitStage(callbacks),
+    ...hooks,
   });
   let running = 0;
   const worker = createWorker(cfg, bullConnection, async (job, token) => {
@@ -68,12 +80,13 @@ export function createWorkerApp(cfg: Config, logger: Logger, extra: AttemptHooks
 
   async function close(timeoutMs: number): Promise<boolean> {
     // worker.close() never resolves while Redis is unreachable: bound it ourselves.
+    sweeper.stop();
     const drained = await withTimeout(worker.close(), timeoutMs);
     http.close();
     await Promise.allSettled([quit(redis), quit(bullConnection)]);
     return drained;
   }
-  return { worker, redis, http, tenancy, inFlight: () => running, close };
+  return { worker, redis, http, tenancy, callbacks, inFlight: () => running, close };
 }
 
 async function quit(r: RedisClient): Promise<void> {

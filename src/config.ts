@@ -7,6 +7,7 @@
  * the process with a message naming the variable (contract section 5).
  */
 import { z } from 'zod';
+import { credentialSchema, type Credential } from './contract/credential.js';
 
 const int = (min: number, max = Number.MAX_SAFE_INTEGER) => z.coerce.number().int().min(min).max(max);
 const bool = z.enum(['true', 'false', '1', '0', 'yes', 'no']).transform((v) => ['true', '1', 'yes'].includes(v));
@@ -40,6 +41,7 @@ export const settings = {
   INVOKE_MAX_RESPONSE_BYTES: setting(int(1), String(1024 * 1024), 'Largest response body read (after decompression); larger is RESPONSE_TOO_LARGE.'),
   INVOKE_MAX_ERROR_BODY_BYTES: setting(int(0), '4096', 'How much of a non-2xx body is kept in the envelope (truncated beyond).'),
   INVOKE_MAX_REQUEST_BYTES: setting(int(1), String(256 * 1024), 'Largest rendered request body sent.'),
+  INVOKE_TEMPLATE_BUDGET_MS: setting(int(1, 10000), '50', 'Render time a job\'s templates may take in all (URL, headers, query, body); over it the step fails with TEMPLATE_ERROR. Renders run on the event loop, so this is also the longest a template can hold it.'),
   INVOKE_MAX_HEADER_BYTES: setting(int(1024), '16384', 'Largest response header block accepted.'),
   INVOKE_DEFAULT_TIMEOUT_MS: setting(int(100, 60000), '10000', 'Whole-request timeout when the step sets no request.timeoutMs.'),
   INVOKE_CONNECT_TIMEOUT_MS: setting(int(50, 60000), '3000', 'TCP/TLS connect timeout.'),
@@ -65,6 +67,13 @@ export const settings = {
   INVOKE_SECRETS_CACHE_MS: setting(int(0, 300000), '10000', 'How long a worker keeps a tenant\'s decrypted secrets before reading them again: a changed or deleted tenant secret takes effect in every worker within this time.'),
   INVOKE_TENANTS: setting(z.string(), '', 'Per-tenant fair-share weight, maxConcurrent and ratePerSecond: JSON, or a path to a JSON file.'),
   INVOKE_PUBLIC_URL: setting(z.url({ protocol: /^https?$/ }), undefined, 'Public base URL of this service for partner callbacks (callback.url = <this>/v1/callbacks/<token>).'),
+  INVOKE_AUTH_TOKEN_TTL_SECONDS: setting(int(10, 86400), '300', 'How long an OAuth2 access token is kept when the token endpoint gives no expires_in (with expires_in it is kept until shortly before it).'),
+  INVOKE_AUTH_TOKEN_TIMEOUT_MS: setting(int(100, 60000), '10000', 'Whole-request timeout of a token request (OAuth2 client credentials); other workers wait this long for it.'),
+  INVOKE_CALLBACK_KEY: setting(key32, undefined, 'Key (base64 of 32 bytes) that seals callback tokens (wait.callback). Default: derived from INVOKE_SECRETS_KEY; one of the two is required for steps with wait.'),
+  INVOKE_CALLBACK_BODY_LIMIT_BYTES: setting(int(1024), String(256 * 1024), 'Largest callback body POST /v1/callbacks/{token} accepts (413 above).'),
+  INVOKE_CALLBACK_RATE_PER_MINUTE: setting(int(1), '600', 'Callback requests accepted per client address per minute (429 above).'),
+  INVOKE_CALLBACK_SWEEP_MS: setting(int(100, 60000), '1000', 'How often each worker looks for waiting steps past their deadline (CALLBACK_TIMEOUT).'),
+  INVOKE_STRICT_CONFIG: setting(bool, 'false', 'Refuse to start when an INVOKE_* variable is not a known setting (otherwise a warning with the nearest known name).'),
   LOG_LEVEL: setting(z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']), 'info', 'pino log level.'),
 } as const;
 
@@ -78,7 +87,13 @@ export type RawConfig = { [K in keyof Settings]: Settings[K]['default'] extends 
  */
 export interface Secret { name: string; value: string; hosts: string[] | undefined; tenants?: string[] | undefined }
 
-export type Config = Readonly<RawConfig & { secrets: ReadonlyMap<string, Secret> }>;
+/**
+ * A platform credential (INVOKE_CREDENTIAL_<NAME>, contract v1.1 section 6.2): usable by jobs
+ * without tenantId, and by the tenants INVOKE_CREDENTIAL_<NAME>_TENANTS lists ('*' = all).
+ */
+export interface PlatformCredential { name: string; credential: Credential; tenants: string[] | undefined }
+
+export type Config = Readonly<RawConfig & { secrets: ReadonlyMap<string, Secret>; credentials: ReadonlyMap<string, PlatformCredential> }>;
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
@@ -109,8 +124,47 @@ export function loadSecrets(env: NodeJS.ProcessEnv): Map<string, Secret> {
   return secrets;
 }
 
+const CREDENTIAL_PREFIX = 'INVOKE_CREDENTIAL_';
+
+/**
+ * Reads INVOKE_CREDENTIAL_<NAME> (JSON, contract v1.1 section 6.2) and
+ * INVOKE_CREDENTIAL_<NAME>_TENANTS. Errors name the variable and the field, never a value.
+ */
+export function loadCredentials(env: NodeJS.ProcessEnv, secretsKey: string | undefined): Map<string, PlatformCredential> {
+  const raw = new Map<string, string>();
+  for (const [key, value] of Object.entries(env)) {
+    if (key.startsWith(CREDENTIAL_PREFIX) && value !== undefined) raw.set(key.slice(CREDENTIAL_PREFIX.length), value);
+  }
+  const out = new Map<string, PlatformCredential>();
+  for (const [name, value] of raw) {
+    if (name.endsWith('_TENANTS') && raw.has(name.slice(0, -'_TENANTS'.length))) continue;
+    const variable = `${CREDENTIAL_PREFIX}${name}`;
+    if (!/^[A-Z][A-Z0-9_]{0,63}$/.test(name)) throw new ConfigError(`${variable}: credential names must match ^[A-Z][A-Z0-9_]{0,63}$ (as request.auth.credential)`);
+    const credential = parseCredential(variable, value);
+    // Its access tokens are cached in Redis, always encrypted: no key, no cache, no credential.
+    if (credential.type === 'oauth2_client_credentials' && !secretsKey) throw new ConfigError(`${variable}: an oauth2_client_credentials credential needs INVOKE_SECRETS_KEY (its access tokens are kept encrypted in Redis)`);
+    out.set(name, { name, credential, tenants: splitList(raw.get(`${name}_TENANTS`)) });
+  }
+  return out;
+}
+
+function parseCredential(variable: string, value: string): Credential {
+  let json: unknown;
+  try {
+    json = JSON.parse(value);
+  } catch {
+    throw new ConfigError(`${variable}: must be a JSON object such as {"type":"basic","hosts":["api.partner.com"],"username":"...","password":"..."}`);
+  }
+  const parsed = credentialSchema.safeParse(json);
+  if (!parsed.success) {
+    const why = parsed.error.issues.map((i) => `${i.path.join('.') || '(credential)'}: ${i.message}`).join('; ');
+    throw new ConfigError(`${variable}: ${why}`);
+  }
+  return parsed.data;
+}
+
 /** Settings whose value is a credential: never echoed in a configuration error. */
-const HIDDEN = new Set(['INVOKE_API_TOKEN', 'INVOKE_SECRETS_KEY', 'INVOKE_SECRETS_OLD_KEYS']);
+const HIDDEN = new Set(['INVOKE_API_TOKEN', 'INVOKE_SECRETS_KEY', 'INVOKE_SECRETS_OLD_KEYS', 'INVOKE_CALLBACK_KEY']);
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const out: Record<string, unknown> = {};
@@ -125,5 +179,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     }
     out[name] = parsed.data;
   }
-  return Object.freeze({ ...(out as RawConfig), secrets: loadSecrets(env) });
+  const credentials = loadCredentials(env, out.INVOKE_SECRETS_KEY as string | undefined);
+  return Object.freeze({ ...(out as RawConfig), secrets: loadSecrets(env), credentials });
 }

@@ -11,6 +11,7 @@ import { createWorkerApp, type WorkerApp } from './app.js';
 import { withTimeout } from './lib/with-timeout.js';
 import { waitForRedis } from './startup/wait-for-redis.js';
 import { explainListenError } from './startup/explain.js';
+import { checkUnknownVariables, describeUnknown, unknownVariables } from './startup/unknown-env.js';
 import { createDestinations, loadDestinationPolicy, type Destinations } from './destinations/index.js';
 import { createRedis, type RedisClient } from './redis.js';
 import { createEgressPolicy } from './http/egress.js';
@@ -24,12 +25,15 @@ import { dashboardRoutes } from './api/routes/dashboard.js';
 import { opsRoutes } from './api/routes/ops.js';
 import { registerDestinationMetrics } from './destinations/metrics.js';
 import { checkSecretsKeys } from './tenants/start-check.js';
+import { callbackRoutes } from './api/routes/callbacks.js';
+import { createCallbacks } from './callbacks/service.js';
 
 function config(): Config {
   try {
     const cfg = loadConfig(process.env);
     createEgressPolicy(cfg); // checks INVOKE_ALLOW_PRIVATE / INVOKE_ALLOW_HOSTS entries (ConfigError)
     loadDestinationPolicy(cfg.INVOKE_DESTINATIONS);
+    checkUnknownVariables(process.env, cfg.INVOKE_STRICT_CONFIG);
     return cfg;
   } catch (err) {
     if (err instanceof ConfigError) {
@@ -76,6 +80,7 @@ async function main(): Promise<void> {
   const cfg = config();
   const logger = createLogger(cfg.LOG_LEVEL, createScrubber(cfg.secrets));
   process.on('unhandledRejection', (reason) => logger.error({ err: { name: (reason as Error)?.name } }, 'unhandled rejection'));
+  for (const v of unknownVariables(process.env)) logger.warn({ variable: v.name, suggestion: v.suggestion }, describeUnknown(v));
   const unreachable = await waitForRedis(cfg, cfg.INVOKE_REDIS_STARTUP_GRACE_MS, logger);
   if (unreachable) stop(unreachable, logger);
   const badKey = await checkSecretsKeys(cfg);
@@ -111,7 +116,7 @@ async function main(): Promise<void> {
             ...(cfg.INVOKE_WORKER_ENABLED ? { worker: async () => app?.worker.isRunning() ?? false } : {}),
           },
         },
-        plugins: [...producers.plugins, metricsRoutes(metrics.registry), dashboardRoutes(ops.queue, redis), opsRoutes(ops)],
+        plugins: [...producers.plugins, metricsRoutes(metrics.registry), dashboardRoutes(ops.queue, redis), opsRoutes(ops), callbackRoutes(app?.callbacks ?? createCallbacks(cfg, redis), cfg)],
       });
     } catch (err) {
       if (err instanceof UnsafeBindError) {

@@ -45,7 +45,10 @@ async function waitForPort(port: number, proc: ChildProcess): Promise<void> {
   for (let i = 0; i < 100; i++) {
     if (proc.exitCode !== null) throw new Error(`redis-server exited with ${proc.exitCode}`);
     const ok = await new Promise<boolean>((resolve) => {
-      const s = net.connect(port, '127.0.0.1', () => (s.end(), resolve(true)));
+      const s = net.connect(port, '127.0.0.1', () => {
+        s.end();
+        resolve(true);
+      });
       s.once('error', () => resolve(false));
     });
     if (ok) return;

@@ -53,7 +53,9 @@ export async function startService(
   let cpuAtMark = cpuMs(pid);
   return {
     proc,
-    mark: () => void (cpuAtMark = cpuMs(pid)),
+    mark: () => {
+      cpuAtMark = cpuMs(pid);
+    },
     report: async () => ({ cpuMs: cpuMs(pid) - cpuAtMark, maxRssKb: peakRssKb(pid) }),
     stop: () => stopChild(proc, 30_000),
   };

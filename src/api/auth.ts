@@ -1,5 +1,6 @@
 /**
- * Bearer-token auth for every route except health (and /metrics when INVOKE_METRICS_PUBLIC).
+ * Bearer-token auth for every route except health, partner callbacks (and /metrics when
+ * INVOKE_METRICS_PUBLIC).
  * Constant-time comparison of SHA-256 digests, so neither content nor length leaks by timing.
  * With no token configured (loopback-only bind, enforced in server.ts) requests pass.
  */
@@ -28,6 +29,7 @@ export function presentedToken(req: FastifyRequest): string | undefined {
 }
 
 export const PUBLIC_PATHS = new Set(['/healthz', '/readyz']);
+export const PUBLIC_PREFIX = '/v1/callbacks/';
 
 export function registerAuth(app: FastifyInstance, cfg: Config): void {
   const token = cfg.INVOKE_API_TOKEN;
@@ -35,6 +37,8 @@ export function registerAuth(app: FastifyInstance, cfg: Config): void {
   app.addHook('onRequest', async (req, reply) => {
     const path = req.url.split('?')[0]!;
     if (PUBLIC_PATHS.has(path) || (cfg.INVOKE_METRICS_PUBLIC && path === '/metrics')) return;
+    // Partners' callbacks carry their own capability (routes/callbacks.ts), never our token.
+    if (path.startsWith(PUBLIC_PREFIX)) return;
     if (tokenMatches(token, presentedToken(req))) return;
     // Basic challenge so a browser opening /ui shows a login prompt (user name is ignored).
     if (path.startsWith('/ui')) reply.header('www-authenticate', 'Basic realm="invoke-api", charset="UTF-8"');

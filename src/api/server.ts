@@ -9,6 +9,7 @@ import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fas
 import type { Config } from '../config.js';
 import type { Logger } from '../logger.js';
 import { registerAuth } from './auth.js';
+import { MAX_TOKEN_CHARS } from '../callbacks/token.js';
 import { healthRoutes, type Readiness } from './routes/health.js';
 
 export interface ServerDeps {
@@ -30,7 +31,9 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   if (!cfg.INVOKE_API_TOKEN && !LOOPBACK.has(cfg.INVOKE_API_HOST)) {
     throw new UnsafeBindError(`INVOKE_API_TOKEN: required when INVOKE_API_HOST is ${cfg.INVOKE_API_HOST} (not loopback)`);
   }
-  const app = Fastify({ loggerInstance: deps.logger.child({ component: 'api' }) as FastifyBaseLogger, logController: new LogController({ disableRequestLogging: true }), bodyLimit: cfg.INVOKE_API_BODY_LIMIT_BYTES }).withTypeProvider<ZodTypeProvider>();
+  const app = Fastify({ loggerInstance: deps.logger.child({ component: 'api' }) as FastifyBaseLogger, logController: new LogController({ disableRequestLogging: true }), bodyLimit: cfg.INVOKE_API_BODY_LIMIT_BYTES,
+    // Callback tokens carry their (encrypted) jobId: up to a few KB for long run and step ids.
+    maxParamLength: MAX_TOKEN_CHARS }).withTypeProvider<ZodTypeProvider>();
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   await app.register(healthRoutes(deps.readiness));

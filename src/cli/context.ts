@@ -8,6 +8,7 @@ import { ConfigError, loadConfig, type Config } from '../config.js';
 import type { Ops } from '../ops/index.js';
 import { withTimeout } from '../lib/with-timeout.js';
 import { redactUrl } from '../lib/redact-url.js';
+import { checkUnknownVariables, describeUnknown } from '../startup/unknown-env.js';
 
 export const EXIT = { ok: 0, problem: 1, usage: 2, redis: 3 } as const;
 
@@ -22,7 +23,9 @@ export function fail(code: number, message: string): never {
 
 export function config(): Config {
   try {
-    return loadConfig(process.env);
+    const cfg = loadConfig(process.env);
+    for (const v of checkUnknownVariables(process.env, cfg.INVOKE_STRICT_CONFIG)) process.stderr.write(`invoke-api: warning: ${describeUnknown(v)}\n`);
+    return cfg;
   } catch (err) {
     if (err instanceof ConfigError) fail(EXIT.usage, `invalid configuration: ${err.message}`);
     throw err;

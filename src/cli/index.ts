@@ -15,6 +15,13 @@ import { tryCommand } from './commands/try.js';
 import { registerBreakerCommand } from './commands/breaker.js';
 import { secretsCommand } from './commands/secrets.js';
 
+// `invoke-api status | head -1`: the reader left, so the output is no longer wanted; stop
+// quietly as other Unix tools do instead of dying with an EPIPE stack trace.
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code === 'EPIPE') process.exit(EXIT.ok);
+  throw err;
+});
+
 const program = new Command('invoke-api')
   .description('Operate the invoke-api queue: status, failures, retry, discard, pause, clean, try a step.\nConnects with REDIS_URL, INVOKE_QUEUE, BULLMQ_PREFIX (and INVOKE_CTX_PREFIX, INVOKE_EVENTS_STREAM) from the environment.')
   .addHelpText('after', '\nExit codes: 0 done, 1 problem found (job not found, call failed), 2 bad usage or configuration, 3 Redis unreachable.')

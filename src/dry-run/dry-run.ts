@@ -55,7 +55,7 @@ export interface DryRunOptions {
 }
 
 export function createDryRun(cfg: Config, opts: DryRunOptions = {}) {
-  const renderer = createRenderer();
+  const renderer = createRenderer({ budgetMs: cfg.INVOKE_TEMPLATE_BUDGET_MS, maxBodyChars: cfg.INVOKE_MAX_REQUEST_BYTES });
   const http = createHttpClient(cfg);
   const scrub = createScrubber(cfg.secrets);
   const limits = { retryAfterMaxMs: cfg.INVOKE_RETRY_AFTER_MAX_MS, maxErrorBodyBytes: cfg.INVOKE_MAX_ERROR_BODY_BYTES };

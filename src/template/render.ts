@@ -8,10 +8,13 @@
  * rendered raw and encoded by URLSearchParams. Strict variables and filters: an undefined
  * variable is a TEMPLATE_ERROR, never an empty string sent to a partner.
  */
-import { Liquid, type Template } from 'liquidjs';
+import type { Liquid, Template } from 'liquidjs';
+import { performance } from 'node:perf_hooks';
 import type { InvokeRequest } from '../contract/job.js';
 import { InvokeError } from '../contract/errors.js';
 import { ownPath } from '../lib/own-path.js';
+import { createEngine, renderBounded, TEMPLATE_MEMORY_LIMIT, TEMPLATE_PARSE_LIMIT } from './engine.js';
+import { createTurnGate, RenderBudget } from './budget.js';
 
 export interface RenderedRequest {
   method: InvokeRequest['method'];
@@ -62,13 +65,16 @@ function lookup(scope: object, path: string[]): string | number | boolean | unde
 class TemplateCache {
   private readonly map = new Map<string, { plan: Plan | undefined; liquid: Template[] }>();
   constructor(private readonly liquid: Liquid, private readonly escape: (v: unknown) => string = String) {}
-  render(source: string, scope: object): string {
+  render(source: string, scope: object, budget: RenderBudget, maxChars: number): string {
     const entry = this.get(source);
     if (entry.plan) {
       const fast = this.renderPlan(entry.plan, scope);
-      if (fast !== undefined) return fast;
+      if (fast !== undefined) {
+        if (fast.length > maxChars) throw new OutputLimit(maxChars);
+        return fast;
+      }
     }
-    return String(this.liquid.renderSync(entry.liquid, scope));
+    return renderBounded(this.liquid, entry.liquid, scope, budget.timeLeft(), maxChars);
   }
   private renderPlan({ literals, paths }: Plan, scope: object): string | undefined {
     let out = literals[0]!;
@@ -92,21 +98,49 @@ class TemplateCache {
   }
 }
 
-const options = { strictVariables: true, strictFilters: true, ownPropertyOnly: true, cache: false } as const;
+class OutputLimit extends Error {
+  constructor(readonly max: number) {
+    super(`output is over ${max} characters`);
+  }
+}
 
-export function createRenderer() {
+/** Longest rendered URL, header value, query key or value (characters). */
+export const MAX_URL_CHARS = 16 * 1024;
+export const MAX_FIELD_CHARS = 8 * 1024;
+
+export interface RendererOptions {
+  /** Render time of one job's whole request (INVOKE_TEMPLATE_BUDGET_MS). */
+  budgetMs: number;
+  /** Characters the body may render to (INVOKE_MAX_REQUEST_BYTES). */
+  maxBodyChars: number;
+}
+
+export function createRenderer(opts: RendererOptions = { budgetMs: 50, maxBodyChars: 256 * 1024 }) {
   const encode = (v: unknown) => encodeURIComponent(String(v));
-  const plain = new TemplateCache(new Liquid(options));
-  const urlEncoded = new TemplateCache(new Liquid({ ...options, outputEscape: encode }), encode);
+  const plain = new TemplateCache(createEngine());
+  const urlEncoded = new TemplateCache(createEngine({ outputEscape: encode }), encode);
+  const gate = createTurnGate();
+  /** The budget of the render in progress (renders are synchronous: one at a time). */
+  let budget = new RenderBudget(opts.budgetMs, opts.maxBodyChars);
 
   /** `where` names the field in a TEMPLATE_ERROR; a function when naming it costs (body paths). */
-  function renderString(source: string, scope: object, where: string | (() => string), cache = plain): string {
-    if (!hasTags(source)) return source;
-    try {
-      return cache.render(source, scope);
-    } catch (err) {
-      throw templateError(err, typeof where === 'string' ? where : where());
+  function renderString(source: string, scope: object, where: string | (() => string), cache = plain, maxChars = MAX_FIELD_CHARS): string {
+    if (!hasTags(source)) {
+      if (source.length > maxChars) throw templateError(new OutputLimit(maxChars), typeof where === 'string' ? where : where(), opts.budgetMs);
+      return source;
     }
+    try {
+      return cache.render(source, scope, budget, maxChars);
+    } catch (err) {
+      throw templateError(err, typeof where === 'string' ? where : where(), opts.budgetMs);
+    }
+  }
+
+  /** A JSON body's string leaves share the body's character allowance. */
+  function renderBodyString(source: string, scope: object, where: () => string): string {
+    const out = renderString(source, scope, where, plain, budget.bodyCharsLeft);
+    budget.bodyCharsLeft -= out.length;
+    return out;
   }
 
   // The field path ("request.body.items[3].name") is a stack of keys named only when a template
@@ -117,7 +151,7 @@ export function createRenderer() {
   const pathName = (path: (string | number)[]) => path.map((k, i) => (typeof k === 'number' ? `[${k}]` : i === 0 ? k : `.${k}`)).join('');
 
   function renderJson(value: unknown, scope: object, path: (string | number)[]): unknown {
-    if (typeof value === 'string') return renderString(value, scope, () => pathName(path));
+    if (typeof value === 'string') return renderBodyString(value, scope, () => pathName(path));
     if (Array.isArray(value)) {
       let out: unknown[] | undefined;
       for (let i = 0; i < value.length; i++) {
@@ -149,7 +183,7 @@ export function createRenderer() {
   function renderUrl(req: InvokeRequest, scope: object): string {
     // A URL that is one output ("{{ context.next.body.url }}") is a whole URL from data: not encoded.
     const whole = /^\{\{[^{}]*\}\}$/.test(req.url.trim());
-    const rendered = renderString(req.url, scope, 'request.url', whole ? plain : urlEncoded);
+    const rendered = renderString(req.url, scope, 'request.url', whole ? plain : urlEncoded, MAX_URL_CHARS);
     let url: URL;
     try {
       url = new URL(rendered);
@@ -184,35 +218,65 @@ export function createRenderer() {
           throw new InvokeError('INVALID_JOB', 'request.body: a form body must be an object of strings');
         }
         const form = new URLSearchParams();
-        for (const [k, v] of Object.entries(req.body)) form.append(k, renderString(String(v), scope, `request.body.${k}`));
+        for (const [k, v] of Object.entries(req.body)) form.append(k, renderBodyString(String(v), scope, () => `request.body.${k}`));
         return { text: form.toString(), contentType: 'application/x-www-form-urlencoded' };
       }
       case 'text':
         if (typeof req.body !== 'string') throw new InvokeError('INVALID_JOB', 'request.body: a text body must be a string');
-        return { text: renderString(req.body, scope, 'request.body'), contentType: 'text/plain; charset=utf-8' };
+        return { text: renderBodyString(req.body, scope, () => 'request.body'), contentType: 'text/plain; charset=utf-8' };
     }
   }
 
-  /** Renders the whole request; throws InvokeError TEMPLATE_ERROR naming the field. */
+  /**
+   * Renders the whole request within one time budget; throws InvokeError TEMPLATE_ERROR naming
+   * the field. Await ready() first when it returns a promise (createTurnGate).
+   */
   function renderRequest(req: InvokeRequest, scope: object): RenderedRequest {
-    return {
-      method: req.method,
-      url: renderUrl(req, scope),
-      headers: renderHeaders(req, scope),
-      body: renderBody(req, scope),
-      timeoutMs: req.timeoutMs,
-      followRedirects: req.followRedirects,
-    };
+    const started = performance.now();
+    budget = new RenderBudget(opts.budgetMs, opts.maxBodyChars);
+    try {
+      return {
+        method: req.method,
+        url: renderUrl(req, scope),
+        headers: renderHeaders(req, scope),
+        body: renderBody(req, scope),
+        timeoutMs: req.timeoutMs,
+        followRedirects: req.followRedirects,
+      };
+    } finally {
+      gate.charge(performance.now() - started);
+    }
   }
 
-  return { renderRequest, renderString };
+  /** One template alone (cache keys, conditions), with a budget of its own. */
+  function renderOne(source: string, scope: object, where: string | (() => string)): string {
+    budget = new RenderBudget(opts.budgetMs, opts.maxBodyChars);
+    return renderString(source, scope, where);
+  }
+
+  return { renderRequest, renderString: renderOne, ready: gate.ready };
 }
 
 export type Renderer = ReturnType<typeof createRenderer>;
 
-/** liquidjs messages quote the template source (never values); unknown secrets get their own words. */
-function templateError(err: unknown, where: string): InvokeError {
+/**
+ * liquidjs messages quote the template source (never values); unknown secrets and budgets get
+ * their own words. A RangeError (string too long, stack overflow from nesting) is a budget too.
+ */
+function templateError(err: unknown, where: string, budgetMs: number): InvokeError {
   const message = err instanceof Error ? err.message.split('\n')[0]!.replace(/, line:\d+, col:\d+/, '') : 'render failed';
+  if (err instanceof OutputLimit || /output is over \d+ characters/.test(message)) {
+    return new InvokeError('TEMPLATE_ERROR', `${where}: rendered ${message.replace(/^.*output/, 'output')}`);
+  }
+  if (message.includes('template render limit exceeded')) {
+    return new InvokeError('TEMPLATE_ERROR', `${where}: rendering took longer than the budget of ${budgetMs} ms (INVOKE_TEMPLATE_BUDGET_MS); simplify the template`);
+  }
+  if (message.includes('memory alloc limit exceeded') || err instanceof RangeError || /Invalid string length|call stack/i.test(message)) {
+    return new InvokeError('TEMPLATE_ERROR', `${where}: template needs more than the memory budget (${TEMPLATE_MEMORY_LIMIT} characters or list items); simplify the template`);
+  }
+  if (message.includes('parse length limit exceeded')) {
+    return new InvokeError('TEMPLATE_ERROR', `${where}: template is longer than ${TEMPLATE_PARSE_LIMIT} characters`);
+  }
   const secret = /undefined variable: secrets\.([A-Za-z0-9_]+)/.exec(message);
   if (secret) return new InvokeError('TEMPLATE_ERROR', `${where}: unknown secret ${secret[1]} (set INVOKE_SECRET_${secret[1]})`);
   return new InvokeError('TEMPLATE_ERROR', `${where}: ${message}`);

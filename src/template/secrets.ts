@@ -1,10 +1,11 @@
 /**
  * Secrets in templates: secrets.NAME reads INVOKE_SECRET_NAME. Each render records which
  * secrets it touched (to enforce INVOKE_SECRET_NAME_HOSTS bindings), and the scrubber removes
- * every secret value, raw or URL-encoded, from text that leaves the worker (error messages,
- * logs, the dry-run's rendered request).
+ * every secret value, raw or URL-encoded, and every callback token from text that leaves the
+ * worker (error messages, logs, the dry-run's rendered request).
  */
 import type { Secret } from '../config.js';
+import { TOKEN_PATTERN } from '../callbacks/token.js';
 
 export const REDACTED = '[REDACTED]';
 
@@ -35,7 +36,9 @@ export function createScrubber(secrets: ReadonlyMap<string, Secret>): Scrub {
       if (v.length > 0) spellings.add(v);
     }
   }
-  if (spellings.size === 0) return (text) => text;
+  // Callback tokens are capabilities too (a template may put one in a URL that gets logged).
+  const tokens = (text: string) => (text.includes('icb_') || /icb_/i.test(text) ? text.replace(TOKEN_PATTERN, REDACTED) : text);
+  if (spellings.size === 0) return tokens;
   const pattern = new RegExp([...spellings].sort((a, b) => b.length - a.length).map(escapeRegExp).join('|'), 'g');
-  return (text) => text.replace(pattern, REDACTED);
+  return (text) => tokens(text.replace(pattern, REDACTED));
 }

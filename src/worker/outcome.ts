@@ -11,7 +11,7 @@ import type { InvokeJob } from '../contract/job.js';
 import type { HttpResult } from '../http/call.js';
 import { parseRetryAfter } from '../http/retry-after.js';
 import { parseJsonOrText } from '../lib/json.js';
-import { ownPath } from '../lib/own-path.js';
+import { applyPick } from '../lib/pick.js';
 import { RETRY_AFTER_TYPE } from '../queue/backoff.js';
 import { is2xx, judge, type Verdict } from '../outcome-rules/expect.js';
 
@@ -39,15 +39,7 @@ export function parseBody(bytes: Buffer, contentType: string | undefined, trunca
   return !truncated && isJsonType(contentType) ? parseJsonOrText(text) : text;
 }
 
-/** save.pick: paths into { status, headers, body }; a missing path saves null. */
-export function applyPick(pick: Record<string, string> | undefined, whole: { status: number | null; headers: Record<string, string>; body: unknown }): unknown {
-  if (!pick) return whole.body;
-  const out: Record<string, unknown> = {};
-  for (const [name, path] of Object.entries(pick)) {
-    out[name] = ownPath(whole, path.split('.')) ?? null;
-  }
-  return out;
-}
+export { applyPick } from '../lib/pick.js';
 
 export function fromResponse(res: HttpResult, job: InvokeJob, limits: OutcomeLimits): Outcome {
   const where = `${res.url.hostname}${res.url.pathname}`;

@@ -4,11 +4,13 @@
  *   1. validate  the job data with the contract schema (bad data fails at once: INVALID_JOB)
  *   2. expire    if deadlineMs has passed since enqueue (EXPIRED)
  *   3. render    the request templates with data, context and secrets (TEMPLATE_ERROR)
- *   4. call      the partner within the egress policy and limits (http/)
+ *   4. call      the partner within the egress policy and limits (http/), with the step's
+ *                credential applied when it sets request.auth (auth/stage.ts: AUTH_ERROR)
  *   5. classify  the response or failure into an outcome (outcome.ts)
  *   6. save      the envelope to the run's context, then emit the continuation event
  *                (on success, or on final failure with onFailure=continue) — or throw so
- *                BullMQ retries a transient failure with the job's backoff.
+ *                BullMQ retries a transient failure with the job's backoff. A step with
+ *                `wait` that succeeded waits for its callback instead (callbacks/).
  *
  * I/O is passed in (render, call, readContext, writeResult) so the story is testable alone.
  */
@@ -23,12 +25,14 @@ import type { Renderer, RenderedRequest } from '../template/render.js';
 import { buildScope, needsContext } from '../template/scope.js';
 import type { Scrub } from '../template/secrets.js';
 import type { HttpClient } from '../http/call.js';
+import type { AuthStage } from '../auth/stage.js';
 import type { Secret } from '../config.js';
 import { checkBroken, enterTenant, type SecretsView, type TenantStage } from '../tenants/resolver.js';
 import type { Logger } from '../logger.js';
 import { fromError, fromResponse, toBullError, toEnvelope, type Outcome, type OutcomeLimits } from './outcome.js';
 import type { WriteResult } from '../store/result-writer.js';
 import { salvageIdentity } from '../contract/salvage.js';
+import type { WaitStage } from '../callbacks/stage.js';
 
 export interface ProcessorDeps extends AttemptHooks {
   renderer: Renderer;
@@ -41,6 +45,10 @@ export interface ProcessorDeps extends AttemptHooks {
   limits: OutcomeLimits;
   /** Tenant jobs (contract 6.1): run ownership and the tenant's secrets; absent = v1 only. */
   tenancy?: TenantStage;
+  /** Applies request.auth (auth/stage.ts); steps without it go straight to http. */
+  auth?: Pick<AuthStage, 'send'>;
+  /** Steps with `wait` (contract 6.5): callback.* for templates; waiting instead of save + emit. */
+  waitStage?: WaitStage;
 }
 
 export function createProcessor(deps: ProcessorDeps) {
@@ -55,9 +63,18 @@ export function createProcessor(deps: ProcessorDeps) {
     throw internalError(err);
   }
 
-  async function render(job: InvokeJob, eventId: string, view: SecretsView | undefined): Promise<RenderedRequest & { usedSecrets: Set<string> }> {
+  function waitStage(): WaitStage {
+    if (!deps.waitStage) throw new InvokeError('INVALID_JOB', 'wait: callbacks are not set up in this worker');
+    return deps.waitStage;
+  }
+
+  async function render(bull: Job, job: InvokeJob, eventId: string, view: SecretsView | undefined): Promise<RenderedRequest & { usedSecrets: Set<string> }> {
     const context = needsContext(job) ? await deps.readContext(job.runId) : {};
     const scope = buildScope(job, context, view?.secrets ?? deps.secrets);
+    if (job.wait) scope.vars.callback = await waitStage().scope(bull, job);
+    // Renders share event-loop turns (template/budget.ts): wait when this turn's share is used.
+    const turn = renderer.ready();
+    if (turn) await turn;
     const rendered = renderer.renderRequest(job.request, scope.vars);
     if (view) checkBroken(view, scope.usedSecrets, job.tenantId);
     if (job.request.idempotencyHeader) rendered.headers[job.request.idempotencyHeader.toLowerCase()] = eventId;
@@ -68,11 +85,12 @@ export function createProcessor(deps: ProcessorDeps) {
   async function attempt(bull: Job, job: InvokeJob, eventId: string, token: string | undefined, view: SecretsView | undefined): Promise<{ outcome: Outcome; url: URL | undefined }> {
     let url: URL | undefined;
     try {
-      const req = await render(job, eventId, view);
+      const req = await render(bull, job, eventId, view);
       url = new URL(req.url);
       const release = deps.beforeCall ? await deps.beforeCall(bull, url, token) : undefined;
       try {
-        const res = await http.send(req, view ? { usedSecrets: req.usedSecrets, url, secrets: view.secrets } : { usedSecrets: req.usedSecrets, url });
+        const sendOpts = view ? { usedSecrets: req.usedSecrets, url, secrets: view.secrets } : { usedSecrets: req.usedSecrets, url };
+        const res = job.request.auth && deps.auth ? await deps.auth.send(job, req, sendOpts) : await http.send(req, sendOpts);
         return { outcome: fromResponse(res, job, deps.limits), url };
       } finally {
         release?.();
@@ -148,7 +166,8 @@ export function createProcessor(deps: ProcessorDeps) {
       const envelope = toEnvelope(outcome, attemptNo, durationMs, idempotencyKey(job));
       const event = buildEvent(job, bull.id ?? '', envelope);
       const log = { jobKey: `${bull.queueQualifiedName}:${bull.id}`, line, keepLogs: bull.opts.keepLogs };
-      writes.push(deps.writeResult({ runId: job.runId, variable: job.save.variable, envelope, event, log }));
+      if (outcome.ok && job.wait) writes.push(waitStage().wait(bull, job, envelope), bull.log(line));
+      else writes.push(deps.writeResult({ runId: job.runId, variable: job.save.variable, envelope, event, log }));
     } else {
       writes.push(bull.log(line));
     }

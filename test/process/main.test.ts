@@ -26,6 +26,19 @@ describe('process', () => {
     expect(p.out()).toContain('INVOKE_CONCURRENCY: ');
   });
 
+  it('a misspelled INVOKE_* variable is an error naming the nearest setting under INVOKE_STRICT_CONFIG', async () => {
+    const p = start({ INVOKE_CONCURENCY: '5', INVOKE_STRICT_CONFIG: 'true' });
+    expect(await p.exit).toBe(2);
+    expect(p.out()).toContain('INVOKE_CONCURENCY is not a known setting and is ignored: did you mean INVOKE_CONCURRENCY?');
+  });
+
+  it('a misspelled INVOKE_* variable is a warning at start otherwise', async () => {
+    const p = start({ INVOKE_CONCURENCY: '5', REDIS_URL: 'redis://127.0.0.1:1', INVOKE_REDIS_STARTUP_GRACE_MS: '200', INVOKE_API_ENABLED: 'false' });
+    expect(await p.exit).toBe(1); // Redis on port 1 is unreachable: the warning comes first
+    const warning = p.out().split('\n').find((l) => l.includes('INVOKE_CONCURENCY'));
+    expect(JSON.parse(warning!)).toMatchObject({ level: 40, variable: 'INVOKE_CONCURENCY', suggestion: 'INVOKE_CONCURRENCY' });
+  });
+
   it('refuses to serve the API on a non-loopback address without a token', async () => {
     const p = start({ INVOKE_API_HOST: '0.0.0.0', INVOKE_WORKER_ENABLED: 'false' });
     expect(await p.exit).toBe(2);

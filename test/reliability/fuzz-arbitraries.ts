@@ -55,25 +55,26 @@ export function sendReply(res: http.ServerResponse, r: Reply): void {
 
 const liquid = fc.constantFrom('{{ customer.id }}', '{{ nope.nothing }}', '{% if %}', '{{ secrets.TOKEN }}', '{{ secrets.MISSING }}', '{{ context.loyalty.body }}', '{{ run.id | upcase }}', '{{', '}}', '{% raw %}', '\u0000', '%zz', 'é😀');
 
+// biome-ignore lint/suspicious/noExplicitAny: mutations reach into arbitrary job shapes on purpose.
 type Mutation = (job: Record<string, any>) => void;
 const topKeys = ['v', 'journeyId', 'runId', 'stepId', 'visit', 'customerId', 'request', 'deadlineMs', 'data', 'save', 'onFailure'];
 const requestKeys = ['method', 'url', 'query', 'headers', 'body', 'bodyType', 'timeoutMs', 'idempotencyHeader', 'followRedirects'];
 
 const mutationArb: fc.Arbitrary<Mutation> = fc.oneof(
   fc.constantFrom(...topKeys).map((k): Mutation => (j) => void delete j[k]),
-  fc.tuple(fc.constantFrom(...topKeys), fc.jsonValue({ maxDepth: 2 })).map(([k, v]): Mutation => (j) => void (j[k] = v)),
-  fc.tuple(fc.constantFrom(...requestKeys), fc.jsonValue({ maxDepth: 2 })).map(([k, v]): Mutation => (j) => void (j.request[k] = v)),
-  fc.tuple(fc.string({ maxLength: 8 }), fc.jsonValue({ maxDepth: 1 })).map(([k, v]): Mutation => (j) => void (j[`x${k}`] = v)),
-  liquid.map((t): Mutation => (j) => void (j.request.url += `/${t}`)),
-  fc.tuple(fc.constantFrom('x-a', 'authorization', 'bad header', 'host', 'content-length'), liquid).map(([h, t]): Mutation => (j) => void (j.request.headers = { ...j.request.headers, [h]: t })),
+  fc.tuple(fc.constantFrom(...topKeys), fc.jsonValue({ maxDepth: 2 })).map(([k, v]): Mutation => (j) => {j[k] = v; }),
+  fc.tuple(fc.constantFrom(...requestKeys), fc.jsonValue({ maxDepth: 2 })).map(([k, v]): Mutation => (j) => {j.request[k] = v; }),
+  fc.tuple(fc.string({ maxLength: 8 }), fc.jsonValue({ maxDepth: 1 })).map(([k, v]): Mutation => (j) => {j[`x${k}`] = v; }),
+  liquid.map((t): Mutation => (j) => {j.request.url += `/${t}`; }),
+  fc.tuple(fc.constantFrom('x-a', 'authorization', 'bad header', 'host', 'content-length'), liquid).map(([h, t]): Mutation => (j) => {j.request.headers = { ...j.request.headers, [h]: t }; }),
   fc.tuple(liquid, fc.constantFrom('json', 'form', 'text')).map(([t, bt]): Mutation => (j) => void Object.assign(j.request, { method: 'POST', body: { a: t, n: 1, deep: [t, { b: t }] }, bodyType: bt })),
-  fc.constantFrom('http://10.0.0.1/x', 'ftp://127.0.0.1/x', 'not a url', 'http://127.0.0.1:1/refused', 'http://[::1]/x', 'http://169.254.169.254/latest').map((u): Mutation => (j) => void (j.request.url = u)),
-  fc.constantFrom('GET', 'HEAD', 'DELETE', 'PUT', 'PATCH', 'get', 'TRACE').map((m): Mutation => (j) => void (j.request.method = m)),
-  fc.dictionary(fc.string({ minLength: 1, maxLength: 6 }), fc.constantFrom('body.a', 'status', 'headers.etag', 'body', 'nope', 'body.0.x')).map((pick): Mutation => (j) => void (j.save.pick = pick)),
-  fc.constantFrom('hold', 'continue', 'maybe').map((f): Mutation => (j) => void (j.onFailure = f)),
-  fc.integer({ min: -5, max: 3 }).map((n): Mutation => (j) => void (j.deadlineMs = n)),
-  fc.integer({ min: 50, max: 600 }).map((ms): Mutation => (j) => void (j.request.timeoutMs = ms)),
-  fc.boolean().map((b): Mutation => (j) => void (j.request.followRedirects = b)),
+  fc.constantFrom('http://10.0.0.1/x', 'ftp://127.0.0.1/x', 'not a url', 'http://127.0.0.1:1/refused', 'http://[::1]/x', 'http://169.254.169.254/latest').map((u): Mutation => (j) => {j.request.url = u; }),
+  fc.constantFrom('GET', 'HEAD', 'DELETE', 'PUT', 'PATCH', 'get', 'TRACE').map((m): Mutation => (j) => {j.request.method = m; }),
+  fc.dictionary(fc.string({ minLength: 1, maxLength: 6 }), fc.constantFrom('body.a', 'status', 'headers.etag', 'body', 'nope', 'body.0.x')).map((pick): Mutation => (j) => {j.save.pick = pick; }),
+  fc.constantFrom('hold', 'continue', 'maybe').map((f): Mutation => (j) => {j.onFailure = f; }),
+  fc.integer({ min: -5, max: 3 }).map((n): Mutation => (j) => {j.deadlineMs = n; }),
+  fc.integer({ min: 50, max: 600 }).map((ms): Mutation => (j) => {j.request.timeoutMs = ms; }),
+  fc.boolean().map((b): Mutation => (j) => {j.request.followRedirects = b; }),
 );
 
 export interface FuzzCase { reply: Reply; mutations: readonly Mutation[]; whole: unknown; useWhole: boolean; attempts: number }

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { createRenderer } from '../../src/template/render.js';
 import { buildScope } from '../../src/template/scope.js';
 import { invokeJobSchema } from '../../src/contract/job.js';
-import { InvokeError } from '../../src/contract/errors.js';
+import type { InvokeError } from '../../src/contract/errors.js';
 import { createScrubber } from '../../src/template/secrets.js';
 
 const secrets = new Map([['TOKEN', { name: 'TOKEN', value: 's3cr3t/+=value', hosts: undefined }]]);

@@ -8,7 +8,7 @@
  * A thin surface over src/destinations/admin.ts. Exit codes as the other commands: 0 done,
  * 2 bad usage or configuration, 3 Redis unreachable.
  */
-import { Command } from 'commander';
+import type { Command } from 'commander';
 import type { Config } from '../../config.js';
 import { config, EXIT, fail } from '../context.js';
 import { createRedis, type RedisClient } from '../../redis.js';

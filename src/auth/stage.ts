@@ -1,0 +1,112 @@
+/**
+ * The auth stage of one attempt (contract v1.1 section 6.2), run by the processor in place of
+ * a bare send when the step sets `request.auth`:
+ *
+ *   1. resolve  the credential the job names, for the job's tenant (resolve.ts)
+ *   2. bind     refuse any host outside the credential's `hosts` (URL_BLOCKED, permanent)
+ *   3. apply    Basic, an HMAC signature over the exact body with a fresh timestamp, or an
+ *               OAuth2 bearer token from the shared cache (token-cache.ts)
+ *   4. send     and, for OAuth2, answer a 401 once by dropping the token and sending again
+ *               with a new one, inside the same attempt (so it never uses an attempt, and a
+ *               partner that always answers 401 still fails: the second 401 is the result)
+ *
+ * The credential's header replaces any header of the same name the step set. Redirects to
+ * another origin drop it (http/call.ts drops every step header there).
+ */
+import type { InvokeJob } from '../contract/job.js';
+import { InvokeError } from '../contract/errors.js';
+import type { Credential } from '../contract/credential.js';
+import { hostMatches } from '../http/egress.js';
+import type { HttpClient, HttpResult, SendOptions } from '../http/call.js';
+import type { RenderedRequest } from '../template/render.js';
+import { signatureHeaders } from './hmac.js';
+import { redactAnswer } from './redact.js';
+import type { ResolveCredential, ResolvedCredential } from './resolve.js';
+import type { HeldToken, TokenCache } from './token-cache.js';
+
+/** What the dry run may show of the credential used: never a secret or a token. */
+export interface AuthUse {
+  credential: string;
+  source: 'platform' | 'tenant';
+  type: Credential['type'];
+  /** OAuth2 only: whether a token was obtained, and whether from the shared cache. */
+  token?: 'obtained' | 'cached';
+  /** OAuth2 only: the partner answered 401 and the call was sent again with a new token. */
+  retriedAfter401?: boolean;
+}
+
+export interface AuthStageDeps {
+  http: Pick<HttpClient, 'send'>;
+  resolve: ResolveCredential;
+  /** Absent without INVOKE_SECRETS_KEY (tokens are only ever kept sealed). */
+  tokens: TokenCache | undefined;
+  /** Unix seconds for HMAC timestamps (tests pin it). */
+  now?: () => number;
+}
+
+type AuthJob = Pick<InvokeJob, 'tenantId'> & { request: Pick<InvokeJob['request'], 'auth'> };
+
+export function createAuthStage(deps: AuthStageDeps) {
+  const now = deps.now ?? (() => Math.floor(Date.now() / 1000));
+
+  function bind(resolved: ResolvedCredential, url: URL): void {
+    const { hosts } = resolved.credential;
+    if (!hosts.some((g) => hostMatches(g, url.hostname))) {
+      throw new InvokeError('URL_BLOCKED', `${url.hostname}: credential ${resolved.name} may only be sent to ${hosts.join(', ')}`);
+    }
+  }
+
+  function withHeaders(req: RenderedRequest, add: Record<string, string>): RenderedRequest {
+    const names = new Set(Object.keys(add));
+    const headers = Object.fromEntries(Object.entries(req.headers).filter(([k]) => !names.has(k.toLowerCase())));
+    return { ...req, headers: Object.assign(headers, add) };
+  }
+
+  async function sendWithToken(resolved: ResolvedCredential & { credential: Extract<Credential, { type: 'oauth2_client_credentials' }> }, req: RenderedRequest, opts: SendOptions, use: AuthUse): Promise<HttpResult> {
+    const tokens = deps.tokens;
+    if (!tokens) throw new InvokeError('AUTH_ERROR', `credential ${resolved.name}: OAuth2 tokens need INVOKE_SECRETS_KEY (they are kept encrypted)`, { retryable: false });
+    const ref = { scope: resolved.scope, credential: resolved.credential };
+    const bearer = (t: HeldToken) => withHeaders(req, { authorization: `Bearer ${t.value}` });
+    let held = await tokens.get(ref);
+    use.token = held.fetched ? 'obtained' : 'cached';
+    const first = await deps.http.send(bearer(held), opts);
+    // RFC 6750 3.1 invalid_token: revoked, or expired before the time the endpoint gave.
+    if (first.status !== 401) return redactAnswer(first, [held.value]);
+    await tokens.invalidate(ref, held);
+    const refused = held.value;
+    held = await tokens.get(ref);
+    use.token = 'obtained';
+    use.retriedAfter401 = true;
+    return redactAnswer(await deps.http.send(bearer(held), opts), [held.value, refused]);
+  }
+
+  /** Sends the request with the job's credential applied; reports which one was used. */
+  async function sendReporting(job: AuthJob, req: RenderedRequest, opts: SendOptions): Promise<{ res: HttpResult; use: AuthUse | undefined }> {
+    const name = job.request.auth?.credential;
+    if (name === undefined) return { res: await deps.http.send(req, opts), use: undefined };
+    const resolved = await deps.resolve(job.tenantId, name);
+    const url = opts.url ?? new URL(req.url);
+    bind(resolved, url);
+    const c = resolved.credential;
+    const use: AuthUse = { credential: name, source: resolved.source, type: c.type };
+    switch (c.type) {
+      case 'basic': {
+        const value = Buffer.from(`${c.username}:${c.password}`).toString('base64');
+        return { res: redactAnswer(await deps.http.send(withHeaders(req, { authorization: `Basic ${value}` }), opts), [value, c.password]), use };
+      }
+      case 'hmac': {
+        const signed = signatureHeaders(c, { method: req.method, url, body: req.body?.text, timestamp: now() });
+        return { res: await deps.http.send(withHeaders(req, signed), opts), use };
+      }
+      case 'oauth2_client_credentials':
+        return { res: await sendWithToken({ ...resolved, credential: c }, req, opts, use), use };
+    }
+  }
+
+  return {
+    sendReporting,
+    send: async (job: AuthJob, req: RenderedRequest, opts: SendOptions) => (await sendReporting(job, req, opts)).res,
+  };
+}
+
+export type AuthStage = ReturnType<typeof createAuthStage>;
