@@ -17,6 +17,7 @@ import { createProcessor } from './worker/processor.js';
 import type { AttemptHooks } from './queue/attempt-hooks.js';
 import { createWorker } from './worker/create-worker.js';
 import { withTimeout } from './lib/with-timeout.js';
+import { createAttemptRecorder } from './attempts/store.js';
 import { createAuth, type AuthOptions } from './auth/index.js';
 import { createCallbacks, type Callbacks } from './callbacks/service.js';
 import { createWaitStage } from './callbacks/stage.js';
@@ -46,6 +47,7 @@ export function createWorkerApp(cfg: Config, logger: Logger, extra: AttemptHooks
   const http = createHttpClient(cfg);
   const scrub = createScrubber(cfg.secrets);
   const tenancy = createTenancy(cfg, redis, scrub);
+  const records = createAttemptRecorder(redis, { keep: cfg.INVOKE_ATTEMPT_RECORDS, bodyLimit: cfg.INVOKE_ATTEMPT_BODY_BYTES, userAgent: cfg.INVOKE_USER_AGENT, scrub, logger });
   const auth = createAuth(cfg, redis, http, authOptions);
   const callbacks = createCallbacks(cfg, redis);
   const sweeper = startSweeper(callbacks, cfg.INVOKE_CALLBACK_SWEEP_MS, logger);
@@ -62,6 +64,7 @@ export function createWorkerApp(cfg: Config, logger: Logger, extra: AttemptHooks
     auth: auth.stage,
     waitStage: createWaitStage(callbacks),
     ...hooks,
+    observers: [records.observe, ...(hooks.observers ?? [])],
   });
   let running = 0;
   const worker = createWorker(cfg, bullConnection, async (job, token) => {
@@ -82,6 +85,7 @@ export function createWorkerApp(cfg: Config, logger: Logger, extra: AttemptHooks
     // worker.close() never resolves while Redis is unreachable: bound it ourselves.
     sweeper.stop();
     const drained = await withTimeout(worker.close(), timeoutMs);
+    await withTimeout(records.flush(), 1000);
     http.close();
     await Promise.allSettled([quit(redis), quit(bullConnection)]);
     return drained;

@@ -9,6 +9,7 @@ import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fas
 import type { Config } from '../config.js';
 import type { Logger } from '../logger.js';
 import { registerAuth } from './auth.js';
+import { explainJsonBodies } from './body-errors.js';
 import { MAX_TOKEN_CHARS } from '../callbacks/token.js';
 import { healthRoutes, type Readiness } from './routes/health.js';
 
@@ -36,6 +37,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     maxParamLength: MAX_TOKEN_CHARS }).withTypeProvider<ZodTypeProvider>();
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
+  explainJsonBodies(app as unknown as FastifyInstance);
   await app.register(healthRoutes(deps.readiness));
   registerAuth(app as unknown as FastifyInstance, cfg);
   for (const plugin of deps.plugins ?? []) await app.register(plugin);

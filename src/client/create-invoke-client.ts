@@ -125,8 +125,8 @@ export function createInvokeClient(opts: InvokeClientOptions = {}) {
       return addAll(validateAll(inputs), overrides);
     },
     /** State, attempts, last error code and (when finished) the saved envelope; null if unknown. */
-    status(jobId: string): Promise<InvocationStatus | null> {
-      return readStatus(queue, ctxPrefix, jobId);
+    status(jobId: string, opts?: { attempts?: boolean }): Promise<InvocationStatus | null> {
+      return readStatus(queue, ctxPrefix, jobId, opts);
     },
     async close(): Promise<void> {
       await queue.close();

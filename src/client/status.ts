@@ -9,6 +9,8 @@ import { ERROR_CODES, type ErrorCode } from '../contract/errors.js';
 import type { Envelope } from '../contract/envelope.js';
 import { idempotencyKey } from '../contract/idempotency.js';
 import { contextKey } from '../store/context.js';
+import { readRecords } from '../attempts/store.js';
+import type { JobRecord } from '../attempts/record.js';
 
 export interface InvocationStatus {
   jobId: string;
@@ -24,6 +26,8 @@ export interface InvocationStatus {
   envelope: Envelope | null;
   enqueuedAt: string;
   finishedAt: string | null;
+  /** Per-attempt records and operator actions, oldest first (only when asked for). */
+  attemptRecords?: JobRecord[];
 }
 
 const CODES: ReadonlySet<string> = new Set(ERROR_CODES);
@@ -50,7 +54,7 @@ async function savedEnvelope(queue: Queue, ctxPrefix: string, data: Identity): P
   }
 }
 
-export async function readStatus(queue: Queue, ctxPrefix: string, jobId: string): Promise<InvocationStatus | null> {
+export async function readStatus(queue: Queue, ctxPrefix: string, jobId: string, opts: { attempts?: boolean } = {}): Promise<InvocationStatus | null> {
   let job = await queue.getJob(jobId);
   if (!job) return null;
   const state = await job.getState();
@@ -58,6 +62,7 @@ export async function readStatus(queue: Queue, ctxPrefix: string, jobId: string)
   // The job may have finished between the two reads: then read its fields again, once finished.
   if (finished && !job.finishedOn) job = (await queue.getJob(jobId)) ?? job;
   const envelope = finished ? await savedEnvelope(queue, ctxPrefix, job.data as Identity) : null;
+  const records = opts.attempts ? (await readRecords(await queue.getBackend().client, `${queue.qualifiedName}:${jobId}`)).records : undefined;
   return {
     jobId,
     state,
@@ -68,5 +73,6 @@ export async function readStatus(queue: Queue, ctxPrefix: string, jobId: string)
     envelope,
     enqueuedAt: new Date(job.timestamp).toISOString(),
     finishedAt: job.finishedOn ? new Date(job.finishedOn).toISOString() : null,
+    ...(records ? { attemptRecords: records } : {}),
   };
 }

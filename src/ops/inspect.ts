@@ -13,6 +13,8 @@ import { idempotencyKey } from '../contract/idempotency.js';
 import { parseEventFields } from '../events/continuation.js';
 import { parseJsonOrText } from '../lib/json.js';
 import { failureOf, type Failure } from './failure.js';
+import { readRecords } from '../attempts/store.js';
+import type { JobRecord } from '../attempts/record.js';
 
 export type InspectConfig = Pick<Config, 'INVOKE_CTX_PREFIX' | 'INVOKE_EVENTS_STREAM'>;
 
@@ -36,6 +38,8 @@ export interface Inspection {
   failedReason: string | null;
   failure: Failure | null;
   attempts: Attempt[];
+  /** Per-attempt records (request, response start, error) and operator actions, oldest first. */
+  records: JobRecord[];
   logs: string[];
   envelope: unknown;
   events: Record<string, string>[];
@@ -54,7 +58,7 @@ export function parseAttemptLine(line: string): Attempt | undefined {
 export async function inspectJob(queue: Queue, redis: RedisClient, cfg: InspectConfig, id: string): Promise<Inspection | undefined> {
   const job = await queue.getJob(id);
   if (!job) return undefined;
-  const [state, { logs }] = await Promise.all([job.getState(), queue.getJobLogs(id, 0, LOG_LIMIT - 1)]);
+  const [state, { records, lines: logs }] = await Promise.all([job.getState(), readRecords(redis, `${queue.qualifiedName}:${id}`, LOG_LIMIT)]);
   const data = job.data as Record<string, unknown> | undefined;
   const runId = typeof data?.runId === 'string' ? data.runId : undefined;
   const variable = (data?.save as { variable?: unknown } | undefined)?.variable;
@@ -74,6 +78,7 @@ export async function inspectJob(queue: Queue, redis: RedisClient, cfg: InspectC
     failedReason: job.failedReason || null,
     failure: state === 'failed' ? failureOf(job) : null,
     attempts: logs.map(parseAttemptLine).filter((a): a is Attempt => a !== undefined),
+    records,
     logs,
     envelope: envelopeJson === null ? null : parseJsonOrText(envelopeJson),
     events: found.events,

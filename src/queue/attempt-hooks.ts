@@ -4,6 +4,7 @@
  * them; the stages import these types from here, never from worker/.
  */
 import type { Job } from 'bullmq';
+import type { RenderedRequest } from '../template/render.js';
 
 /** One finished attempt, as observers see it. */
 export interface AttemptInfo {
@@ -16,6 +17,21 @@ export interface AttemptInfo {
   outcome: 'completed' | 'retry' | 'failed' | 'held';
   /** Retry-After of a 429/503, already capped. */
   retryAfterMs?: number | undefined;
+  /** 1-based number of this attempt. */
+  attempt?: number | undefined;
+  /** Our error's message, secrets already scrubbed. */
+  errorMessage?: string | undefined;
+  /** The request as rendered, unmasked: an observer that keeps it must mask it (attempts/). */
+  request?: RenderedRequest | undefined;
+  /** The partner's answer when there was one (allow-listed headers, body as read). */
+  response?: { headers: Record<string, string>; body: Buffer; truncated: boolean } | undefined;
+  /** The job's tenant id (contract 6.1), undefined for a v1 job. */
+  tenantId?: string | undefined;
+  /**
+   * Scrubs this job's secret values (a tenant job's view includes its tenant secrets, which the
+   * process-wide scrubber does not know): an observer that keeps text must use it when set.
+   */
+  scrub?: ((text: string) => string) | undefined;
 }
 
 /**

@@ -82,15 +82,18 @@ export function createProcessor(deps: ProcessorDeps) {
     return Object.assign({}, rendered, { usedSecrets: scope.usedSecrets });
   }
 
-  async function attempt(bull: Job, job: InvokeJob, eventId: string, token: string | undefined, view: SecretsView | undefined): Promise<{ outcome: Outcome; url: URL | undefined }> {
+  async function attempt(bull: Job, job: InvokeJob, eventId: string, token: string | undefined, trace: Trace, view: SecretsView | undefined): Promise<{ outcome: Outcome; url: URL | undefined }> {
     let url: URL | undefined;
     try {
       const req = await render(bull, job, eventId, view);
+      trace.request = req;
+      if (view) trace.scrub = view.scrub;
       url = new URL(req.url);
       const release = deps.beforeCall ? await deps.beforeCall(bull, url, token) : undefined;
       try {
         const sendOpts = view ? { usedSecrets: req.usedSecrets, url, secrets: view.secrets } : { usedSecrets: req.usedSecrets, url };
         const res = job.request.auth && deps.auth ? await deps.auth.send(job, req, sendOpts) : await http.send(req, sendOpts);
+        trace.response = res;
         return { outcome: fromResponse(res, job, deps.limits), url };
       } finally {
         release?.();
@@ -136,28 +139,29 @@ export function createProcessor(deps: ProcessorDeps) {
     // 2. expire
     let outcome: Outcome;
     let url: URL | undefined;
+    const trace: Trace = {};
     if (job.deadlineMs !== undefined && Date.now() > bull.timestamp + job.deadlineMs) {
       outcome = fromError(new InvokeError('EXPIRED', `deadline of ${job.deadlineMs} ms after enqueue passed before attempt ${attemptNo}`));
     } else {
       // 3-5. render, call, classify
-      ({ outcome, url } = await attempt(bull, job, eventId, token, view));
+      ({ outcome, url } = await attempt(bull, job, eventId, token, trace, view));
     }
     if (outcome.error) outcome.error = sanitize(outcome.error, view);
 
     // 6. save + emit, or retry
     const final = !outcome.error || !outcome.error.retryable || attemptNo >= maxAttempts;
-    await finish(bull, job, outcome, final, attemptNo, started, url, job.request.method);
+    await finish(bull, job, outcome, final, attemptNo, started, url, job.request.method, trace);
     if (outcome.error) throw toBullError(bull, outcome.error, final);
   };
 
   /** Logs the attempt and, when it is the last one, saves and emits (not for a held failure). */
-  async function finish(bull: Job, job: InvokeJob | undefined, outcome: Outcome, final: boolean, attemptNo: number, started: number, url: URL | undefined, method: string): Promise<void> {
+  async function finish(bull: Job, job: InvokeJob | undefined, outcome: Outcome, final: boolean, attemptNo: number, started: number, url: URL | undefined, method: string, trace: Trace = {}): Promise<void> {
     const durationMs = performance.now() - started;
     const held = !outcome.ok && job?.onFailure === 'hold';
     const kind: AttemptInfo['outcome'] = outcome.ok ? 'completed' : !final ? 'retry' : held ? 'held' : 'failed';
     const code = outcome.error?.code;
     const host = url?.hostname ?? '';
-    const line = `${method} ${host}${scrub(url?.pathname ?? '')} -> ${outcome.status ?? '-'} in ${Math.round(durationMs)} ms${code ? ` ${code}` : ''} (attempt ${attemptNo}, ${kind})`;
+    const line = `${method} ${host}${(trace.scrub ?? scrub)(url?.pathname ?? '')} -> ${outcome.status ?? '-'} in ${Math.round(durationMs)} ms${code ? ` ${code}` : ''} (attempt ${attemptNo}, ${kind})`;
     const writes: Promise<unknown>[] = [];
     // Failed attempts only: structured facts the operator API filters and groups on (ops/failure.ts).
     if (!outcome.ok) writes.push(bull.updateProgress({ code: code ?? null, status: outcome.status, host }));
@@ -176,10 +180,13 @@ export function createProcessor(deps: ProcessorDeps) {
     if (logger.isLevelEnabled('info')) {
       logger.info({ jobId: bull.id, runId: job?.runId ?? bull.data?.runId, stepId: job?.stepId ?? bull.data?.stepId, attempt: attemptNo, method, host, status: outcome.status, durationMs: Math.round(durationMs), outcome: kind, errorCode: code }, 'attempt');
     }
-    const info: AttemptInfo = { job: bull, host, method, status: outcome.status, durationMs, errorCode: code, outcome: kind, retryAfterMs: outcome.error?.retryAfterMs };
+    const info: AttemptInfo = { job: bull, host, method, status: outcome.status, durationMs, errorCode: code, outcome: kind, retryAfterMs: outcome.error?.retryAfterMs, attempt: attemptNo, errorMessage: outcome.error?.message, request: trace.request, response: trace.response, tenantId: job?.tenantId, scrub: trace.scrub };
     for (const observe of deps.observers ?? []) observe(info);
   }
 }
+
+/** What an attempt sent and got back, for observers (attempt records). */
+interface Trace { request?: RenderedRequest; response?: AttemptInfo['response']; scrub?: Scrub }
 
 export type Processor = ReturnType<typeof createProcessor>;
 

@@ -5,6 +5,7 @@ import { loadConfig, type Config } from '../../src/config.js';
 import { createLogger } from '../../src/logger.js';
 import { buildServer } from '../../src/api/server.js';
 import { createProducerApi, type ProducerApi } from '../../src/api/producers.js';
+import { DEDUP_NOTE } from '../../src/api/routes/invocations.js';
 import { createInvokeClient, type InvokeClient } from '../../src/client/create-invoke-client.js';
 import { jobData } from '../helpers/harness.js';
 import { startUpstream, json, type Upstream } from '../helpers/upstream.js';
@@ -52,7 +53,17 @@ describe('POST /v1/invocations', () => {
     expect(await client.enqueue(viaApi)).toEqual({ jobId: first.json().jobId, deduplicated: true });
     const viaClient = jobData();
     const added = await client.enqueue(viaClient);
-    expect((await post('/v1/invocations', viaClient)).json()).toEqual({ jobId: added.jobId, deduplicated: true });
+    expect((await post('/v1/invocations', viaClient)).json()).toEqual({ jobId: added.jobId, deduplicated: true, note: DEDUP_NOTE });
+  });
+
+  it('a deduplicated answer says how to run the step again (new visit or runId, or retry)', async () => {
+    const job = jobData();
+    expect((await post('/v1/invocations', job)).json()).not.toHaveProperty('note');
+    const again = (await post('/v1/invocations', job)).json();
+    expect(again.deduplicated).toBe(true);
+    expect(again.note).toMatch(/new visit \(or runId\).*invoke-api retry <jobId>/);
+    const batch = (await post('/v1/invocations:batch', { jobs: [job, jobData()] })).json();
+    expect(batch.results.map((r: { note?: string }) => Boolean(r.note))).toEqual([true, false]);
   });
 
   it('400 with zod issues naming each bad field, and nothing written', async () => {
@@ -72,15 +83,41 @@ describe('POST /v1/invocations', () => {
     expect(big.json()).toMatchObject({ error: 'FST_ERR_CTP_BODY_TOO_LARGE' });
     const text = await app.inject({ method: 'POST', url: '/v1/invocations', payload: 'hello', headers: { ...auth, 'content-type': 'text/plain' } });
     expect(text.statusCode).toBe(415);
+    expect(text.json()).toEqual({ error: 'UNSUPPORTED_MEDIA_TYPE', message: "content-type text/plain is not accepted: send the body as application/json (curl: -H 'content-type: application/json')" });
     const broken = await app.inject({ method: 'POST', url: '/v1/invocations', payload: '{"v":1,', headers: { ...auth, 'content-type': 'application/json' } });
     expect(broken.statusCode).toBe(400);
-    expect(broken.json().error).toBe('FST_ERR_CTP_INVALID_JSON_BODY');
+    expect(broken.json()).toEqual({ error: 'INVALID_JSON', message: 'body is not valid JSON: it ends too early at line 1, column 8 (offset 7)' });
     const empty = await app.inject({ method: 'POST', url: '/v1/invocations', payload: '', headers: { ...auth, 'content-type': 'application/json' } });
     expect(empty.statusCode).toBe(400);
+    expect(empty.json().error).toBe('INVALID_JSON');
+  });
+
+  it('bad JSON: 400 INVALID_JSON with the line and column, never an echo of the body', async () => {
+    const body = '{\n  "v": 1,\n  "runId": sk_live_value\n}';
+    const res = await app.inject({ method: 'POST', url: '/v1/invocations', payload: body, headers: { ...auth, 'content-type': 'application/json' } });
+    expect(res.statusCode).toBe(400);
+    expect(res.json()).toEqual({ error: 'INVALID_JSON', message: 'body is not valid JSON: it has an unexpected "s" at line 3, column 12 (offset 23)' });
+    const poisoned = await app.inject({ method: 'POST', url: '/v1/invocations', payload: '{"__proto__": {"x": 1}}', headers: { ...auth, 'content-type': 'application/json' } });
+    expect(poisoned.json()).toMatchObject({ error: 'INVALID_JSON', message: expect.stringContaining('__proto__') });
+  });
+
+  it('no content type (curl -d without -H): 415 saying application/json is expected', async () => {
+    const res = await fetch(`http://127.0.0.1:${(app.server.address() as { port: number }).port}/v1/invocations`, { method: 'POST', body: new Blob([JSON.stringify(jobData())]), headers: auth });
+    expect(res.status).toBe(415);
+    expect((await res.json()).message).toBe("the request has no content-type: send the body as application/json (curl: -H 'content-type: application/json')");
+    const form = await app.inject({ method: 'POST', url: '/v1/invocations', payload: 'a=1', headers: { ...auth, 'content-type': 'application/x-www-form-urlencoded' } });
+    expect(form.statusCode).toBe(415);
+    expect(form.json().message).toContain('content-type application/x-www-form-urlencoded is not accepted: send the body as application/json');
   });
 });
 
 describe('POST /v1/invocations:batch', () => {
+  it('a bare array gets a hint that the body is {"jobs": [...]}', async () => {
+    const res = await post('/v1/invocations:batch', [jobData()]);
+    expect(res.statusCode).toBe(400);
+    expect(res.json()).toMatchObject({ error: 'INVALID_JOB', issues: [{ path: '(root)', message: expect.stringContaining('wrap the array as {"jobs": [ ... ]}') }] });
+  });
+
   it('enqueues 1,000 jobs in one call', async () => {
     const jobs = Array.from({ length: 1000 }, (_, i) => jobData({ runId: `b-${ns.id}`, stepId: `s${i}` }));
     const res = await post('/v1/invocations:batch', { jobs });

@@ -52,8 +52,8 @@ afterEach(async () => {
   expect(h.logs.join('')).not.toMatch(/acme_Secret|globex_Secret/);
 });
 
-const keyHeader = (name: string) => ({ headers: { 'x-key': `{{ secrets.${name} }}` } });
-const lastKey = () => up.requests.at(-1)?.headers['x-key'];
+const keyHeader = (name: string) => ({ headers: { 'x-partner': `{{ secrets.${name} }}` } });
+const lastKey = () => up.requests.at(-1)?.headers['x-partner'];
 
 describe('tenant secrets in templates', () => {
   it('two tenants with a same-named secret each get their own value', async () => {

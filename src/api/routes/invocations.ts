@@ -5,11 +5,13 @@
  *
  *   POST /v1/invocations        202 { jobId, deduplicated }
  *   POST /v1/invocations:batch  202 { results: [{ jobId, deduplicated }] }, up to 1,000 jobs
- *   GET  /v1/invocations/:jobId 200 status (state, attempts, last error code, saved envelope)
+ *   GET  /v1/invocations/:jobId 200 status (state, attempts, last error code, saved envelope;
+ *                               ?attempts=true: the per-attempt records)
  *   POST /v1/invocations/test   200 dry run { request (masked), envelope }; saves nothing
  *
  * Errors are { error: CODE, message, issues? }: 400 INVALID_JOB with one issue per bad path
- * ("request.url", "jobs[3].runId"), 404 NOT_FOUND, 413/415 from fastify's body parsing,
+ * ("request.url", "jobs[3].runId"), 400 INVALID_JSON with the line and column, 404 NOT_FOUND,
+ * 415 UNSUPPORTED_MEDIA_TYPE naming application/json, 413 from fastify's body parsing,
  * 503 UNAVAILABLE when Redis does not answer in time.
  */
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
@@ -18,11 +20,16 @@ import { invokeJobSchema } from '../../contract/job.js';
 import { envelopeSchema } from '../../contract/envelope.js';
 import { InvalidJobError } from '../../contract/invalid-job.js';
 import type { InvokeClient } from '../../client/create-invoke-client.js';
+import { explainBodyError } from '../body-errors.js';
 import { dryRunInputSchema, type DryRun } from '../../dry-run/dry-run.js';
 
 export const MAX_BATCH = 1000;
 
-const enqueued = z.object({ jobId: z.string(), deduplicated: z.boolean() });
+const enqueued = z.object({ jobId: z.string(), deduplicated: z.boolean(), note: z.string().optional() });
+
+/** Said with every deduplicated answer: what a caller who expected a new run should do. */
+export const DEDUP_NOTE = 'a job with this idempotency key (runId, stepId, visit) already exists, so nothing new was enqueued and the step is not run again. To run it again, enqueue it with a new visit (or runId); to re-run a failed job, retry it (invoke-api retry <jobId>, or POST /v1/ops/retry)';
+const withNote = (r: { jobId: string; deduplicated: boolean }) => (r.deduplicated ? { ...r, note: DEDUP_NOTE } : r);
 const errorBody = z.object({
   error: z.string(),
   message: z.string(),
@@ -32,6 +39,7 @@ const statusBody = z.object({
   jobId: z.string(), state: z.string(), attempts: z.number(), maxAttempts: z.number(),
   lastErrorCode: z.string().nullable(), held: z.boolean(), envelope: envelopeSchema.nullable(),
   enqueuedAt: z.string(), finishedAt: z.string().nullable(),
+  attemptRecords: z.array(z.looseObject({ kind: z.enum(['attempt', 'operator']), at: z.string() })).optional(),
 });
 const shownRequest = z.object({ method: z.string(), url: z.string(), headers: z.record(z.string(), z.string()), body: z.unknown() });
 const errors = { 400: errorBody, 401: errorBody, 413: errorBody, 415: errorBody, 503: errorBody };
@@ -80,9 +88,11 @@ const zodValidator = ({ schema }: { schema: z.ZodType }) => (data: unknown) => {
   return parsed.success ? { value: parsed.data } : { error: InvalidJobError.fromZod(parsed.error) };
 };
 
-function sendError(err: FastifyError | InvalidJobError, _req: FastifyRequest, reply: FastifyReply) {
+function sendError(err: FastifyError | InvalidJobError, req: FastifyRequest, reply: FastifyReply) {
   if (err instanceof InvalidJobError) return reply.code(400).send({ error: err.code, message: err.message, issues: err.issues });
   if (err instanceof RedisUnavailableError) return reply.code(503).header('retry-after', '5').send({ error: 'UNAVAILABLE', message: `${err.message}; retrying is safe (idempotency key)` });
+  const explained = explainBodyError(err as FastifyError, req);
+  if (explained) return reply.code(explained.statusCode).send({ error: explained.code, message: explained.message });
   const status = err.statusCode ?? 500;
   // 4xx from fastify (413 body too large, 415 media type, 400 malformed JSON) are safe to show.
   if (status < 500) return reply.code(status).send({ error: err.code ?? 'BAD_REQUEST', message: err.message });
@@ -99,21 +109,26 @@ export function invocationRoutes(deps: InvocationDeps) {
 
     app.post('/v1/invocations', {
       schema: { summary: 'Enqueue one invocation', body: invokeJobSchema, response: { 202: enqueued, ...errors } },
-    }, async (req, reply) => reply.code(202).send(await bounded(deps, () => deps.client.enqueue(req.body))));
+    }, async (req, reply) => reply.code(202).send(withNote(await bounded(deps, () => deps.client.enqueue(req.body)))));
 
     // find-my-way reads ":" as a parameter; "::" is a literal colon (Google AIP-136 custom method).
     app.post('/v1/invocations::batch', {
       schema: { summary: `Enqueue up to ${MAX_BATCH} invocations in one round trip`, body: z.strictObject({ jobs: z.array(invokeJobSchema).min(1).max(MAX_BATCH) }), response: { 202: z.object({ results: z.array(enqueued) }), ...errors } },
+      // A bare array is the likeliest first try: say what the body looks like.
+      preValidation: async (req) => {
+        if (Array.isArray(req.body)) throw new InvalidJobError([{ path: '(root)', code: 'invalid_type', message: 'the batch body is an object {"jobs": [...]}, not a bare array: wrap the array as {"jobs": [ ... ]}' }]);
+      },
     }, async (req, reply) => {
       const { jobs } = req.body as { jobs: unknown[] };
-      return reply.code(202).send({ results: await bounded(deps, () => deps.client.enqueueMany(jobs)) });
+      return reply.code(202).send({ results: (await bounded(deps, () => deps.client.enqueueMany(jobs))).map(withNote) });
     });
 
     app.get('/v1/invocations/:jobId', {
-      schema: { summary: 'State, attempts, last error code and the saved envelope of one invocation', params: z.object({ jobId: z.string().min(1) }), response: { 200: statusBody, 404: errorBody, 401: errorBody, 503: errorBody } },
+      schema: { summary: 'State, attempts, last error code and the saved envelope of one invocation; ?attempts=true adds the per-attempt records', params: z.object({ jobId: z.string().min(1) }), querystring: z.object({ attempts: z.enum(['true', 'false']).optional() }), response: { 200: statusBody, 404: errorBody, 401: errorBody, 503: errorBody } },
     }, async (req, reply) => {
       const { jobId } = req.params as { jobId: string };
-      const status = await bounded(deps, () => deps.client.status(jobId));
+      const { attempts } = req.query as { attempts?: string };
+      const status = await bounded(deps, () => deps.client.status(jobId, { attempts: attempts === 'true' }));
       if (!status) return reply.code(404).send({ error: 'NOT_FOUND', message: `jobId: no invocation ${jobId} (never enqueued, or removed after retention)` });
       return status;
     });
