@@ -14,7 +14,8 @@ import { createHttpClient, type HttpClient } from './http/call.js';
 import { contextKey, readContext } from './store/context.js';
 import { createResultWriter } from './store/result-writer.js';
 import { createProcessor } from './worker/processor.js';
-import type { AttemptHooks } from './queue/attempt-hooks.js';
+import { chainBeforeCall, type AttemptHooks } from './queue/attempt-hooks.js';
+import { createFairShare } from './fair/index.js';
 import { createWorker } from './worker/create-worker.js';
 import { withTimeout } from './lib/with-timeout.js';
 import { createAttemptRecorder } from './attempts/store.js';
@@ -51,6 +52,8 @@ export function createWorkerApp(cfg: Config, logger: Logger, extra: AttemptHooks
   const auth = createAuth(cfg, redis, http, authOptions);
   const callbacks = createCallbacks(cfg, redis);
   const sweeper = startSweeper(callbacks, cfg.INVOKE_CALLBACK_SWEEP_MS, logger);
+  // Every worker admits from the fair index (docs/fair-share.md); tenant limits run first.
+  const fair = createFairShare(cfg, logger);
   const processor = createProcessor({
     renderer: createRenderer({ budgetMs: cfg.INVOKE_TEMPLATE_BUDGET_MS, maxBodyChars: cfg.INVOKE_MAX_REQUEST_BYTES }),
     http,
@@ -64,6 +67,7 @@ export function createWorkerApp(cfg: Config, logger: Logger, extra: AttemptHooks
     auth: auth.stage,
     waitStage: createWaitStage(callbacks),
     ...hooks,
+    beforeCall: chainBeforeCall(fair.beforeCall, hooks.beforeCall),
     observers: [records.observe, ...(hooks.observers ?? [])],
   });
   let running = 0;
@@ -80,6 +84,7 @@ export function createWorkerApp(cfg: Config, logger: Logger, extra: AttemptHooks
     if (isConnectionError(err)) logger.debug({ code: (err as { code?: string }).code }, 'worker connection error');
     else logger.error({ err: { name: err.name, message: err.message } }, 'worker error');
   });
+  fair.start(worker).catch((err: Error) => logger.error({ err: { name: err.name } }, 'fair-share start failed'));
 
   async function close(timeoutMs: number): Promise<boolean> {
     // worker.close() never resolves while Redis is unreachable: bound it ourselves.
@@ -87,6 +92,7 @@ export function createWorkerApp(cfg: Config, logger: Logger, extra: AttemptHooks
     const drained = await withTimeout(worker.close(), timeoutMs);
     await withTimeout(records.flush(), 1000);
     http.close();
+    await fair.close();
     await Promise.allSettled([quit(redis), quit(bullConnection)]);
     return drained;
   }

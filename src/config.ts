@@ -73,6 +73,7 @@ export const settings = {
   INVOKE_SECRETS_OLD_KEYS: setting(list.pipe(z.array(key32)), '', 'Comma-separated previous keys, still accepted for decryption during a key rotation (invoke-api secrets rotate-key).'),
   INVOKE_SECRETS_CACHE_MS: setting(int(0, 300000), '10000', 'How long a worker keeps a tenant\'s decrypted secrets before reading them again: a changed or deleted tenant secret takes effect in every worker within this time.'),
   INVOKE_TENANTS: setting(z.string(), '', 'Per-tenant fair-share weight, maxConcurrent and ratePerSecond: JSON, or a path to a JSON file.'),
+  INVOKE_FAIR_SHARE: setting(bool, 'true', 'Enqueue through the fair index (docs/fair-share.md): capacity shared between tenants and journeys with waiting work. false: the HTTP API adds straight to the FIFO (workers still drain the index).'),
   INVOKE_PUBLIC_URL: setting(z.url({ protocol: /^https?$/ }), undefined, 'Public base URL of this service for partner callbacks (callback.url = <this>/v1/callbacks/<token>).'),
   INVOKE_AUTH_TOKEN_TTL_SECONDS: setting(int(10, 86400), '300', 'How long an OAuth2 access token is kept when the token endpoint gives no expires_in (with expires_in it is kept until shortly before it).'),
   INVOKE_AUTH_TOKEN_TIMEOUT_MS: setting(int(100, 60000), '10000', 'Whole-request timeout of a token request (OAuth2 client credentials); other workers wait this long for it.'),

@@ -14,6 +14,7 @@ import { explainListenError } from './startup/explain.js';
 import { checkUnknownVariables, describeUnknown, unknownVariables } from './startup/unknown-env.js';
 import { createDestinations, loadDestinationPolicy, type Destinations } from './destinations/index.js';
 import { createRedis, type RedisClient } from './redis.js';
+import { loadTenantPolicy } from './fair/index.js';
 import { createEgressPolicy } from './http/egress.js';
 import { buildServer, UnsafeBindError } from './api/server.js';
 import { createProducerApi, type ProducerApi } from './api/producers.js';
@@ -23,6 +24,8 @@ import { createOps, type Ops } from './ops/index.js';
 import { metricsRoutes } from './api/routes/metrics.js';
 import { dashboardRoutes } from './api/routes/dashboard.js';
 import { opsRoutes } from './api/routes/ops.js';
+import { credentialRoutes } from './api/routes/credentials.js';
+import { createCredentialAdmin } from './auth/index.js';
 import { registerDestinationMetrics } from './destinations/metrics.js';
 import { checkSecretsKeys } from './tenants/start-check.js';
 import { callbackRoutes } from './api/routes/callbacks.js';
@@ -33,6 +36,7 @@ function config(): Config {
     const cfg = loadConfig(process.env);
     createEgressPolicy(cfg); // checks INVOKE_ALLOW_PRIVATE / INVOKE_ALLOW_HOSTS entries (ConfigError)
     loadDestinationPolicy(cfg.INVOKE_DESTINATIONS);
+    loadTenantPolicy(cfg.INVOKE_TENANTS);
     checkUnknownVariables(process.env, cfg.INVOKE_STRICT_CONFIG);
     return cfg;
   } catch (err) {
@@ -116,7 +120,7 @@ async function main(): Promise<void> {
             ...(cfg.INVOKE_WORKER_ENABLED ? { worker: async () => app?.worker.isRunning() ?? false } : {}),
           },
         },
-        plugins: [...producers.plugins, metricsRoutes(metrics.registry), dashboardRoutes(ops.queue, redis), opsRoutes(ops), callbackRoutes(app?.callbacks ?? createCallbacks(cfg, redis), cfg)],
+        plugins: [...producers.plugins, metricsRoutes(metrics.registry), dashboardRoutes(ops.queue, redis), opsRoutes(ops), credentialRoutes(createCredentialAdmin(cfg, redis)), callbackRoutes(app?.callbacks ?? createCallbacks(cfg, redis), cfg)],
       });
     } catch (err) {
       if (err instanceof UnsafeBindError) {

@@ -23,6 +23,7 @@ export function createProducerApi(cfg: Config) {
     prefix: cfg.BULLMQ_PREFIX,
     ctxPrefix: cfg.INVOKE_CTX_PREFIX,
     jobOptions: { ...defaultJobOptions(), ...retention(cfg) },
+    fairShare: cfg.INVOKE_FAIR_SHARE,
   });
   const tenancy = createTenancy(cfg, redis);
   const dryRun = createDryRun(cfg, { redis, tenancy });

@@ -1,45 +1,26 @@
 /**
- * Authenticated encryption of what the auth stage keeps in Redis (access tokens): AES-256-GCM
- * (node:crypto) under INVOKE_SECRETS_KEY, a fresh 96-bit IV per record (NIST SP 800-38D 8.2.2),
- * and the record's Redis key as additional data, so a sealed token copied under another
- * credential's key does not open. INVOKE_SECRETS_OLD_KEYS still open during a key rotation.
+ * Cached access tokens are sealed with the vault's cipher (vault/cipher.ts: AES-256-GCM under
+ * INVOKE_SECRETS_KEY, key ids so INVOKE_SECRETS_OLD_KEYS still open during a rotation), with
+ * the record's Redis key as additional data: a sealed token copied under another credential's
+ * key does not open. A record no key opens reads as absent, so a new token is requested.
  */
-import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import type { Cipher } from '../vault/index.js';
 
 export interface Sealer {
   seal(plain: string, aad: string): string;
-  /** undefined when no key opens it (tampered, other key, other aad): the record is treated as absent. */
+  /** undefined when no key opens it (tampered, other key, other aad). */
   open(sealed: string, aad: string): string | undefined;
 }
 
-const VERSION = 'g1';
-
-export function createSealer(key: string, oldKeys: readonly string[] = []): Sealer {
-  const keys = [key, ...oldKeys].map((k) => Buffer.from(k.trim(), 'base64'));
-  const current = keys[0]!;
+export function sealerFrom(cipher: Cipher): Sealer {
   return {
-    seal(plain, aad) {
-      const iv = randomBytes(12);
-      const cipher = createCipheriv('aes-256-gcm', current, iv);
-      cipher.setAAD(Buffer.from(aad));
-      const body = Buffer.concat([cipher.update(plain, 'utf8'), cipher.final()]);
-      return `${VERSION}.${Buffer.concat([iv, cipher.getAuthTag(), body]).toString('base64')}`;
-    },
+    seal: (plain, aad) => JSON.stringify(cipher.seal(plain, aad)),
     open(sealed, aad) {
-      if (!sealed.startsWith(`${VERSION}.`)) return undefined;
-      const raw = Buffer.from(sealed.slice(VERSION.length + 1), 'base64');
-      if (raw.length < 28) return undefined;
-      for (const k of keys) {
-        try {
-          const decipher = createDecipheriv('aes-256-gcm', k, raw.subarray(0, 12));
-          decipher.setAAD(Buffer.from(aad));
-          decipher.setAuthTag(raw.subarray(12, 28));
-          return Buffer.concat([decipher.update(raw.subarray(28)), decipher.final()]).toString('utf8');
-        } catch {
-          // Not this key: try the next one.
-        }
+      try {
+        return cipher.open(JSON.parse(sealed), aad);
+      } catch {
+        return undefined;
       }
-      return undefined;
     },
   };
 }

@@ -72,10 +72,7 @@ function fingerprint(c: OAuth2Credential): string {
 export function createTokenCache(opts: TokenCacheOptions) {
   const { redis, sealer } = opts;
   const inFlight = new Map<string, Promise<HeldToken>>();
-  const keys = (scope: string) => {
-    const base = `${opts.prefix}:auth:{${scope}}`;
-    return { token: `${base}:token`, lock: `${base}:lock`, error: `${base}:error` };
-  };
+  const keys = (scope: string) => tokenKeys(opts.prefix, scope);
 
   async function readToken(ref: TokenRef, fp: string): Promise<HeldToken | undefined> {
     const key = keys(ref.scope).token;
@@ -156,13 +153,21 @@ export function createTokenCache(opts: TokenCacheOptions) {
     await redis.eval(COMPARE_AND_DELETE, 1, keys(ref.scope).token, held.sealed);
   }
 
-  /** Operator action (invoke-api credentials refresh): the next call requests a new token. */
-  async function drop(scope: string): Promise<boolean> {
-    const k = keys(scope);
-    return (await redis.del(k.token, k.error)) > 0;
-  }
+  return { get, invalidate, keys };
+}
 
-  return { get, invalidate, drop, keys };
+export function tokenKeys(prefix: string, scope: string) {
+  const base = `${prefix}:auth:{${scope}}`;
+  return { token: `${base}:token`, lock: `${base}:lock`, error: `${base}:error` };
+}
+
+/**
+ * Drops a credential's cached token (invoke-api credentials refresh, a credential replaced or
+ * deleted): the next call requests a new one. True when there was one.
+ */
+export async function dropCachedToken(redis: RedisClient, prefix: string, scope: string): Promise<boolean> {
+  const k = tokenKeys(prefix, scope);
+  return (await redis.del(k.token, k.error)) > 0;
 }
 
 export type TokenCache = ReturnType<typeof createTokenCache>;

@@ -14,6 +14,8 @@ import { cleanCommand, pauseCommand, resumeCommand } from './commands/queue.js';
 import { tryCommand } from './commands/try.js';
 import { registerBreakerCommand } from './commands/breaker.js';
 import { secretsCommand } from './commands/secrets.js';
+import { credentialsCommand } from './commands/credentials.js';
+import { waitingCommand } from './commands/waiting.js';
 
 // `invoke-api status | head -1`: the reader left, so the output is no longer wanted; stop
 // quietly as other Unix tools do instead of dying with an EPIPE stack trace.
@@ -23,12 +25,12 @@ process.stdout.on('error', (err: NodeJS.ErrnoException) => {
 });
 
 const program = new Command('invoke-api')
-  .description('Operate the invoke-api queue: status, failures, retry, discard, pause, clean, try a step.\nConnects with REDIS_URL, INVOKE_QUEUE, BULLMQ_PREFIX (and INVOKE_CTX_PREFIX, INVOKE_EVENTS_STREAM) from the environment.')
+  .description('Operate the invoke-api queue: status, failures, retry, discard, pause, clean, try a step, steps waiting for callbacks.\nConnects with REDIS_URL, INVOKE_QUEUE, BULLMQ_PREFIX (and INVOKE_CTX_PREFIX, INVOKE_EVENTS_STREAM) from the environment.')
   .addHelpText('after', '\nExit codes: 0 done, 1 problem found (job not found, call failed), 2 bad usage or configuration, 3 Redis unreachable.')
   .showHelpAfterError()
   .exitOverride();
 
-for (const cmd of [statusCommand(), failedCommand(), inspectCommand(), retryCommand(), discardCommand(), pauseCommand(), resumeCommand(), cleanCommand(), tryCommand(), secretsCommand()]) {
+for (const cmd of [statusCommand(), failedCommand(), inspectCommand(), retryCommand(), discardCommand(), pauseCommand(), resumeCommand(), cleanCommand(), tryCommand(), waitingCommand(), credentialsCommand(), secretsCommand()]) {
   program.addCommand(cmd.exitOverride());
 }
 

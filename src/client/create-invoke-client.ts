@@ -19,6 +19,8 @@ import type { InvokeJob, InvokeJobInput } from '../contract/job.js';
 import { BACKOFF_TYPE } from '../queue/backoff.js';
 import { JOB_NAME, retention } from '../queue/job-options.js';
 import { readStatus, type InvocationStatus } from './status.js';
+import { FAIR_DELAY_MS } from '../fair/scripts.js';
+import { defineFairCommands, fairKeys, queueIntake } from '../fair/store.js';
 
 export interface InvokeClientOptions {
   /** Used when no connection is given; default redis://127.0.0.1:6379. */
@@ -35,6 +37,11 @@ export interface InvokeClientOptions {
   jobOptions?: JobOptions;
   /** Connection errors (Redis down); calls wait or reject on their own. Default: ignored. */
   onError?: (err: Error) => void;
+  /**
+   * Enqueue through the fair index (docs/fair-share.md), default true (INVOKE_FAIR_SHARE); false
+   * adds straight to BullMQ's FIFO. A job given a `delay` always skips the index.
+   */
+  fairShare?: boolean;
 }
 
 /** BullMQ job options a caller may set; the jobId is always derived from the idempotency key. */
@@ -72,13 +79,19 @@ export function createInvokeClient(opts: InvokeClientOptions = {}) {
   if (!opts.connection) connection.on('error', onError);
   const base = { ...defaultJobOptions(), ...opts.jobOptions };
   const ctxPrefix = opts.ctxPrefix ?? DEFAULTS.INVOKE_CTX_PREFIX;
+  const fair = fairKeys(opts.prefix ?? DEFAULTS.BULLMQ_PREFIX, queue.name);
 
   async function addAll(jobs: InvokeJob[], overrides: JobOptions | undefined): Promise<EnqueueResult[]> {
     if (jobs.length === 0) return [];
     const backend = queue.getBackend();
     const client = await backend.client;
     const ids = jobs.map((job) => idempotencyKey(job));
-    const options = { ...base, ...overrides };
+    const given = { ...base, ...overrides };
+    // Fair jobs wait in BullMQ's delayed set, never due, until admission moves them to wait.
+    const viaIndex = opts.fairShare !== false && !given.delay;
+    const options = viaIndex ? { ...given, delay: FAIR_DELAY_MS } : given;
+    if (viaIndex) defineFairCommands(client as unknown as Redis);
+    const stride = viaIndex ? 3 : 2;
     checkSizes(jobs, options.sizeLimit);
     const execs: ReturnType<ReturnType<typeof client.multi>['exec']>[] = [];
     for (let start = 0; start < jobs.length; start += MULTI_BLOCK) {
@@ -91,7 +104,9 @@ export function createInvokeClient(opts: InvokeClientOptions = {}) {
         // Job.addJob runs BullMQ's option checks and queues its script on the transaction
         // synchronously (as FlowProducer does).
         // Not `{ ...options, jobId: id }`: a property after a spread is V8's slow path (1.9 us vs 0.2 a job).
-        return new Job(queue, JOB_NAME, job, Object.assign({}, options, { jobId: id }), id).addJob(multi);
+        const added = new Job(queue, JOB_NAME, job, Object.assign({}, options, { jobId: id }), id).addJob(multi);
+        if (viaIndex) queueIntake(raw, fair, job, id);
+        return added;
       });
       await Promise.all(adds);
       // Sent as soon as it is built: Redis runs this block while the next one is built. Nothing
@@ -110,7 +125,7 @@ export function createInvokeClient(opts: InvokeClientOptions = {}) {
     const replies = results.flatMap((r) => r!);
     const failed = replies.find(([err]) => err);
     if (failed?.[0]) throw new Error(`enqueue failed: ${failed[0].message}`);
-    return ids.map((jobId, i) => ({ jobId, deduplicated: replies[2 * i]![1] === 1 }));
+    return ids.map((jobId, i) => ({ jobId, deduplicated: replies[stride * i]![1] === 1 }));
   }
 
   return {

@@ -9,12 +9,16 @@ import { ERROR_CODES, type ErrorCode } from '../contract/errors.js';
 import type { Envelope } from '../contract/envelope.js';
 import { idempotencyKey } from '../contract/idempotency.js';
 import { contextKey } from '../store/context.js';
+import { visibleState } from '../fair/state.js';
 import { readRecords } from '../attempts/store.js';
 import type { JobRecord } from '../attempts/record.js';
 
 export interface InvocationStatus {
   jobId: string;
-  /** BullMQ state: waiting, delayed (also between retries), active, completed, failed, ... */
+  /**
+   * BullMQ state: waiting (also in the fair index), delayed (between retries, held by a limit),
+   * active, completed, failed, ...
+   */
   state: string;
   /** Attempts made so far, and the most the job will get. */
   attempts: number;
@@ -57,7 +61,7 @@ async function savedEnvelope(queue: Queue, ctxPrefix: string, data: Identity): P
 export async function readStatus(queue: Queue, ctxPrefix: string, jobId: string, opts: { attempts?: boolean } = {}): Promise<InvocationStatus | null> {
   let job = await queue.getJob(jobId);
   if (!job) return null;
-  const state = await job.getState();
+  const state = visibleState(await job.getState(), job);
   const finished = state === 'completed' || state === 'failed';
   // The job may have finished between the two reads: then read its fields again, once finished.
   if (finished && !job.finishedOn) job = (await queue.getJob(jobId)) ?? job;

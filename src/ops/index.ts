@@ -12,9 +12,14 @@ import { scanFailed } from './scan.js';
 import { queueStatus, type QueueStatus } from './status.js';
 import { inspectJob, type Inspection } from './inspect.js';
 import { cleanJobs, discardJobs, retryJobs, type ActionOptions, type ActionResult, type Target } from './actions.js';
+import { createCallbacks, type CallbacksConfig } from '../callbacks/service.js';
+import { retention, type RetentionConfig } from '../queue/job-options.js';
+import { defaultJobOptions } from '../client/create-invoke-client.js';
+import { createWaitingOps, type WaitingOps } from './waiting.js';
 
 export { GROUP_KEYS, parseDuration, type Failure, type FailureFilter, type GroupKey } from './failure.js';
 export type { QueueStatus, Inspection, ActionResult, Target };
+export type { WaitingList, WaitingStep, StepActions } from './waiting.js';
 
 export interface FailedList { failures: Failure[]; scanned: number; truncated: boolean }
 export interface FailedGroups { by: GroupKey; groups: { key: string; count: number; example: string }[]; total: number; scanned: number; truncated: boolean }
@@ -30,10 +35,12 @@ export interface Ops {
   pause(): Promise<void>;
   resume(): Promise<void>;
   clean(state: 'completed' | 'failed', olderThanMs: number): Promise<number>;
+  /** Steps waiting for a partner's callback (contract 6.5): list, complete, retry, discard. */
+  waiting: WaitingOps;
   close(): Promise<void>;
 }
 
-export type OpsConfig = Pick<Config, 'REDIS_URL' | 'REDIS_CLUSTER_NODES' | 'REDIS_SENTINELS' | 'REDIS_SENTINEL_NAME' | 'INVOKE_QUEUE' | 'BULLMQ_PREFIX' | 'INVOKE_CTX_PREFIX' | 'INVOKE_CTX_TTL_SECONDS' | 'INVOKE_EVENTS_STREAM' | 'INVOKE_EVENTS_MAXLEN'>;
+export type OpsConfig = Pick<Config, 'REDIS_URL' | 'REDIS_CLUSTER_NODES' | 'REDIS_SENTINELS' | 'REDIS_SENTINEL_NAME' | 'INVOKE_QUEUE' | 'BULLMQ_PREFIX' | 'INVOKE_CTX_PREFIX' | 'INVOKE_CTX_TTL_SECONDS' | 'INVOKE_EVENTS_STREAM' | 'INVOKE_EVENTS_MAXLEN'> & RetentionConfig & CallbacksConfig;
 
 /** Pass `redis` to share a connection (the HTTP server); otherwise the ops API owns its own. */
 export function createOps(cfg: OpsConfig, shared?: RedisClient): Ops {
@@ -42,10 +49,11 @@ export function createOps(cfg: OpsConfig, shared?: RedisClient): Ops {
   // Without a listener BullMQ console.errors every connection error; outages show in /readyz and logs.
   queue.on('error', () => undefined);
   const writeResult = createResultWriter(redis, cfg);
+  const waiting = createWaitingOps(createCallbacks(cfg, redis), queue, { ...defaultJobOptions(), ...retention(cfg) });
 
   return {
     queue,
-    status: (minutes) => queueStatus(queue, redis, minutes),
+    status: async (minutes) => ({ ...(await queueStatus(queue, redis, minutes)), callbacks: await waiting.counts() }),
     failed: (filter, limit = 50) => scanFailed(queue, { filter, limit }),
     async groupFailed(filter, by) {
       const { failures, scanned, truncated } = await scanFailed(queue, { filter });
@@ -65,6 +73,7 @@ export function createOps(cfg: OpsConfig, shared?: RedisClient): Ops {
     pause: () => queue.pause(),
     resume: () => queue.resume(),
     clean: (state, olderThanMs) => cleanJobs(queue, state, olderThanMs),
+    waiting,
     async close() {
       await queue.close();
       if (!shared) await redis.quit().catch(() => redis.disconnect());

@@ -19,6 +19,8 @@ export interface QueueStatus {
   workers: { name: string; addr: string; age: number }[];
   /** Destination hosts seen recently, with breaker state (src/destinations). */
   destinations: HostStatus[];
+  /** Steps waiting for a partner's callback, and those held after CALLBACK_TIMEOUT (ops/waiting.ts). */
+  callbacks?: { waiting: number; held: number };
 }
 
 const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);

@@ -47,3 +47,21 @@ export interface AttemptHooks {
   beforeCall?: BeforeCall;
   observers?: AttemptObserver[];
 }
+
+/** Two stages before the call, in order; the first's hold is released if the second refuses. */
+export function chainBeforeCall(first: BeforeCall, second: BeforeCall | undefined): BeforeCall {
+  if (!second) return first;
+  return async (job, url, token) => {
+    const releaseFirst = await first(job, url, token);
+    try {
+      const releaseSecond = await second(job, url, token);
+      return () => {
+        releaseSecond();
+        releaseFirst();
+      };
+    } catch (err) {
+      releaseFirst();
+      throw err;
+    }
+  };
+}

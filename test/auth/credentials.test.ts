@@ -8,7 +8,8 @@ import { ConfigError, loadConfig } from '../../src/config.js';
 import { credentialSchema, type HmacCredential } from '../../src/contract/credential.js';
 import { signatureHeaders, signingPayload } from '../../src/auth/hmac.js';
 import { cacheTtlMs } from '../../src/auth/token-cache.js';
-import { createSealer } from '../../src/auth/seal.js';
+import { sealerFrom } from '../../src/auth/seal.js';
+import { createCipher } from '../../src/vault/index.js';
 
 const KEY = randomBytes(32).toString('base64');
 const oauth2 = { type: 'oauth2_client_credentials', hosts: ['api.crm.example'], tokenUrl: 'https://auth.crm.example/oauth/token', clientId: 'cid', clientSecret: 's3cr3t-client-value' };
@@ -97,6 +98,7 @@ describe('token lifetime and sealing', () => {
     expect(cacheTtlMs(0, 300)).toBe(0);
   });
 
+  const createSealer = (key: string, old: string[] = []) => sealerFrom(createCipher({ current: Buffer.from(key, 'base64'), old: old.map((k) => Buffer.from(k, 'base64')) }));
   it('opens only with the same key and key name, and with an old key during a rotation', () => {
     const next = randomBytes(32).toString('base64');
     const sealed = createSealer(KEY).seal('tok-abc', 'k1');

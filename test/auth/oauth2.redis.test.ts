@@ -68,7 +68,7 @@ describe('tokens are requested once and shared', () => {
 
   it('keeps the token encrypted in Redis, expiring shortly before expires_in', async () => {
     const raw = await h.redis.get(tokenKey('MAIN'));
-    expect(raw).toMatch(/^g1\./);
+    expect(Object.keys(JSON.parse(raw!)).sort()).toEqual(['c', 'k', 'n']);
     expect(raw).not.toContain(servers.MAIN.issued[0]);
     const ttl = await h.redis.pttl(tokenKey('MAIN'));
     expect(ttl).toBeGreaterThan(3_400_000);
@@ -230,6 +230,6 @@ describe('binding and leaks', () => {
     }
     // The check can fail: the dump holds the envelopes, events, job data and the sealed tokens.
     expect(dump).toContain('[REDACTED]');
-    expect(dump).toMatch(/g1\./);
+    expect(dump).toContain('"k":');
   });
 });

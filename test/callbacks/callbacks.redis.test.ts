@@ -186,3 +186,18 @@ describe('no callback in time', () => {
     expect(events[0]).toMatchObject({ type: 'invoke.failed', errorCode: 'DISCARDED' });
   });
 });
+
+describe('the rate limit', () => {
+  it('429 past INVOKE_CALLBACK_RATE_PER_MINUTE from one address, before any token is looked at', async () => {
+    const limited = await startCallbackSetup({ INVOKE_CALLBACK_RATE_PER_MINUTE: '5' });
+    try {
+      const statuses: number[] = [];
+      for (let i = 0; i < 7; i++) statuses.push((await limited.post(`/v1/callbacks/icb_${'A'.repeat(60)}${i}`, {})).status);
+      expect(statuses).toEqual([404, 404, 404, 404, 404, 429, 429]);
+      const last = await limited.post('/v1/callbacks/whatever', {});
+      expect(last.body).toEqual({ error: 'RATE_LIMITED', message: expect.any(String) });
+    } finally {
+      await limited.close();
+    }
+  });
+});

@@ -43,6 +43,12 @@ export function opsRoutes(ops: Ops) {
     });
     app.post('/v1/ops/retry', { schema: { body: targetSchema } }, (req) => ops.retry(target(req.body), { dryRun: req.body.dryRun }));
     app.post('/v1/ops/discard', { schema: { body: targetSchema } }, (req) => ops.discard(target(req.body), { dryRun: req.body.dryRun }));
+    // Steps waiting for a partner's callback (ops/waiting.ts).
+    const stepIds = z.object({ ids: z.array(z.string().min(1)).min(1).max(1000) });
+    app.get('/v1/ops/waiting', { schema: { querystring: z.object({ limit: z.coerce.number().int().min(1).max(1000).default(50), offset: z.coerce.number().int().min(0).default(0) }) } }, (req) => ops.waiting.list(req.query.limit, req.query.offset));
+    app.post('/v1/ops/waiting/complete', { schema: { body: stepIds.extend({ body: z.unknown() }) } }, (req) => ops.waiting.complete(req.body.ids, req.body.body ?? null));
+    app.post('/v1/ops/waiting/retry', { schema: { body: stepIds } }, (req) => ops.waiting.retry(req.body.ids));
+    app.post('/v1/ops/waiting/discard', { schema: { body: stepIds } }, (req) => ops.waiting.discard(req.body.ids));
     app.post('/v1/ops/pause', async () => (await ops.pause(), { paused: true }));
     app.post('/v1/ops/resume', async () => (await ops.resume(), { paused: false }));
     app.post('/v1/ops/clean', { schema: { body: z.object({ state: z.enum(['completed', 'failed']), olderThan: z.string() }) } }, async (req) => {

@@ -17,6 +17,7 @@ export const statusCommand = () =>
       out(`\nlast ${r.minutes} min: ${r.completed} completed, ${r.failed} failed, ${r.perMinute.toFixed(1)}/min, failure rate ${(r.failureRate * 100).toFixed(1)}%`);
       out(`oldest waiting: ${age(s.oldestWaitingAgeMs)}`);
       out(`workers connected: ${s.workers.length}`);
+      if (s.callbacks) out(`waiting for callbacks: ${s.callbacks.waiting}, held after CALLBACK_TIMEOUT: ${s.callbacks.held}`);
       const open = s.destinations.filter((d) => d.breaker !== 'closed');
       out(`destinations: ${s.destinations.length} seen, ${open.length} with breaker not closed${open.length ? `: ${open.map((d) => `${d.host} (${d.breaker})`).join(', ')}` : ''}`);
     }));
