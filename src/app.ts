@@ -17,6 +17,7 @@ import { createProcessor } from './worker/processor.js';
 import { chainBeforeCall, type AttemptHooks } from './queue/attempt-hooks.js';
 import { createFairShare } from './fair/index.js';
 import { createWorker } from './worker/create-worker.js';
+import { createResponseCacheFor } from './cache/index.js';
 import { withTimeout } from './lib/with-timeout.js';
 import { createAttemptRecorder } from './attempts/store.js';
 import { createAuth, type AuthOptions } from './auth/index.js';
@@ -66,6 +67,7 @@ export function createWorkerApp(cfg: Config, logger: Logger, extra: AttemptHooks
     limits: { retryAfterMaxMs: cfg.INVOKE_RETRY_AFTER_MAX_MS, maxErrorBodyBytes: cfg.INVOKE_MAX_ERROR_BODY_BYTES },
     auth: auth.stage,
     waitStage: createWaitStage(callbacks),
+    cache: createResponseCacheFor(redis, cfg, logger),
     ...hooks,
     beforeCall: chainBeforeCall(fair.beforeCall, hooks.beforeCall),
     observers: [records.observe, ...(hooks.observers ?? [])],

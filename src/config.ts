@@ -82,6 +82,10 @@ export const settings = {
   INVOKE_CALLBACK_RATE_PER_MINUTE: setting(int(1), '600', 'Callback requests accepted per client address per minute (429 above).'),
   INVOKE_CALLBACK_SWEEP_MS: setting(int(100, 60000), '1000', 'How often each worker looks for waiting steps past their deadline (CALLBACK_TIMEOUT).'),
   INVOKE_STRICT_CONFIG: setting(bool, 'false', 'Refuse to start when an INVOKE_* variable is not a known setting (otherwise a warning with the nearest known name).'),
+  INVOKE_CACHE_PREFIX: setting(z.string().min(1), '{invoke:cache}', 'Key prefix of the step response cache (docs/outcomes.md); keep a hash tag in it: on Redis Cluster the whole cache lives in that one slot.'),
+  INVOKE_CACHE_MAX_BYTES: setting(int(1024), String(64 * 1024 * 1024), 'Memory budget of the response cache: total bytes of cached results; the entries closest to expiry are evicted to make room.'),
+  INVOKE_CACHE_MAX_ENTRIES: setting(int(1), '100000', 'Most entries the response cache holds (bounds the per-entry overhead of small results).'),
+  INVOKE_CACHE_MAX_ENTRY_BYTES: setting(int(64), String(256 * 1024), 'A result larger than this (as stored JSON) is not cached.'),
   LOG_LEVEL: setting(z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']), 'info', 'pino log level.'),
 } as const;
 

@@ -12,6 +12,7 @@ import { inspectCommand } from './commands/inspect.js';
 import { discardCommand, retryCommand } from './commands/bulk.js';
 import { cleanCommand, pauseCommand, resumeCommand } from './commands/queue.js';
 import { tryCommand } from './commands/try.js';
+import { cacheCommand } from './commands/cache.js';
 import { registerBreakerCommand } from './commands/breaker.js';
 import { secretsCommand } from './commands/secrets.js';
 import { credentialsCommand } from './commands/credentials.js';
@@ -33,6 +34,7 @@ const program = new Command('invoke-api')
 for (const cmd of [statusCommand(), failedCommand(), inspectCommand(), retryCommand(), discardCommand(), pauseCommand(), resumeCommand(), cleanCommand(), tryCommand(), waitingCommand(), credentialsCommand(), secretsCommand()]) {
   program.addCommand(cmd.exitOverride());
 }
+program.addCommand(cacheCommand().exitOverride());
 
 registerBreakerCommand(program).exitOverride();
 

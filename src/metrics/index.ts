@@ -12,6 +12,13 @@ import { STATES, oldestWaitingAgeMs } from '../ops/status.js';
 
 /** Distinct host label values before new hosts are counted as 'other'. */
 export const MAX_HOSTS = 200;
+/** Distinct step label values (journeyId/stepId) before new steps are counted as 'other'. */
+export const MAX_STEPS = 200;
+
+const stepOf = (info: AttemptInfo) => {
+  const data = info.job.data as { journeyId?: unknown; stepId?: unknown } | undefined;
+  return `${String(data?.journeyId ?? '')}/${String(data?.stepId ?? '')}`;
+};
 
 /** A host label from a bounded set: lower-cased, the first MAX_HOSTS seen, then 'other'. */
 export function createHostLabeler(max = MAX_HOSTS): (host: string) => string {
@@ -43,6 +50,9 @@ export function createMetrics(sources: MetricsSources = {}, opts: { defaultMetri
   const attempts = new Histogram({ name: 'invoke_job_attempts', help: 'Attempts a job took when it finished (completed, failed or held).', buckets: [1, 2, 3, 4, 5, 7, 10, 15, 20], registers });
   const retries = new Counter({ name: 'invoke_retries_total', help: 'Attempts that failed and will be retried, by host and error code.', labelNames: ['host', 'code'], registers });
   const events = new Counter({ name: 'invoke_events_emitted_total', help: 'Continuation events emitted by this process, by type.', labelNames: ['type'], registers });
+  const stepLabel = createHostLabeler(MAX_STEPS);
+  const cacheLookups = new Counter({ name: 'invoke_cache_lookups_total', help: 'Attempts of steps with a response cache, by step (journeyId/stepId, the first 200 seen, then "other") and result (hit|miss|bypass: carried a secret).', labelNames: ['step', 'result'], registers });
+  const ruleFailures = new Counter({ name: 'invoke_outcome_rule_failures_total', help: 'Responses a step\'s expect.success rejected (UNEXPECTED_RESPONSE), by destination host.', labelNames: ['host'], registers });
   const blocked = new Counter({ name: 'invoke_blocked_urls_total', help: 'Attempts refused by the destination policy (URL_BLOCKED).', registers });
 
   // Sources are read at scrape time, so main.ts can fill them in after the worker starts.
@@ -78,6 +88,8 @@ export function createMetrics(sources: MetricsSources = {}, opts: { defaultMetri
       calls.inc({ host, outcome: info.outcome, code });
       duration.observe({ host }, info.durationMs / 1000);
       if (code === 'URL_BLOCKED') blocked.inc();
+      if (code === 'UNEXPECTED_RESPONSE') ruleFailures.inc({ host });
+      if (info.cache) cacheLookups.inc({ step: stepLabel(stepOf(info)), result: info.cache });
       if (info.outcome === 'retry') retries.inc({ host, code });
       else attempts.observe(info.job.attemptsMade + 1);
       if (info.outcome === 'completed') events.inc({ type: 'invoke.completed' });
@@ -87,7 +99,7 @@ export function createMetrics(sources: MetricsSources = {}, opts: { defaultMetri
     }
   }
 
-  return { registry, observe, metrics: { calls, duration, attempts, retries, events, blocked, depth, oldest, inUse } };
+  return { registry, observe, metrics: { calls, duration, attempts, retries, events, blocked, depth, oldest, inUse, cacheLookups, ruleFailures } };
 }
 
 export type Metrics = ReturnType<typeof createMetrics>;

@@ -16,9 +16,10 @@ import { createCallbacks, type CallbacksConfig } from '../callbacks/service.js';
 import { retention, type RetentionConfig } from '../queue/job-options.js';
 import { defaultJobOptions } from '../client/create-invoke-client.js';
 import { createWaitingOps, type WaitingOps } from './waiting.js';
+import { clearStepCache, type CacheCleared, type CacheTarget } from './cache.js';
 
 export { GROUP_KEYS, parseDuration, type Failure, type FailureFilter, type GroupKey } from './failure.js';
-export type { QueueStatus, Inspection, ActionResult, Target };
+export type { QueueStatus, Inspection, ActionResult, Target, CacheTarget, CacheCleared };
 export type { WaitingList, WaitingStep, StepActions } from './waiting.js';
 
 export interface FailedList { failures: Failure[]; scanned: number; truncated: boolean }
@@ -37,10 +38,12 @@ export interface Ops {
   clean(state: 'completed' | 'failed', olderThanMs: number): Promise<number>;
   /** Steps waiting for a partner's callback (contract 6.5): list, complete, retry, discard. */
   waiting: WaitingOps;
+  /** Drops one step's cached responses (docs/outcomes.md). */
+  clearCache(target: CacheTarget): Promise<CacheCleared>;
   close(): Promise<void>;
 }
 
-export type OpsConfig = Pick<Config, 'REDIS_URL' | 'REDIS_CLUSTER_NODES' | 'REDIS_SENTINELS' | 'REDIS_SENTINEL_NAME' | 'INVOKE_QUEUE' | 'BULLMQ_PREFIX' | 'INVOKE_CTX_PREFIX' | 'INVOKE_CTX_TTL_SECONDS' | 'INVOKE_EVENTS_STREAM' | 'INVOKE_EVENTS_MAXLEN'> & RetentionConfig & CallbacksConfig;
+export type OpsConfig = Pick<Config, 'REDIS_URL' | 'REDIS_CLUSTER_NODES' | 'REDIS_SENTINELS' | 'REDIS_SENTINEL_NAME' | 'INVOKE_QUEUE' | 'BULLMQ_PREFIX' | 'INVOKE_CTX_PREFIX' | 'INVOKE_CTX_TTL_SECONDS' | 'INVOKE_EVENTS_STREAM' | 'INVOKE_EVENTS_MAXLEN' | 'INVOKE_CACHE_PREFIX'> & RetentionConfig & CallbacksConfig;
 
 /** Pass `redis` to share a connection (the HTTP server); otherwise the ops API owns its own. */
 export function createOps(cfg: OpsConfig, shared?: RedisClient): Ops {
@@ -74,6 +77,7 @@ export function createOps(cfg: OpsConfig, shared?: RedisClient): Ops {
     resume: () => queue.resume(),
     clean: (state, olderThanMs) => cleanJobs(queue, state, olderThanMs),
     waiting,
+    clearCache: (target) => clearStepCache(redis, cfg.INVOKE_CACHE_PREFIX, target),
     async close() {
       await queue.close();
       if (!shared) await redis.quit().catch(() => redis.disconnect());

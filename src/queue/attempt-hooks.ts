@@ -32,6 +32,8 @@ export interface AttemptInfo {
    * process-wide scrubber does not know): an observer that keeps text must use it when set.
    */
   scrub?: ((text: string) => string) | undefined;
+  /** The step's response cache: hit (no call), miss (called) or bypass (carried a secret). */
+  cache?: 'hit' | 'miss' | 'bypass' | undefined;
 }
 
 /**

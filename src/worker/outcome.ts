@@ -14,6 +14,7 @@ import { parseJsonOrText } from '../lib/json.js';
 import { applyPick } from '../lib/pick.js';
 import { RETRY_AFTER_TYPE } from '../queue/backoff.js';
 import { is2xx, judge, type Verdict } from '../outcome-rules/expect.js';
+import type { CacheUse } from '../cache/response-cache.js';
 
 export interface Outcome {
   ok: boolean;
@@ -22,6 +23,8 @@ export interface Outcome {
   truncated: boolean;
   headers: Record<string, string>;
   error: InvokeError | undefined;
+  /** Set when the step has `cache`: whether this result came from it (envelope `cached`). */
+  cache?: CacheUse;
 }
 
 export interface OutcomeLimits { retryAfterMaxMs: number; maxErrorBodyBytes: number }
@@ -88,6 +91,7 @@ export function toEnvelope(o: Outcome, attempts: number, durationMs: number, eve
     durationMs: Math.round(durationMs),
     at: now.toISOString(),
     eventId,
+    ...(o.cache !== undefined ? { cached: o.cache === 'hit' } : {}),
   };
 }
 

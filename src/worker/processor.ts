@@ -5,7 +5,8 @@
  *   2. expire    if deadlineMs has passed since enqueue (EXPIRED)
  *   3. render    the request templates with data, context and secrets (TEMPLATE_ERROR)
  *   4. call      the partner within the egress policy and limits (http/), with the step's
- *                credential applied when it sets request.auth (auth/stage.ts: AUTH_ERROR)
+ *                credential applied when it sets request.auth (auth/stage.ts: AUTH_ERROR);
+ *                or take the step's cached result (concurrent misses share one call: cache/)
  *   5. classify  the response or failure into an outcome (outcome.ts)
  *   6. save      the envelope to the run's context, then emit the continuation event
  *                (on success, or on final failure with onFailure=continue) — or throw so
@@ -33,6 +34,8 @@ import { fromError, fromResponse, toBullError, toEnvelope, type Outcome, type Ou
 import type { WriteResult } from '../store/result-writer.js';
 import { salvageIdentity } from '../contract/salvage.js';
 import type { WaitStage } from '../callbacks/stage.js';
+import type { ResponseCache } from '../cache/response-cache.js';
+import { cachedCall } from './cached-call.js';
 
 export interface ProcessorDeps extends AttemptHooks {
   renderer: Renderer;
@@ -49,6 +52,8 @@ export interface ProcessorDeps extends AttemptHooks {
   auth?: Pick<AuthStage, 'send'>;
   /** Steps with `wait` (contract 6.5): callback.* for templates; waiting instead of save + emit. */
   waitStage?: WaitStage;
+  /** The step response cache (contract v1.1 section 6.4); absent: `cache` is not acted on. */
+  cache?: ResponseCache;
 }
 
 export function createProcessor(deps: ProcessorDeps) {
@@ -68,7 +73,7 @@ export function createProcessor(deps: ProcessorDeps) {
     return deps.waitStage;
   }
 
-  async function render(bull: Job, job: InvokeJob, eventId: string, view: SecretsView | undefined): Promise<RenderedRequest & { usedSecrets: Set<string> }> {
+  async function render(bull: Job, job: InvokeJob, eventId: string, view: SecretsView | undefined): Promise<RenderedRequest & { usedSecrets: Set<string>; cacheKey: string | undefined }> {
     const context = needsContext(job) ? await deps.readContext(job.runId) : {};
     const scope = buildScope(job, context, view?.secrets ?? deps.secrets);
     if (job.wait) scope.vars.callback = await waitStage().scope(bull, job);
@@ -78,8 +83,9 @@ export function createProcessor(deps: ProcessorDeps) {
     const rendered = renderer.renderRequest(job.request, scope.vars);
     if (view) checkBroken(view, scope.usedSecrets, job.tenantId);
     if (job.request.idempotencyHeader) rendered.headers[job.request.idempotencyHeader.toLowerCase()] = eventId;
+    const cacheKey = job.cache ? renderer.renderString(job.cache.key, scope.vars, 'cache.key') : undefined;
     // Not `{ ...rendered, usedSecrets }`: see buildScope (V8's slow path for a spread-first literal).
-    return Object.assign({}, rendered, { usedSecrets: scope.usedSecrets });
+    return Object.assign({}, rendered, { usedSecrets: scope.usedSecrets, cacheKey });
   }
 
   async function attempt(bull: Job, job: InvokeJob, eventId: string, token: string | undefined, trace: Trace, view: SecretsView | undefined): Promise<{ outcome: Outcome; url: URL | undefined }> {
@@ -89,15 +95,25 @@ export function createProcessor(deps: ProcessorDeps) {
       trace.request = req;
       if (view) trace.scrub = view.scrub;
       url = new URL(req.url);
-      const release = deps.beforeCall ? await deps.beforeCall(bull, url, token) : undefined;
-      try {
-        const sendOpts = view ? { usedSecrets: req.usedSecrets, url, secrets: view.secrets } : { usedSecrets: req.usedSecrets, url };
-        const res = job.request.auth && deps.auth ? await deps.auth.send(job, req, sendOpts) : await http.send(req, sendOpts);
-        trace.response = res;
-        return { outcome: fromResponse(res, job, deps.limits), url };
-      } finally {
-        release?.();
+      const target = url;
+      const call = async (): Promise<Outcome> => {
+        const release = deps.beforeCall ? await deps.beforeCall(bull, target, token) : undefined;
+        try {
+          const sendOpts = view ? { usedSecrets: req.usedSecrets, url: target, secrets: view.secrets } : { usedSecrets: req.usedSecrets, url: target };
+          const res = job.request.auth && deps.auth ? await deps.auth.send(job, req, sendOpts) : await http.send(req, sendOpts);
+          trace.response = res;
+          return fromResponse(res, job, deps.limits);
+        } finally {
+          release?.();
+        }
+      };
+      // The step's response cache: a hit is the outcome without a call. Not for a step that
+      // waits for a callback: only a real call starts the partner's work.
+      if (job.cache && deps.cache && req.cacheKey !== undefined && !job.wait) {
+        const carriedSecret = req.usedSecrets.size > 0 || job.request.auth !== undefined;
+        return { outcome: await cachedCall(deps.cache, { ...job, cache: job.cache }, req.cacheKey, carriedSecret, call), url };
       }
+      return { outcome: await call(), url };
     } catch (err) {
       // beforeCall moved the job to delayed (destination limit): BullMQ's own signal, not an attempt.
       if (err instanceof DelayedError) throw err;
@@ -180,7 +196,7 @@ export function createProcessor(deps: ProcessorDeps) {
     if (logger.isLevelEnabled('info')) {
       logger.info({ jobId: bull.id, runId: job?.runId ?? bull.data?.runId, stepId: job?.stepId ?? bull.data?.stepId, attempt: attemptNo, method, host, status: outcome.status, durationMs: Math.round(durationMs), outcome: kind, errorCode: code }, 'attempt');
     }
-    const info: AttemptInfo = { job: bull, host, method, status: outcome.status, durationMs, errorCode: code, outcome: kind, retryAfterMs: outcome.error?.retryAfterMs, attempt: attemptNo, errorMessage: outcome.error?.message, request: trace.request, response: trace.response, tenantId: job?.tenantId, scrub: trace.scrub };
+    const info: AttemptInfo = { job: bull, host, method, status: outcome.status, durationMs, errorCode: code, outcome: kind, retryAfterMs: outcome.error?.retryAfterMs, attempt: attemptNo, errorMessage: outcome.error?.message, request: trace.request, response: trace.response, cache: outcome.cache, tenantId: job?.tenantId, scrub: trace.scrub };
     for (const observe of deps.observers ?? []) observe(info);
   }
 }

@@ -8,6 +8,7 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { GROUP_KEYS, parseDuration, type Ops } from '../../ops/index.js';
 import { toFilter } from '../../ops/failure.js';
+import { TENANT_ID } from '../../contract/job.js';
 
 const filterSchema = z.object({
   since: z.string().optional(),
@@ -51,6 +52,7 @@ export function opsRoutes(ops: Ops) {
     app.post('/v1/ops/waiting/discard', { schema: { body: stepIds } }, (req) => ops.waiting.discard(req.body.ids));
     app.post('/v1/ops/pause', async () => (await ops.pause(), { paused: true }));
     app.post('/v1/ops/resume', async () => (await ops.resume(), { paused: false }));
+    app.post('/v1/ops/cache/clear', { schema: { body: z.strictObject({ journeyId: z.string().min(1).max(200), stepId: z.string().min(1).max(200), tenantId: z.string().regex(TENANT_ID).optional() }) } }, (req) => ops.clearCache(req.body));
     app.post('/v1/ops/clean', { schema: { body: z.object({ state: z.enum(['completed', 'failed']), olderThan: z.string() }) } }, async (req) => {
       return { state: req.body.state, removed: await ops.clean(req.body.state, parseDuration(req.body.olderThan, 'olderThan')) };
     });
