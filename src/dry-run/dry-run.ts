@@ -85,6 +85,8 @@ export function createDryRun(cfg: Config, opts: DryRunOptions = {}) {
     const scope = buildScope(job, context, view.secrets);
     const rendered: RenderedRequest = renderer.renderRequest(job.request, scope.vars);
     checkBroken(view, scope.usedSecrets, job.tenantId);
+    scope.refs.check(rendered);
+    rendered.secretRefs = scope.refs;
     // A fresh key, never the real one: a partner that dedupes on it must not answer the
     // real call later with this test's cached response.
     if (job.request.idempotencyHeader) rendered.headers[job.request.idempotencyHeader.toLowerCase()] = `test.${idempotencyKey(job)}.${randomBytes(4).toString('hex')}`;

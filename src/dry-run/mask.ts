@@ -43,9 +43,18 @@ function shownBody(body: RenderedRequest['body']): unknown {
   return body.text;
 }
 
-export function maskRequest(req: RenderedRequest, userAgent: string): ShownRequest {
+export function maskRequest(rendered: RenderedRequest, userAgent: string): ShownRequest {
+  // Secrets are still references here (template/secret-refs.ts): shown as [REDACTED].
+  const refs = rendered.secretRefs;
+  const req = refs ? { ...rendered, ...showRefs(rendered, (t) => refs.show(t)) } : rendered;
   const headers: Record<string, string> = { 'user-agent': userAgent };
   for (const [name, value] of Object.entries(req.headers)) headers[name] = isSensitiveName(name) ? maskValue(name, value) : value;
   if (req.body) headers['content-type'] ??= req.body.contentType;
   return { method: req.method, url: maskUrl(req.url), headers, body: shownBody(req.body) };
+}
+
+function showRefs(req: RenderedRequest, show: (t: string) => string): Pick<RenderedRequest, 'url' | 'headers' | 'body'> {
+  const headers: Record<string, string> = {};
+  for (const [k, v] of Object.entries(req.headers)) headers[k] = show(v);
+  return { url: show(req.url), headers, body: req.body && { ...req.body, text: show(req.body.text) } };
 }

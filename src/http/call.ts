@@ -85,11 +85,12 @@ export function createHttpClient(cfg: HttpConfig) {
   }
 
   /** One hop: send, read the body within limits. */
-  async function hop(url: URL, method: string, headers: Record<string, string>, body: string | undefined, deadline: Deadline, opts: SendOptions): Promise<HttpResult> {
+  /** `url` names the hop in results and errors; `wire` (secrets filled in) is what is sent. */
+  async function hop(url: URL, method: string, headers: Record<string, string>, body: string | undefined, deadline: Deadline, opts: SendOptions, wire: URL = url): Promise<HttpResult> {
     let stream: ReturnType<Got['stream']> | undefined;
     try {
       if (deadline.expired) throw new DOMException('The operation was aborted due to timeout', 'TimeoutError');
-      stream = client.stream(url, { method: method as 'GET', headers, body, ...(opts.dnsLookup ? { dnsLookup: opts.dnsLookup } : {}) });
+      stream = client.stream(wire, { method: method as 'GET', headers, body, ...(opts.dnsLookup ? { dnsLookup: opts.dnsLookup } : {}) });
       deadline.stream = stream;
       const s = stream;
       const response = await new Promise<import('got').Response>((resolve, reject) => {
@@ -109,6 +110,16 @@ export function createHttpClient(cfg: HttpConfig) {
   /** Sends the request, following redirects only when asked (GET/HEAD, at most 5 hops). */
   async function send(req: RenderedRequest, opts: SendOptions): Promise<HttpResult> {
     const url = opts.url ?? new URL(req.url);
+    // Secret values go in only now, into what is sent: `url` (for checks, errors and the
+    // result) keeps the references. A bound secret's host is checked before it is filled in.
+    let wireUrl = url;
+    if (req.secretRefs && req.secretRefs.size > 0) {
+      checkUrl(policy, url);
+      checkSecretBindings(cfg.secrets, opts.usedSecrets, url);
+      const filled = req.secretRefs.fill(req);
+      req = Object.assign({}, req, filled);
+      if (filled.url !== url.href) wireUrl = new URL(filled.url);
+    }
     const headers = prepareHeaders(req);
     const body = req.body?.text;
     // got refuses a GET/HEAD body at send time with an error that would read as a network failure.
@@ -127,18 +138,18 @@ export function createHttpClient(cfg: HttpConfig) {
       deadline.stream?.destroy(new DOMException('The operation was aborted due to timeout', 'TimeoutError'));
     }, timeoutMs);
     try {
-      return await follow(url, headers, body, req, deadline, opts);
+      return await follow(url, headers, body, req, deadline, opts, wireUrl);
     } finally {
       clearTimeout(timer);
     }
   }
 
-  async function follow(url: URL, headers: Record<string, string>, body: string | undefined, req: RenderedRequest, deadline: Deadline, opts: SendOptions): Promise<HttpResult> {
+  async function follow(url: URL, headers: Record<string, string>, body: string | undefined, req: RenderedRequest, deadline: Deadline, opts: SendOptions, wireUrl: URL): Promise<HttpResult> {
     let carriesStepData = true;
     for (let hops = 0; ; hops++) {
       checkUrl(policy, url);
       if (carriesStepData) checkSecretBindings(opts.secrets ?? cfg.secrets, opts.usedSecrets, url);
-      const result = await hop(url, req.method, headers, hops === 0 ? body : undefined, deadline, opts);
+      const result = await hop(url, req.method, headers, hops === 0 ? body : undefined, deadline, opts, hops === 0 ? wireUrl : url);
       const location = REDIRECT_STATUSES.has(result.status) ? result.location : undefined;
       const followable = req.followRedirects && (req.method === 'GET' || req.method === 'HEAD') && location !== undefined && hops < MAX_HOPS;
       if (!followable) return result;

@@ -6,15 +6,18 @@
 import type { InvokeJob } from '../contract/job.js';
 import type { Secret } from '../config.js';
 import { secretsScope } from './secrets.js';
+import { SecretRefs } from './secret-refs.js';
 
 export interface Scope {
   vars: Record<string, unknown>;
   /** Names of the secrets the render read; filled while rendering. */
   usedSecrets: Set<string>;
+  /** The references the render handed out for secrets (filled in by the HTTP client). */
+  refs: SecretRefs;
 }
 
 export function buildScope(job: InvokeJob, context: Record<string, unknown>, secrets: ReadonlyMap<string, Secret>): Scope {
-  const usedSecrets = new Set<string>();
+  const refs = new SecretRefs();
   // Object.assign rather than `{ ...job.data, context, ... }`: on Node 20's V8 every property
   // listed after a non-empty spread makes a new hidden class (9 us a job here against 0.1 us).
   // Safe with untrusted data only because the job schema drops a "__proto__" key from `data`
@@ -26,9 +29,9 @@ export function buildScope(job: InvokeJob, context: Record<string, unknown>, sec
     step: { id: job.stepId },
     visit: job.visit,
     customerId: job.customerId,
-    secrets: secretsScope(secrets, usedSecrets),
+    secrets: secretsScope(secrets, refs),
   });
-  return { vars, usedSecrets };
+  return { vars, usedSecrets: refs.used, refs };
 }
 
 /**

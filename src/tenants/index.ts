@@ -5,7 +5,7 @@
  */
 import type { Config } from '../config.js';
 import type { RedisClient } from '../redis.js';
-import type { Scrub } from '../template/secrets.js';
+import type { Scrubber } from '../template/secrets.js';
 import { createVault, vaultKeys } from '../vault/index.js';
 import { createSecretsResolver } from './resolver.js';
 import { createRunOwnership } from './ownership.js';
@@ -22,7 +22,7 @@ export type TenancyConfig = Pick<
   | 'secrets'
 >;
 
-export function createTenancy(cfg: TenancyConfig, redis: RedisClient, platformScrub?: Scrub) {
+export function createTenancy(cfg: TenancyConfig, redis: RedisClient, platformScrub?: Scrubber) {
   const vault = createVault({ redis, prefix: cfg.INVOKE_VAULT_PREFIX, keys: vaultKeys(cfg) });
   return {
     vault,

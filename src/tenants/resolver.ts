@@ -14,14 +14,14 @@
  */
 import type { Secret } from '../config.js';
 import { InvokeError } from '../contract/errors.js';
-import { createScrubber, type Scrub } from '../template/secrets.js';
+import { createScrubber, type Scrubber } from '../template/secrets.js';
 import type { Vault } from '../vault/index.js';
 import { SECRET_KIND } from './secrets.js';
 
 export interface SecretsView {
   secrets: ReadonlyMap<string, Secret>;
   /** Scrubs every value of this view (raw and encoded spellings) from outgoing text. */
-  scrub: Scrub;
+  scrub: Scrubber;
   /** Names of tenant secrets that did not decrypt, with why (never a value). */
   broken: ReadonlyMap<string, string>;
 }
@@ -29,8 +29,12 @@ export interface SecretsView {
 export interface ResolverOptions {
   vault: Vault | undefined;
   platform: ReadonlyMap<string, Secret>;
-  /** The platform view's scrubber (built once at start by the caller, shared with the logger). */
-  platformScrub?: Scrub;
+  /**
+   * The process-wide scrubber (built at start from the platform secrets): every tenant value
+   * loaded is added to it too, so whatever it guards (job logs, attempt records, envelopes)
+   * never holds a tenant secret either, whichever path the text takes.
+   */
+  platformScrub?: Scrubber;
   cacheMs: number;
   /** Bound on cached tenant views (least recently loaded dropped first). */
   maxTenants?: number;
@@ -48,6 +52,14 @@ export function createSecretsResolver(opts: ResolverOptions) {
   };
   const shared = [...platform.values()].filter((s) => s.tenants && s.tenants.length > 0);
   const cache = new Map<string, { at: number; view: Promise<SecretsView> }>();
+  const known = new Set<string>();
+  /** New values only: each add makes the shared scrubber rebuild its patterns once. */
+  const teach = (values: string[]) => {
+    const fresh = values.filter((v) => v !== '' && !known.has(v));
+    if (fresh.length === 0) return;
+    for (const v of fresh) known.add(v);
+    platformView.scrub.add(...fresh);
+  };
 
   async function load(tenantId: string): Promise<SecretsView> {
     const secrets = new Map<string, Secret>();
@@ -65,6 +77,7 @@ export function createSecretsResolver(opts: ResolverOptions) {
         secrets.set(r.name, { name: r.name, value: r.value, hosts });
       }
     }
+    teach(records.flatMap((r) => ('value' in r ? [r.value] : [])));
     return { secrets, scrub: createScrubber(secrets), broken };
   }
 

@@ -24,7 +24,7 @@ import { buildEvent } from '../events/continuation.js';
 import type { AttemptHooks, AttemptInfo } from '../queue/attempt-hooks.js';
 import type { Renderer, RenderedRequest } from '../template/render.js';
 import { buildScope, needsContext } from '../template/scope.js';
-import type { Scrub } from '../template/secrets.js';
+import type { Scrubber } from '../template/secrets.js';
 import type { HttpClient } from '../http/call.js';
 import type { AuthStage } from '../auth/stage.js';
 import type { Secret } from '../config.js';
@@ -44,7 +44,7 @@ export interface ProcessorDeps extends AttemptHooks {
   writeResult: WriteResult;
   logger: Logger;
   secrets: ReadonlyMap<string, Secret>;
-  scrub: Scrub;
+  scrub: Scrubber;
   limits: OutcomeLimits;
   /** Tenant jobs (contract 6.1): run ownership and the tenant's secrets; absent = v1 only. */
   tenancy?: TenantStage;
@@ -82,6 +82,9 @@ export function createProcessor(deps: ProcessorDeps) {
     if (turn) await turn;
     const rendered = renderer.renderRequest(job.request, scope.vars);
     if (view) checkBroken(view, scope.usedSecrets, job.tenantId);
+    // Secrets are references until the HTTP client sends (template/secret-refs.ts).
+    scope.refs.check(rendered);
+    rendered.secretRefs = scope.refs;
     if (job.request.idempotencyHeader) rendered.headers[job.request.idempotencyHeader.toLowerCase()] = eventId;
     const cacheKey = job.cache ? renderer.renderString(job.cache.key, scope.vars, 'cache.key') : undefined;
     // Not `{ ...rendered, usedSecrets }`: see buildScope (V8's slow path for a spread-first literal).
@@ -176,8 +179,13 @@ export function createProcessor(deps: ProcessorDeps) {
     const held = !outcome.ok && job?.onFailure === 'hold';
     const kind: AttemptInfo['outcome'] = outcome.ok ? 'completed' : !final ? 'retry' : held ? 'held' : 'failed';
     const code = outcome.error?.code;
-    const host = url?.hostname ?? '';
-    const line = `${method} ${host}${(trace.scrub ?? scrub)(url?.pathname ?? '')} -> ${outcome.status ?? '-'} in ${Math.round(durationMs)} ms${code ? ` ${code}` : ''} (attempt ${attemptNo}, ${kind})`;
+    const host = scrub(url?.hostname ?? '');
+    const line = `${method} ${host}${scrub(url?.pathname ?? '')} -> ${outcome.status ?? '-'} in ${Math.round(durationMs)} ms${code ? ` ${code}` : ''} (attempt ${attemptNo}, ${kind})`;
+    // A partner may echo a secret back (body, Location): nothing stored holds one in any spelling.
+    if (!scrub.empty) {
+      outcome.body = scrub.deep(outcome.body);
+      outcome.headers = scrub.deep(outcome.headers);
+    }
     const writes: Promise<unknown>[] = [];
     // Failed attempts only: structured facts the operator API filters and groups on (ops/failure.ts).
     if (!outcome.ok) writes.push(bull.updateProgress({ code: code ?? null, status: outcome.status, host }));
@@ -202,7 +210,7 @@ export function createProcessor(deps: ProcessorDeps) {
 }
 
 /** What an attempt sent and got back, for observers (attempt records). */
-interface Trace { request?: RenderedRequest; response?: AttemptInfo['response']; scrub?: Scrub }
+interface Trace { request?: RenderedRequest; response?: AttemptInfo['response']; scrub?: Scrubber }
 
 export type Processor = ReturnType<typeof createProcessor>;
 

@@ -1,20 +1,21 @@
 /** `npm run demo` as a person runs it (its script command): a subprocess against the local Redis; exit code, key lines, no leftovers. */
 import { describe, expect, it } from 'vitest';
 import { spawn } from 'node:child_process';
+import { Worker } from 'bullmq';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { redisClient } from '../helpers/redis.js';
+import { cleanNamespace, namespace, namespaceKeys, redisClient } from '../helpers/redis.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 
 const pkg = JSON.parse(readFileSync(`${root}package.json`, 'utf8')) as { scripts: Record<string, string> };
 
 /** The command of an npm script, run without npm's own start-up (seconds on a loaded machine). */
-function runScript(name: string): Promise<{ code: number | null; out: string }> {
+function runScript(name: string, env: Record<string, string> = {}): Promise<{ code: number | null; out: string }> {
   const [cmd, ...args] = pkg.scripts[name]!.split(' ');
   const bin = cmd === 'node' ? process.execPath : cmd === 'tsx' ? `${root}node_modules/.bin/tsx` : cmd!;
   return new Promise((resolve, reject) => {
-    const child = spawn(bin, args, { cwd: root, env: { ...process.env, LOG_LEVEL: 'warn' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(bin, args, { cwd: root, env: { ...process.env, LOG_LEVEL: 'warn', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     child.stdout.on('data', (c: Buffer) => (out += c));
     child.stderr.on('data', (c: Buffer) => (out += c));
@@ -50,12 +51,36 @@ describe('npm run demo', () => {
     expect(left).toEqual([]);
   }, 60_000);
 
-  it('npm run enqueue-example enqueues one step with the client and prints its event and envelope', async () => {
-    const { code, out } = await runScript('enqueue-example');
-    expect(code).toBe(0);
+  it('npm run enqueue-example enqueues one step on the service queue, prints its event, envelope and status, and removes its keys', async () => {
+    const ns = namespace('example');
+    const { code, out } = await runScript('enqueue-example', ns.env);
+    const redis = redisClient();
+    const left = await namespaceKeys(redis, ns);
+    await cleanNamespace(redis, ns);
+    await redis.quit();
+    expect(code, out).toBe(0);
+    expect(left).toEqual([]);
+    expect(out).toContain(`on queue ${ns.queue}`);
+    expect(out).toContain("state: 'completed'");
     expect(out).toMatch(/enqueued ik\.[^ ]+ \(deduplicated: false\)/);
     expect(out).toContain('continuation event on');
     expect(out).toContain("type: 'invoke.completed'");
     expect(out).toMatch(/"ok": true/);
+  }, 60_000);
+
+  it('npm run enqueue-example refuses to run while a worker consumes the queue (its worker may call loopback)', async () => {
+    const ns = namespace('example-busy');
+    const redis = redisClient();
+    const other = new Worker(ns.queue, async () => undefined, { connection: redisClient(), prefix: ns.prefix });
+    try {
+      await other.waitUntilReady();
+      const { code, out } = await runScript('enqueue-example', ns.env);
+      expect(code).toBe(1);
+      expect(out).toContain(`1 worker(s) already consume jobs on queue ${ns.queue}: stop it, or run with INVOKE_QUEUE=<a queue of your own>`);
+    } finally {
+      await other.close();
+      await cleanNamespace(redis, ns);
+      await redis.quit();
+    }
   }, 60_000);
 });

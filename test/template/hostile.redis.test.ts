@@ -15,7 +15,7 @@ let up: Upstream;
 
 beforeAll(async () => {
   up = await startUpstream();
-  h = await startHarness({ INVOKE_CONCURRENCY: '100', INVOKE_TEMPLATE_BUDGET_MS: '40' });
+  h = await startHarness({ INVOKE_CONCURRENCY: '100', INVOKE_TEMPLATE_BUDGET_MS: '15' });
 });
 afterAll(async () => {
   await h?.close();
@@ -25,21 +25,39 @@ afterAll(async () => {
 const eventsFor = async (runId: string) => (await h.events()).filter((e) => e.runId === runId);
 const called = (runId: string) => up.requests.filter((r) => r.url.includes(runId));
 
-const HOSTILE: Record<string, { where: string; request: Record<string, unknown>; message: RegExp }> = {
+const HOSTILE: Record<string, { where: string; request: Record<string, unknown>; message: RegExp; data?: Record<string, unknown> }> = {
+  'customer data ".." in a path segment': {
+    where: 'request.url',
+    request: { url: '{{ base }}/users/{{ customer.id }}/profile' },
+    data: { customer: { id: '..' } },
+    message: /request\.url: a value rendered into the URL is "\.\.", which would change the path's segments/,
+  },
+  'a header value HTTP cannot carry (Łukasz)': {
+    where: 'request.headers.x-name',
+    request: { headers: { 'x-name': '{{ customer.name }}' } },
+    data: { customer: { name: 'Łukasz' } },
+    message: /request\.headers\.x-name: rendered value has characters a header cannot carry/,
+  },
+  'a header value HTTP cannot carry (Zoë €)': {
+    where: 'request.headers.x-name',
+    request: { headers: { 'x-name': 'Hi {{ customer.name }}' } },
+    data: { customer: { name: 'Zoë €' } },
+    message: /request\.headers\.x-name: rendered value has characters a header cannot carry/,
+  },
   'a 20-million-step loop': {
     where: 'request.body',
     request: { method: 'POST', bodyType: 'text', body: '{% for i in (1..20000000) %}{% endfor %}' },
-    message: /request\.body: template needs more than the memory budget/,
+    message: /request\.body: (template needs more than the memory budget|rendering took longer than the budget)/,
   },
   'a string doubled 24 times in a header': {
     where: 'request.headers.x-big',
     request: { headers: { 'x-big': '{% assign s = "xx" %}{% for i in (1..24) %}{% assign s = s | append: s %}{% endfor %}{{ s }}' } },
-    message: /request\.headers\.x-big: template needs more than the memory budget/,
+    message: /request\.headers\.x-big: (template needs more than the memory budget|rendering took longer than the budget)/,
   },
   'nested loops that only burn time': {
     where: 'request.headers.x-slow',
     request: { headers: { 'x-slow': '{% for i in (1..100000) %}{% for j in (1..1000) %}{% endfor %}{% endfor %}' } },
-    message: /request\.headers\.x-slow: rendering took longer than the budget of 40 ms \(INVOKE_TEMPLATE_BUDGET_MS\)/,
+    message: /request\.headers\.x-slow: rendering took longer than the budget of 15 ms \(INVOKE_TEMPLATE_BUDGET_MS\)/,
   },
   'output written in a loop': {
     where: 'request.url',
@@ -64,10 +82,10 @@ const HOSTILE: Record<string, { where: string; request: Record<string, unknown>;
 };
 
 describe('hostile templates fail as TEMPLATE_ERROR: one event, no call, no retry', () => {
-  for (const [name, { request, message }] of Object.entries(HOSTILE)) {
+  for (const [name, { request, message, data: extra }] of Object.entries(HOSTILE)) {
     it(name, async () => {
       const base = jobData();
-      const data = { ...base, data: { ...base.data, base: up.url, big: 'a'.repeat(1000) }, request: { method: 'GET', url: `${up.url}/${base.runId}`, ...request } };
+      const data = { ...base, data: { ...base.data, base: up.url, big: 'a'.repeat(1000), ...extra }, request: { method: 'GET', url: `${up.url}/${base.runId}`, ...request } };
       const job = await h.queue.add('invoke', data, { attempts: 3, backoff: { type: 'fixed', delay: 10 } });
       const failed = await waitForJob(h.queue, job.id!, 'failed');
       expect(failed!.failedReason).toMatch(/^TEMPLATE_ERROR: /);
@@ -107,6 +125,15 @@ describe('the event loop keeps turning while hostile templates run', () => {
       const good = jobData({ request: { url: `${up.url}/good` } });
       const jobs = await h.queue.addBulk([...hostile, { name: 'invoke', data: good, opts: { attempts: 3 } }]);
       const latencies: number[] = [];
+      // The longest event-loop turn in this process's own CPU time: unlike wall time, not
+      // stretched when the machine is shared (the pings' latency is, under load).
+      let maxTurnCpuMs = 0;
+      let last = process.cpuUsage();
+      const meter = setInterval(() => {
+        const d = process.cpuUsage(last);
+        last = process.cpuUsage();
+        maxTurnCpuMs = Math.max(maxTurnCpuMs, (d.user + d.system) / 1000);
+      }, 1);
       let done = false;
       const pinger = (async () => {
         while (!done) {
@@ -116,10 +143,15 @@ describe('the event loop keeps turning while hostile templates run', () => {
       })();
       await waitFor(async () => ((await h.queue.getJobCounts('failed', 'completed')).failed ?? 0) >= 100 || undefined, '100 hostile jobs to fail', 60_000);
       done = true;
+      clearInterval(meter);
       await pinger;
-      // The run took many budgets' worth of rendering (100 x 40 ms), so the pings spanned it.
+      // The run took many budgets' worth of rendering (100 x 15 ms), so the pings spanned it.
       expect(latencies.length).toBeGreaterThan(5);
-      expect(Math.max(...latencies)).toBeLessThan(200);
+      // Every ping answered, nine in ten within 200 ms even on a shared machine; no turn held
+      // the loop for more than a budget or two of CPU (without the budget: 100 x 400 ms+).
+      latencies.sort((a, b) => a - b);
+      expect(latencies[Math.floor(latencies.length * 0.9)]).toBeLessThan(200);
+      expect(maxTurnCpuMs).toBeLessThan(100);
       const goodJob = await waitForJob(h.queue, jobs[100]!.id!, 'completed');
       expect(goodJob?.attemptsMade).toBe(1);
       for (const j of jobs.slice(0, 100)) {

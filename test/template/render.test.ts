@@ -12,7 +12,10 @@ const job = (request: object, data: object = { customer: { id: 'c1', name: 'Zoë
 const render = (request: object, data?: object, context: object = {}) => {
   const j = job(request, data);
   const scope = buildScope(j, context as Record<string, unknown>, secrets);
-  return { out: createRenderer().renderRequest(j.request, scope.vars), used: scope.usedSecrets };
+  const rendered = createRenderer().renderRequest(j.request, scope.vars);
+  scope.refs.check(rendered);
+  // Secrets are references until the HTTP client fills them in (secret-refs.ts): do it here.
+  return { out: { ...rendered, ...scope.refs.fill(rendered) }, used: scope.usedSecrets };
 };
 
 const code = (fn: () => unknown) => {
