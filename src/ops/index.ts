@@ -11,6 +11,7 @@ import { GROUP_KEYS, groupValue, type Failure, type FailureFilter, type GroupKey
 import { scanFailed } from './scan.js';
 import { queueStatus, type QueueStatus } from './status.js';
 import { inspectJob, type Inspection } from './inspect.js';
+import { retryWithData, type RetryWithDataResult } from './retry-with-data.js';
 import { cleanJobs, discardJobs, retryJobs, type ActionOptions, type ActionResult, type Target } from './actions.js';
 import { createCallbacks, type CallbacksConfig } from '../callbacks/service.js';
 import { retention, type RetentionConfig } from '../queue/job-options.js';
@@ -19,7 +20,8 @@ import { createWaitingOps, type WaitingOps } from './waiting.js';
 import { clearStepCache, type CacheCleared, type CacheTarget } from './cache.js';
 
 export { GROUP_KEYS, parseDuration, type Failure, type FailureFilter, type GroupKey } from './failure.js';
-export type { QueueStatus, Inspection, ActionResult, Target, CacheTarget, CacheCleared };
+export type { QueueStatus, Inspection, ActionResult, Target, CacheTarget, CacheCleared, RetryWithDataResult };
+export { RetryRefusedError } from './retry-with-data.js';
 export type { WaitingList, WaitingStep, StepActions } from './waiting.js';
 
 export interface FailedList { failures: Failure[]; scanned: number; truncated: boolean }
@@ -32,6 +34,8 @@ export interface Ops {
   groupFailed(filter: FailureFilter, by: GroupKey): Promise<FailedGroups>;
   inspect(id: string): Promise<Inspection | undefined>;
   retry(target: Target, opts?: ActionOptions): Promise<ActionResult>;
+  /** Re-runs one failed or held job with corrected `data`, same idempotency key, on record. */
+  retryWithData(id: string, data: unknown, opts: { by: string; dryRun?: boolean | undefined }): Promise<RetryWithDataResult>;
   discard(target: Target, opts?: ActionOptions): Promise<ActionResult>;
   pause(): Promise<void>;
   resume(): Promise<void>;
@@ -43,7 +47,8 @@ export interface Ops {
   close(): Promise<void>;
 }
 
-export type OpsConfig = Pick<Config, 'REDIS_URL' | 'REDIS_CLUSTER_NODES' | 'REDIS_SENTINELS' | 'REDIS_SENTINEL_NAME' | 'INVOKE_QUEUE' | 'BULLMQ_PREFIX' | 'INVOKE_CTX_PREFIX' | 'INVOKE_CTX_TTL_SECONDS' | 'INVOKE_EVENTS_STREAM' | 'INVOKE_EVENTS_MAXLEN' | 'INVOKE_CACHE_PREFIX'> & RetentionConfig & CallbacksConfig;
+export type OpsConfig = Pick<Config, 'REDIS_URL' | 'REDIS_CLUSTER_NODES' | 'REDIS_SENTINELS' | 'REDIS_SENTINEL_NAME' | 'INVOKE_QUEUE' | 'BULLMQ_PREFIX' | 'INVOKE_CTX_PREFIX' | 'INVOKE_CTX_TTL_SECONDS' | 'INVOKE_EVENTS_STREAM' | 'INVOKE_EVENTS_MAXLEN' | 'INVOKE_CACHE_PREFIX'> & RetentionConfig & CallbacksConfig
+  & Pick<Config, 'INVOKE_ATTEMPT_RECORDS'>;
 
 /** Pass `redis` to share a connection (the HTTP server); otherwise the ops API owns its own. */
 export function createOps(cfg: OpsConfig, shared?: RedisClient): Ops {
@@ -72,6 +77,7 @@ export function createOps(cfg: OpsConfig, shared?: RedisClient): Ops {
     },
     inspect: (id) => inspectJob(queue, redis, cfg, id),
     retry: (target, opts) => retryJobs(queue, target, opts),
+    retryWithData: (id, data, opts) => retryWithData(queue, redis, id, data, { ...opts, keepRecords: cfg.INVOKE_ATTEMPT_RECORDS }),
     discard: (target, opts) => discardJobs(queue, writeResult, target, opts),
     pause: () => queue.pause(),
     resume: () => queue.resume(),

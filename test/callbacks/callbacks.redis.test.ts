@@ -201,3 +201,33 @@ describe('the rate limit', () => {
     }
   });
 });
+
+describe('the client\'s complete(token, body)', () => {
+  it('completes exactly once, like the route: accepted, then repeat; forged is unknown', async () => {
+    const { createInvokeClient } = await import('../../src/client/create-invoke-client.js');
+    const { REDIS_URL } = await import('../helpers/redis.js');
+    const { CALLBACK_KEY } = await import('./setup.js');
+    const ns = s.h.ns;
+    const client = createInvokeClient({ redisUrl: REDIS_URL, prefix: ns.prefix, ctxPrefix: ns.ctxPrefix, eventsStream: ns.stream, callbackKey: CALLBACK_KEY });
+    try {
+      let token = '';
+      up.handle((req, res) => {
+        token = JSON.parse(req.body).token;
+        json(res, 200, {});
+      });
+      const data = waitingJob();
+      const id = await enqueue(data);
+      await waitForJob(s.h.queue, id, 'completed');
+      expect(await client.complete(`${token.slice(0, -2)}AA`, { x: 0 })).toBe('unknown');
+      const results = await Promise.all([1, 2, 3].map((n) => client.complete(token, { n })));
+      expect(results.sort()).toEqual(['accepted', 'repeat', 'repeat']);
+      expect(await eventsFor(data.runId)).toHaveLength(1);
+      expect((await s.h.context(data.runId)).loyalty).toMatchObject({ ok: true, callback: { at: expect.any(String) } });
+      const keyless = createInvokeClient({ redisUrl: REDIS_URL, prefix: ns.prefix });
+      await expect(keyless.complete(token, {})).rejects.toThrow(/callbackKey/);
+      await keyless.close();
+    } finally {
+      await client.close();
+    }
+  });
+});

@@ -6,7 +6,8 @@
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { GROUP_KEYS, parseDuration, type Ops } from '../../ops/index.js';
+import { GROUP_KEYS, parseDuration, RetryRefusedError, type Ops } from '../../ops/index.js';
+import { InvalidJobError } from '../../contract/invalid-job.js';
 import { toFilter } from '../../ops/failure.js';
 import { TENANT_ID } from '../../contract/job.js';
 
@@ -43,6 +44,18 @@ export function opsRoutes(ops: Ops) {
       return found ?? reply.code(404).send({ error: 'not found', message: `id: no job ${req.params.id}` });
     });
     app.post('/v1/ops/retry', { schema: { body: targetSchema } }, (req) => ops.retry(target(req.body), { dryRun: req.body.dryRun }));
+    // Redo with changes: one failed or held job, corrected data, same idempotency key, on record.
+    app.post('/v1/ops/jobs/:id/retry', {
+      schema: { params: z.object({ id: z.string().min(1) }), body: z.object({ data: z.unknown(), by: z.string().min(1).max(200).default('api'), dryRun: z.boolean().default(false) }) },
+    }, async (req, reply) => {
+      try {
+        return await ops.retryWithData(req.params.id, req.body.data, { by: req.body.by, dryRun: req.body.dryRun });
+      } catch (err) {
+        if (err instanceof InvalidJobError) return reply.code(400).send({ error: err.code, message: err.message, issues: err.issues });
+        if (err instanceof RetryRefusedError) return reply.code(err.reason === 'not found' ? 404 : 409).send({ error: err.reason, message: err.message });
+        throw err;
+      }
+    });
     app.post('/v1/ops/discard', { schema: { body: targetSchema } }, (req) => ops.discard(target(req.body), { dryRun: req.body.dryRun }));
     // Steps waiting for a partner's callback (ops/waiting.ts).
     const stepIds = z.object({ ids: z.array(z.string().min(1)).min(1).max(1000) });

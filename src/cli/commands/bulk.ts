@@ -6,17 +6,24 @@ import type { FilterInput } from '../../ops/failure.js';
 import { EXIT, UsageError, withOps } from '../context.js';
 import { json, out, progress, table } from '../output.js';
 import { filterOf, withFilters } from './filters.js';
+import { runRetryWithData } from './retry-with-data.js';
 
-type Opts = FilterInput & { failed?: boolean; dryRun?: boolean; json?: boolean };
+type Opts = FilterInput & { failed?: boolean; dryRun?: boolean; json?: boolean; withData?: string; by?: string };
 type Act = (ops: Ops, target: Target, opts: ActionOptions) => Promise<ActionResult>;
 
 export function bulkCommand(name: 'retry' | 'discard', description: string, act: Act): Command {
-  return withFilters(new Command(name).description(description))
+  const cmd = withFilters(new Command(name).description(description));
+  if (name === 'retry') {
+    cmd.option('--with-data <file>', "one failed or held job: replace its data (what the templates read) with this JSON file's object, then retry; same idempotency key")
+      .option('--by <name>', 'who is acting, for the record (default: OS user@host)');
+  }
+  return cmd
     .argument('[jobIds...]', 'job ids; or use --failed with filters')
     .option('--failed', 'every failed job matching the filters')
     .option('--dry-run', 'show what would be done, change nothing')
     .option('--json', 'machine-readable summary')
     .action((ids: string[], o: Opts) => withOps(async (ops) => {
+      if (o.withData !== undefined) return runRetryWithData(ops, ids, { ...o, withData: o.withData });
       if ((ids.length > 0) === Boolean(o.failed)) throw new UsageError(`${name}: give job ids or --failed [filters], not both or neither`);
       const target: Target = o.failed ? { filter: filterOf(o) } : { ids };
       const r = await act(ops, target, { dryRun: o.dryRun, onProgress: progress(name) });
