@@ -33,6 +33,7 @@ import { createScrubber, type Scrub } from '../template/secrets.js';
 import { fromError, fromResponse, toEnvelope, type Outcome } from '../worker/outcome.js';
 import { maskRequest, type ShownRequest } from './mask.js';
 import { createTenancy, checkBroken, type SecretsView, type Tenancy } from '../tenants/index.js';
+import { createAuth, type Auth, type AuthUse } from '../auth/index.js';
 
 /** Job data plus, optionally, the `context` templates should see (skips the Redis read). */
 export const dryRunInputSchema = invokeJobSchema.extend({ context: z.record(z.string(), z.unknown()).optional() });
@@ -41,6 +42,8 @@ export type DryRunInput = InvokeJobInput & { context?: Record<string, unknown> }
 export interface DryRunResult {
   /** What was (or would have been) sent, secrets masked; null when rendering failed. */
   request: ShownRequest | null;
+  /** The credential request.auth used (docs/auth.md): name, source, type, token obtained or cached; never a secret. */
+  auth?: AuthUse | null;
   /** The envelope the worker would save for this attempt (attempts: 1). */
   envelope: Envelope;
 }
@@ -112,19 +115,25 @@ export function createDryRun(cfg: Config, opts: DryRunOptions = {}) {
     return undefined;
   }
 
-  async function attempt(job: InvokeJob, given: Record<string, unknown> | undefined, view: SecretsView): Promise<{ outcome: Outcome; sent: RenderedRequest | null }> {
+  let auth: Auth | undefined;
+  const authFor = () => (auth ??= createAuth(cfg, redis(), http));
+
+  async function attempt(job: InvokeJob, given: Record<string, unknown> | undefined, view: SecretsView): Promise<{ outcome: Outcome; sent: RenderedRequest | null; used: AuthUse | undefined }> {
     let sent: RenderedRequest | null = null;
+    let used: AuthUse | undefined;
     try {
       const { rendered, usedSecrets } = render(job, await contextFor(job, given), view);
       sent = rendered;
       const held = await heldBack(rendered.url);
-      if (held) return { outcome: fromError(held), sent };
-      const res = await http.send(rendered, { usedSecrets, secrets: view.secrets, ...(opts.dnsLookup ? { dnsLookup: opts.dnsLookup } : {}) });
-      return { outcome: fromResponse(res, job, limits), sent };
+      if (held) return { outcome: fromError(held), sent, used };
+      const sendOpts = { usedSecrets, secrets: view.secrets, ...(opts.dnsLookup ? { dnsLookup: opts.dnsLookup } : {}) };
+      // The same auth stage as the worker: the same token cache, so a test call takes no token of its own when one is kept.
+      const res = job.request.auth ? (await authFor().stage.sendReporting(job, rendered, sendOpts, (u) => (used = u))).res : await http.send(rendered, sendOpts);
+      return { outcome: fromResponse(res, job, limits), sent, used };
     } catch (err) {
       // Only our errors become envelopes; anything else is a bug and must not leak its message.
       if (!isInvokeError(err)) throw new Error(`dry run failed (${(err as Error)?.name ?? 'unknown'})`);
-      return { outcome: fromError(scrubError(err, view.scrub)), sent };
+      return { outcome: fromError(scrubError(err, view.scrub)), sent, used };
     }
   }
 
@@ -134,9 +143,9 @@ export function createDryRun(cfg: Config, opts: DryRunOptions = {}) {
     const { context, ...job } = parsed.data;
     const started = performance.now();
     const view = job.tenantId === undefined ? platformView : await tenancy().resolver.view(job.tenantId);
-    const { outcome, sent } = await attempt(job, context, view);
+    const { outcome, sent, used } = await attempt(job, context, view);
     const envelope = toEnvelope(outcome, 1, performance.now() - started, idempotencyKey(job));
-    const result: DryRunResult = { request: sent ? maskRequest(sent, cfg.INVOKE_USER_AGENT) : null, envelope };
+    const result: DryRunResult = { request: sent ? maskRequest(sent, cfg.INVOKE_USER_AGENT) : null, ...(job.request.auth ? { auth: used ? { ...used } : null } : {}), envelope };
     // Last line of defence: a partner echoing a secret back must not show it to the editor.
     return JSON.parse(view.scrub(JSON.stringify(result))) as DryRunResult;
   }

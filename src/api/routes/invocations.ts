@@ -22,6 +22,7 @@ import { InvalidJobError } from '../../contract/invalid-job.js';
 import type { InvokeClient } from '../../client/create-invoke-client.js';
 import { explainBodyError } from '../body-errors.js';
 import { dryRunInputSchema, type DryRun } from '../../dry-run/dry-run.js';
+import { authUseSchema } from '../../contract/credential.js';
 
 export const MAX_BATCH = 1000;
 
@@ -134,7 +135,7 @@ export function invocationRoutes(deps: InvocationDeps) {
     });
 
     app.post('/v1/invocations/test', {
-      schema: { summary: 'Dry run: render and send now, return the masked request and the envelope; saves and emits nothing', body: dryRunInputSchema, response: { 200: z.object({ request: shownRequest.nullable(), envelope: envelopeSchema }), ...errors } },
+      schema: { summary: 'Dry run: render and send now, return the masked request and the envelope; saves and emits nothing', body: dryRunInputSchema, response: { 200: z.object({ request: shownRequest.nullable(), auth: authUseSchema.nullable().optional(), envelope: envelopeSchema }), ...errors } },
     }, async (req) => {
       // A dry run reads Redis (the host's breaker and pause; the run's context when a template
       // needs it): while the connection is down, 503 at once rather than a request held open.
