@@ -21,6 +21,7 @@ import { envelopeSchema } from '../../contract/envelope.js';
 import { InvalidJobError } from '../../contract/invalid-job.js';
 import type { InvokeClient } from '../../client/create-invoke-client.js';
 import { explainBodyError } from '../body-errors.js';
+import { isJobId, notAJobId } from '../guards.js';
 import { dryRunInputSchema, type DryRun } from '../../dry-run/dry-run.js';
 import { authUseSchema } from '../../contract/credential.js';
 
@@ -128,6 +129,7 @@ export function invocationRoutes(deps: InvocationDeps) {
       schema: { summary: 'State, attempts, last error code and the saved envelope of one invocation; ?attempts=true adds the per-attempt records', params: z.object({ jobId: z.string().min(1) }), querystring: z.object({ attempts: z.enum(['true', 'false']).optional() }), response: { 200: statusBody, 404: errorBody, 401: errorBody, 503: errorBody } },
     }, async (req, reply) => {
       const { jobId } = req.params as { jobId: string };
+      if (!isJobId(jobId)) return reply.code(404).send(notAJobId('jobId', jobId));
       const { attempts } = req.query as { attempts?: string };
       const status = await bounded(deps, () => deps.client.status(jobId, { attempts: attempts === 'true' }));
       if (!status) return reply.code(404).send({ error: 'NOT_FOUND', message: `jobId: no invocation ${jobId} (never enqueued, or removed after retention)` });
