@@ -8,6 +8,7 @@ import { json, startUpstream, type Upstream } from '../helpers/upstream.js';
 import { waitFor, waitForJob } from '../helpers/wait.js';
 import { dumpNamespace } from '../helpers/redis.js';
 import { callbackPath, startCallbackSetup, type CallbackSetup } from './setup.js';
+import { enqueueJob } from './enqueue.js';
 
 let s: CallbackSetup;
 let up: Upstream;
@@ -228,6 +229,36 @@ describe('the client\'s complete(token, body)', () => {
       await keyless.close();
     } finally {
       await client.close();
+    }
+  });
+});
+
+describe('the token stays out of Redis and logs', () => {
+  it('a token rendered into the URL path and query is redacted from job logs, errors and log lines', async () => {
+    let token = '';
+    up.handle((req, res) => {
+      token = new URL(req.url, up.url).searchParams.get('t') ?? '';
+      json(res, 503, { busy: true });
+    });
+    const logged = await startCallbackSetup({ LOG_LEVEL: 'debug' });
+    try {
+      const data = waitingJob({
+        request: { method: 'POST', url: `${up.url}/orders/{{ callback.token }}`, query: { t: '{{ callback.token | upcase }}', u: '{{ callback.token }}' }, body: { x: 1 } },
+      });
+      const id = await enqueueJob(logged.h.queue, data);
+      await waitForJob(logged.h.queue, id, 'failed');
+      expect(token).toMatch(/^ICB_/);
+      const raw = token.slice(4);
+      const dump = await dumpNamespace(logged.h.redis, logged.h.ns);
+      const logs = logged.h.logs.join('\n');
+      expect(logs).toContain('attempt');
+      for (const spelling of [raw, raw.toLowerCase(), encodeURIComponent(raw)]) {
+        expect(dump).not.toContain(spelling.slice(0, 40));
+        expect(logs).not.toContain(spelling.slice(0, 40));
+      }
+      expect(dump).toContain('[REDACTED]');
+    } finally {
+      await logged.close();
     }
   });
 });
