@@ -27,6 +27,7 @@ import { opsRoutes } from './api/routes/ops.js';
 import { credentialRoutes } from './api/routes/credentials.js';
 import { createCredentialAdmin } from './auth/index.js';
 import { createOpsEvents, type OpsEvents } from './ops-events/index.js';
+import { registerAuthMetrics } from './auth/metrics.js';
 import { registerDestinationMetrics } from './destinations/metrics.js';
 import { callbackRoutes } from './api/routes/callbacks.js';
 import { createCallbacks } from './callbacks/service.js';
@@ -133,7 +134,7 @@ async function main(): Promise<void> {
   if (cfg.INVOKE_WORKER_ENABLED) {
     opsEvents = createOpsEvents(cfg, logger);
     destinations = createDestinations(cfg, logger, undefined, opsEvents.onDestinationEvent);
-    app = createWorkerApp(cfg, logger, { ...destinations.hooks, observers: [metrics.observe, opsEvents.observer, ...(destinations.hooks.observers ?? [])] });
+    app = createWorkerApp(cfg, logger, { ...destinations.hooks, observers: [metrics.observe, opsEvents.observer, ...(destinations.hooks.observers ?? [])], auth: { onTokenRequest: registerAuthMetrics(metrics.registry) } });
     sources.inFlight = app.inFlight;
     await checkEvictionPolicy(app.redis, logger);
     logger.info({ queue: cfg.INVOKE_QUEUE, prefix: cfg.BULLMQ_PREFIX, concurrency: cfg.INVOKE_CONCURRENCY }, 'worker started');
