@@ -22,7 +22,7 @@
  * the entry again, so the engine's own transition should be idempotent too (keyed by eventId).
  *
  * Run it against a local worker:  npx tsx examples/engine-consumer.ts
- * (REDIS_URL, INVOKE_EVENTS_STREAM, INVOKE_CTX_PREFIX as for the worker; ENGINE_GROUP)
+ * (REDIS_URL, INVOKE_EVENTS_STREAM, INVOKE_CTX_PREFIX as for the worker; ENGINE_GROUP, ENGINE_SEEN_PREFIX)
  */
 import { Redis } from 'ioredis';
 import { hostname } from 'node:os';
@@ -148,6 +148,7 @@ if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) 
     ...(env.INVOKE_EVENTS_STREAM ? { stream: env.INVOKE_EVENTS_STREAM } : {}),
     ...(env.INVOKE_CTX_PREFIX ? { ctxPrefix: env.INVOKE_CTX_PREFIX } : {}),
     ...(env.ENGINE_GROUP ? { group: env.ENGINE_GROUP } : {}),
+    ...(env.ENGINE_SEEN_PREFIX ? { seenPrefix: env.ENGINE_SEEN_PREFIX } : {}),
     blockMs: 1000,
     onEvent: async (e, saved) => console.log(`${e.type} run=${e.runId} step=${e.stepId} ${e.variable}=${JSON.stringify(saved?.body ?? null)}${e.errorCode ? ` (${e.errorCode})` : ''}`),
     onError: (err, id) => console.error(`entry ${id} left pending: ${(err as Error).message}`),

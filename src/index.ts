@@ -6,7 +6,7 @@ export { ERROR_CODES, RETRYABLE_STATUSES, retryPolicy, InvokeError, type ErrorCo
 export { idempotencyKey, parseIdempotencyKey } from './contract/idempotency.js';
 export { BACKOFF_TYPE } from './queue/backoff.js';
 export { JOB_NAME } from './queue/job-options.js';
-export { createInvokeClient, defaultJobOptions, type InvokeClient, type InvokeClientOptions, type EnqueueResult, type JobOptions } from './client/create-invoke-client.js';
+export { createInvokeClient, defaultJobOptions, type InvokeClient, type InvokeClientOptions, type EnqueueResult, type JobOptions, type CompleteResult } from './client/create-invoke-client.js';
 export type { InvocationStatus } from './client/status.js';
 export { InvalidJobError, parseJob, type JobIssue } from './contract/invalid-job.js';
 export type { DryRunResult, DryRunInput } from './dry-run/dry-run.js';

@@ -26,6 +26,7 @@ import { dashboardRoutes } from './api/routes/dashboard.js';
 import { opsRoutes } from './api/routes/ops.js';
 import { credentialRoutes } from './api/routes/credentials.js';
 import { createCredentialAdmin } from './auth/index.js';
+import { registerAuthMetrics } from './auth/metrics.js';
 import { registerDestinationMetrics } from './destinations/metrics.js';
 import { callbackRoutes } from './api/routes/callbacks.js';
 import { createCallbacks } from './callbacks/service.js';
@@ -130,7 +131,7 @@ async function main(): Promise<void> {
   let destinations: Destinations | undefined;
   if (cfg.INVOKE_WORKER_ENABLED) {
     destinations = createDestinations(cfg, logger);
-    app = createWorkerApp(cfg, logger, { ...destinations.hooks, observers: [metrics.observe, ...(destinations.hooks.observers ?? [])] });
+    app = createWorkerApp(cfg, logger, { ...destinations.hooks, observers: [metrics.observe, ...(destinations.hooks.observers ?? [])], auth: { onTokenRequest: registerAuthMetrics(metrics.registry) } });
     sources.inFlight = app.inFlight;
     await checkEvictionPolicy(app.redis, logger);
     logger.info({ queue: cfg.INVOKE_QUEUE, prefix: cfg.BULLMQ_PREFIX, concurrency: cfg.INVOKE_CONCURRENCY }, 'worker started');

@@ -7,6 +7,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Config } from '../config.js';
+import { requireLoopbackHost } from './guards.js';
 
 const digest = (s: string) => createHash('sha256').update(s).digest();
 
@@ -33,7 +34,7 @@ export const PUBLIC_PREFIX = '/v1/callbacks/';
 
 export function registerAuth(app: FastifyInstance, cfg: Config): void {
   const token = cfg.INVOKE_API_TOKEN;
-  if (!token) return;
+  if (!token) return requireLoopbackHost(app);
   app.addHook('onRequest', async (req, reply) => {
     const path = req.url.split('?')[0]!;
     if (PUBLIC_PATHS.has(path) || (cfg.INVOKE_METRICS_PUBLIC && path === '/metrics')) return;

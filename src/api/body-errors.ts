@@ -4,6 +4,7 @@
  * content type is expected. fastify's own parser does the parsing (with its prototype-poisoning
  * checks); this only explains its refusals.
  */
+import { jsonDeeperThan, MAX_JSON_DEPTH } from './guards.js';
 import type { FastifyInstance, FastifyError, FastifyRequest } from 'fastify';
 
 export class BodyError extends Error {
@@ -84,6 +85,9 @@ export function explainJsonBodies(app: FastifyInstance): void {
   const parse = app.getDefaultJsonParser('error', 'error');
   app.removeContentTypeParser('application/json');
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (req, body, done) => {
+    if (jsonDeeperThan(body as string, MAX_JSON_DEPTH)) {
+      return done(new BodyError(400, 'JSON_TOO_DEEP', `body nests arrays or objects more than ${MAX_JSON_DEPTH} levels deep (the limit)`), undefined);
+    }
     parse(req, body as string, (err: Error | null, value?: unknown) => {
       if (err && (err as FastifyError).code === 'FST_ERR_CTP_INVALID_JSON_BODY') return done(explainInvalidJson(body as string), undefined);
       done(err, value);

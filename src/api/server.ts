@@ -34,7 +34,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   }
   const app = Fastify({ loggerInstance: deps.logger.child({ component: 'api' }) as FastifyBaseLogger, logController: new LogController({ disableRequestLogging: true }), bodyLimit: cfg.INVOKE_API_BODY_LIMIT_BYTES,
     // Callback tokens carry their (encrypted) jobId: up to a few KB for long run and step ids.
-    maxParamLength: MAX_TOKEN_CHARS }).withTypeProvider<ZodTypeProvider>();
+    routerOptions: { maxParamLength: MAX_TOKEN_CHARS } }).withTypeProvider<ZodTypeProvider>();
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   explainJsonBodies(app as unknown as FastifyInstance);

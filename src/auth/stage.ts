@@ -15,7 +15,7 @@
  */
 import type { InvokeJob } from '../contract/job.js';
 import { InvokeError } from '../contract/errors.js';
-import type { Credential } from '../contract/credential.js';
+import type { AuthUse, Credential } from '../contract/credential.js';
 import { hostMatches } from '../http/egress.js';
 import type { HttpClient, HttpResult, SendOptions } from '../http/call.js';
 import type { RenderedRequest } from '../template/render.js';
@@ -24,16 +24,6 @@ import { redactAnswer } from './redact.js';
 import type { ResolveCredential, ResolvedCredential } from './resolve.js';
 import type { HeldToken, TokenCache } from './token-cache.js';
 
-/** What the dry run may show of the credential used: never a secret or a token. */
-export interface AuthUse {
-  credential: string;
-  source: 'platform' | 'tenant';
-  type: Credential['type'];
-  /** OAuth2 only: whether a token was obtained, and whether from the shared cache. */
-  token?: 'obtained' | 'cached';
-  /** OAuth2 only: the partner answered 401 and the call was sent again with a new token. */
-  retriedAfter401?: boolean;
-}
 
 export interface AuthStageDeps {
   http: Pick<HttpClient, 'send'>;
@@ -45,6 +35,8 @@ export interface AuthStageDeps {
 }
 
 type AuthJob = Pick<InvokeJob, 'tenantId'> & { request: Pick<InvokeJob['request'], 'auth'> };
+
+export type { AuthUse };
 
 export function createAuthStage(deps: AuthStageDeps) {
   const now = deps.now ?? (() => Math.floor(Date.now() / 1000));
@@ -67,6 +59,7 @@ export function createAuthStage(deps: AuthStageDeps) {
     if (!tokens) throw new InvokeError('AUTH_ERROR', `credential ${resolved.name}: OAuth2 tokens need INVOKE_SECRETS_KEY (they are kept encrypted)`, { retryable: false });
     const ref = { scope: resolved.scope, credential: resolved.credential };
     const bearer = (t: HeldToken) => withHeaders(req, { authorization: `Bearer ${t.value}` });
+    use.token = 'failed';
     let held = await tokens.get(ref);
     use.token = held.fetched ? 'obtained' : 'cached';
     const first = await deps.http.send(bearer(held), opts);
@@ -74,21 +67,26 @@ export function createAuthStage(deps: AuthStageDeps) {
     if (first.status !== 401) return redactAnswer(first, [held.value]);
     await tokens.invalidate(ref, held);
     const refused = held.value;
+    use.token = 'failed';
     held = await tokens.get(ref);
     use.token = 'obtained';
     use.retriedAfter401 = true;
     return redactAnswer(await deps.http.send(bearer(held), opts), [held.value, refused]);
   }
 
-  /** Sends the request with the job's credential applied; reports which one was used. */
-  async function sendReporting(job: AuthJob, req: RenderedRequest, opts: SendOptions): Promise<{ res: HttpResult; use: AuthUse | undefined }> {
+  /**
+   * Sends the request with the job's credential applied. `report` gets the credential as soon as
+   * it is resolved (the dry run shows it even when the token request then fails).
+   */
+  async function sendReporting(job: AuthJob, req: RenderedRequest, opts: SendOptions, report?: (use: AuthUse) => void): Promise<{ res: HttpResult; use: AuthUse | undefined }> {
     const name = job.request.auth?.credential;
     if (name === undefined) return { res: await deps.http.send(req, opts), use: undefined };
     const resolved = await deps.resolve(job.tenantId, name);
-    const url = opts.url ?? new URL(req.url);
-    bind(resolved, url);
     const c = resolved.credential;
     const use: AuthUse = { credential: name, source: resolved.source, type: c.type };
+    report?.(use);
+    const url = opts.url ?? new URL(req.url);
+    bind(resolved, url);
     switch (c.type) {
       case 'basic': {
         const value = Buffer.from(`${c.username}:${c.password}`).toString('base64');

@@ -103,7 +103,7 @@ export function createTokenCache(opts: TokenCacheOptions) {
       } catch (err) {
         const e = err instanceof InvokeError ? err : new InvokeError('AUTH_ERROR', 'token request failed', { retryable: true });
         opts.onRequest?.({ scope: ref.scope, outcome: e.retryable ? 'failed' : 'refused' });
-        const failure = { owner, message: e.message.slice(e.code.length + 2), retryable: e.retryable, ...(e.retryAfterMs !== undefined ? { retryAfterMs: e.retryAfterMs } : {}) };
+        const failure = { owner, message: e.detail, retryable: e.retryable, ...(e.retryAfterMs !== undefined ? { retryAfterMs: e.retryAfterMs } : {}) };
         await redis.set(k.error, sealer.seal(JSON.stringify(failure), k.error), 'PX', FAILURE_TTL_MS);
         throw e;
       }

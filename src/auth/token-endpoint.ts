@@ -93,7 +93,7 @@ function statusFailure(res: HttpResult, code: string | undefined, where: string,
 /** Our own network errors keep their verdict (a timeout is retried, a blocked URL is not). */
 function networkFailure(err: unknown, where: string): InvokeError {
   if (!isInvokeError(err)) return new InvokeError('AUTH_ERROR', `${where}: request failed (${(err as Error)?.name ?? 'unknown'})`, { retryable: true });
-  const detail = err.message.slice(err.code.length + 2);
+  const detail = err.detail;
   return new InvokeError('AUTH_ERROR', `${where}: ${err.code} (${detail})`, { retryable: err.retryable });
 }
 

@@ -7,7 +7,7 @@
  * wait at once (docs/benchmarks.md):
  *   s   state: c calling (the call is being made; an early callback may be kept in b),
  *       w waiting, d done (completed), t timed out, h held (timed out, onFailure hold),
- *       x discarded
+ *       x discarded, p finishing (Redis Cluster only: decided, writes pending; see DECIDE)
  *   g   generation of the token (an operator's retry bumps it)
  *   ts  BullMQ's timestamp of the job: a later enqueue of the same id is another step
  *   dl  deadline (ms); j the job (JSON); m the call's status, headers, attempts, duration (JSON)
@@ -71,6 +71,7 @@ end
 local rg = tonumber(redis.call('HGET', KEYS[1], 'g'))
 if g < rg then return 'gone' end
 if g > rg then return 'unknown' end
+if s == 'p' then s = redis.call('HGET', KEYS[1], 'pf') end
 if s == 'w' then return 'waiting' end
 if s == 'd' then return 'repeat' end
 if s == 'c' then
@@ -132,3 +133,38 @@ redis.call('HDEL', KEYS[1], 'b', 'ca', 'dl', 'm')
 redis.call('PEXPIREAT', KEYS[1], ARGV[3])
 redis.call('ZREM', KEYS[2], ARGV[2])
 return {'ok', tostring(g), j}`;
+
+/**
+ * Redis Cluster, step 1 of 2: the same decision as SETTLE, but the run's context and the stream
+ * live in other slots, so the writes cannot be in this script. The step becomes p (finishing,
+ * the final state in pf, the writes to make in pw) and is due again in a while: if the process
+ * dies before FINALIZE, the sweeper makes the writes again (at least once, same eventId).
+ * KEYS record, deadlines. ARGV g, allowed, due-by, new state, member, pending JSON, retry-at.
+ */
+export const DECIDE = `
+local s = redis.call('HGET', KEYS[1], 's')
+if not s then return 'missing' end
+if redis.call('HGET', KEYS[1], 'g') ~= ARGV[1] then return 'gen' end
+if not string.find(ARGV[2], s, 1, true) then
+  if s == 'p' then return redis.call('HGET', KEYS[1], 'pf') end
+  return s
+end
+if ARGV[3] ~= '' then
+  if tonumber(redis.call('HGET', KEYS[1], 'dl')) > tonumber(ARGV[3]) then return 'notdue' end
+  if redis.call('HEXISTS', KEYS[1], 'b') == 1 then return 'notdue' end
+end
+redis.call('HSET', KEYS[1], 's', 'p', 'pf', ARGV[4], 'pw', ARGV[6])
+redis.call('ZADD', KEYS[2], ARGV[7], ARGV[5])
+return 'ok'`;
+
+/** Redis Cluster, step 2 of 2, after the writes. KEYS record, deadlines. ARGV member, keep job, expireAt. */
+export const FINALIZE = `
+local s = redis.call('HGET', KEYS[1], 's')
+if s ~= 'p' then return s or 'missing' end
+local f = redis.call('HGET', KEYS[1], 'pf')
+redis.call('HSET', KEYS[1], 's', f)
+redis.call('HDEL', KEYS[1], 'pf', 'pw')
+if ARGV[2] ~= '1' then redis.call('HDEL', KEYS[1], 'j', 'm', 'b', 'ca', 'dl') end
+redis.call('PEXPIREAT', KEYS[1], ARGV[3])
+if f == 'h' then redis.call('ZADD', KEYS[2], 'inf', ARGV[1]) else redis.call('ZREM', KEYS[2], ARGV[1]) end
+return 'ok'`;

@@ -12,10 +12,12 @@ import type { Envelope } from '../contract/envelope.js';
 import { MAX_WAIT_MS, type InvokeJob } from '../contract/job.js';
 import { buildEvent, eventFields } from '../events/continuation.js';
 import { contextKey } from '../store/context.js';
+import { createResultWriter, type WriteResult } from '../store/result-writer.js';
+import type { ContinuationEvent } from '../contract/event.js';
 import { parseJsonOrText } from '../lib/json.js';
 import type { RedisClient } from '../redis.js';
 import { completedEnvelope, discardedEnvelope, metaOf, timeoutEnvelope, type CallMeta } from './envelopes.js';
-import { createCallbackStore, type StepState, type WaitRecord } from './store.js';
+import { createCallbackStore, type Settlement, type StepState, type WaitRecord } from './store.js';
 import { openToken, sealToken, tokenKeysFrom, type CallbackClaim } from './token.js';
 
 export type CallbacksConfig = Pick<Config, 'INVOKE_QUEUE' | 'BULLMQ_PREFIX' | 'INVOKE_CTX_PREFIX' | 'INVOKE_CTX_TTL_SECONDS' |
@@ -35,8 +37,11 @@ export type CallbackResult = 'first' | 'repeat' | 'gone' | 'unknown';
 /** What an operator action did: done, or why not (the step's state, not found, ...). */
 export type StepActionResult = { done: true } | { done: false; reason: string };
 
-const STATE_NAMES: Record<StepState, string> = { c: 'calling', w: 'waiting', d: 'completed', t: 'timed out', h: 'held', x: 'discarded' };
+const STATE_NAMES: Record<StepState, string> = { c: 'calling', w: 'waiting', d: 'completed', t: 'timed out', h: 'held', x: 'discarded', p: 'finishing' };
 export const stateName = (s: string) => STATE_NAMES[s as StepState] ?? s;
+
+/** Cluster: the writes a decided step still needs (kept in the record until made). */
+interface Pending { runId: string; variable: string; envelope: Envelope; event: ContinuationEvent | undefined; keepJob: boolean; expireAt: number }
 
 type Ending =
   | { kind: 'callback'; body: unknown; at: string; allowed: string }
@@ -47,6 +52,16 @@ export function createCallbacks(cfg: CallbacksConfig, redis: RedisClient, clock:
   const keys = tokenKeysFrom(cfg);
   const store = createCallbackStore(redis, { prefix: cfg.BULLMQ_PREFIX, queue: cfg.INVOKE_QUEUE });
   const publicBase = cfg.INVOKE_PUBLIC_URL?.replace(/\/+$/, '');
+  let writer: WriteResult | undefined;
+
+  /** Cluster: save, then emit (result-writer's order), then mark the step finished. */
+  async function finishPending(jobId: string, p: Pending): Promise<void> {
+    if (p.event) {
+      writer ??= createResultWriter(redis, cfg);
+      await writer({ runId: p.runId, variable: p.variable, envelope: p.envelope, event: p.event });
+    }
+    await store.finalize(jobId, p.keepJob, p.expireAt);
+  }
 
   /** Applies one ending to the record as read; the SETTLE script's reply ('ok' or why not). */
   async function settle(jobId: string, rec: WaitRecord, ending: Ending): Promise<string> {
@@ -58,7 +73,7 @@ export function createCallbacks(cfg: CallbacksConfig, redis: RedisClient, clock:
       : ending.kind === 'timeout' ? timeoutEnvelope(job, meta, new Date(now))
       : discardedEnvelope(job, meta, rec.state === 'h', new Date(now));
     const event = buildEvent(job, jobId, envelope);
-    return store.settle({
+    const settlement: Settlement = {
       jobId, gen: rec.gen,
       allowed: ending.kind === 'callback' ? ending.allowed : ending.kind === 'timeout' ? 'w' : 'wh',
       dueBy: ending.kind === 'timeout' ? ending.now : undefined,
@@ -68,7 +83,13 @@ export function createCallbacks(cfg: CallbacksConfig, redis: RedisClient, clock:
       emit: hold ? undefined : { stream: cfg.INVOKE_EVENTS_STREAM, maxLen: cfg.INVOKE_EVENTS_MAXLEN, fields: eventFields(event) },
       expireAt: hold ? now + cfg.INVOKE_RETAIN_FAILED_SECONDS * 1000 : Math.max(rec.ts + HORIZON_MS, now + DAY_MS),
       keepJob: hold,
-    });
+    };
+    if (!store.cluster) return store.settle(settlement);
+    const pending: Pending = { runId: job.runId, variable: job.save.variable, envelope, event: hold ? undefined : event, keepJob: hold, expireAt: settlement.expireAt };
+    const reply = await store.decide(settlement, JSON.stringify(pending), now);
+    // Decided: the writes follow; if they fail the sweeper makes them again (the step is due).
+    if (reply === 'ok') await finishPending(jobId, pending).catch(() => undefined);
+    return reply;
   }
 
   /**
@@ -79,7 +100,8 @@ export function createCallbacks(cfg: CallbacksConfig, redis: RedisClient, clock:
     const rec = await store.read(jobId);
     if (!rec) return 'gone';
     if (gen !== undefined && rec.gen !== gen) return rec.gen > gen ? 'gone' : 'unknown';
-    if (!allowed.includes(rec.state)) return rec.state === 'd' ? 'repeat' : 'gone';
+    const state = rec.state === 'p' ? rec.finalState : rec.state;
+    if (!state || !allowed.includes(state)) return state === 'd' ? 'repeat' : 'gone';
     const early = rec.earlyBody !== undefined;
     const reply = await settle(jobId, rec, early ? { kind: 'callback', body: parseJsonOrText(rec.earlyBody!), at: rec.earlyAt!, allowed } : { kind: 'callback', body, at, allowed });
     if (reply === 'ok') return early ? 'repeat' : 'first';
@@ -130,6 +152,7 @@ export function createCallbacks(cfg: CallbacksConfig, redis: RedisClient, clock:
       const due = await store.due(now, limit);
       await Promise.all(due.map(async (jobId) => {
         const rec = await store.read(jobId);
+        if (rec?.state === 'p' && rec.pending) return finishPending(jobId, JSON.parse(rec.pending) as Pending);
         if (!rec || rec.state !== 'w') return void (await store.forget(jobId));
         if (rec.earlyBody !== undefined) await completeWaiting(jobId, rec.gen, undefined, '');
         else await settle(jobId, rec, { kind: 'timeout', now });

@@ -4,10 +4,10 @@
  * so with a hash-tagged BULLMQ_PREFIX ({bull}) a record and the deadline set sit in one
  * Cluster slot, as the scripts require.
  */
-import type { RedisClient } from '../redis.js';
-import { ARM, CALLBACK, RETRY, SETTLE } from './scripts.js';
+import { isCluster, type RedisClient } from '../redis.js';
+import { ARM, CALLBACK, DECIDE, FINALIZE, RETRY, SETTLE } from './scripts.js';
 
-export type StepState = 'c' | 'w' | 'd' | 't' | 'h' | 'x';
+export type StepState = 'c' | 'w' | 'd' | 't' | 'h' | 'x' | 'p';
 
 export interface WaitRecord {
   state: StepState;
@@ -18,6 +18,9 @@ export interface WaitRecord {
   meta: string | undefined;
   earlyBody: string | undefined;
   earlyAt: string | undefined;
+  /** Cluster only: the writes still to make for a decided step (JSON), and its final state. */
+  pending: string | undefined;
+  finalState: StepState | undefined;
 }
 
 export interface CallbackKeys { prefix: string; queue: string }
@@ -43,13 +46,21 @@ type Scripts = {
   invokeCbCallback(rec: string, ...args: (string | number)[]): Promise<CallbackReply>;
   invokeCbSettle(rec: string, zset: string, ctx: string, stream: string, ...args: (string | number)[]): Promise<string>;
   invokeCbRetry(rec: string, zset: string, ...args: (string | number)[]): Promise<string[]>;
+  invokeCbDecide(rec: string, zset: string, ...args: (string | number)[]): Promise<string>;
+  invokeCbFinalize(rec: string, zset: string, ...args: (string | number)[]): Promise<string>;
 };
+
+/** How long a decided step waits for its writes before the sweeper makes them (Cluster). */
+const PENDING_RETRY_MS = 30_000;
 
 export function createCallbackStore(redis: RedisClient, keys: CallbackKeys) {
   redis.defineCommand('invokeCbArm', { numberOfKeys: 2, lua: ARM });
   redis.defineCommand('invokeCbCallback', { numberOfKeys: 1, lua: CALLBACK });
   redis.defineCommand('invokeCbSettle', { numberOfKeys: 4, lua: SETTLE });
   redis.defineCommand('invokeCbRetry', { numberOfKeys: 2, lua: RETRY });
+  redis.defineCommand('invokeCbDecide', { numberOfKeys: 2, lua: DECIDE });
+  redis.defineCommand('invokeCbFinalize', { numberOfKeys: 2, lua: FINALIZE });
+  const cluster = isCluster(redis);
   const lua = redis as unknown as Scripts;
   const base = `${keys.prefix}:${keys.queue}:cb`;
   const recordKey = (jobId: string) => `${base}:${jobId}`;
@@ -73,6 +84,17 @@ export function createCallbackStore(redis: RedisClient, keys: CallbackKeys) {
       return lua.invokeCbCallback(recordKey(jobId), a.gen, a.ts, a.body, a.at, a.expireAt, a.now);
     },
 
+    /** Cluster: the context and stream are in other slots, so settling is decide, write, finalize. */
+    cluster,
+
+    decide(s: Settlement, pending: string, now: number): Promise<string> {
+      return lua.invokeCbDecide(recordKey(s.jobId), deadlines, s.gen, s.allowed, s.dueBy ?? '', s.newState, s.jobId, pending, now + PENDING_RETRY_MS);
+    },
+
+    finalize(jobId: string, keepJob: boolean, expireAt: number): Promise<string> {
+      return lua.invokeCbFinalize(recordKey(jobId), deadlines, jobId, keepJob ? '1' : '0', expireAt);
+    },
+
     settle(s: Settlement): Promise<string> {
       const rec = recordKey(s.jobId);
       return lua.invokeCbSettle(
@@ -93,7 +115,7 @@ export function createCallbackStore(redis: RedisClient, keys: CallbackKeys) {
       return {
         state: h.s as StepState, gen: Number(h.g), ts: Number(h.ts),
         deadline: h.dl === undefined ? undefined : Number(h.dl),
-        job: h.j, meta: h.m, earlyBody: h.b, earlyAt: h.ca,
+        job: h.j, meta: h.m, earlyBody: h.b, earlyAt: h.ca, pending: h.pw, finalState: h.pf as StepState | undefined,
       };
     },
 

@@ -19,6 +19,7 @@ import type { InvokeJob, InvokeJobInput } from '../contract/job.js';
 import { BACKOFF_TYPE } from '../queue/backoff.js';
 import { JOB_NAME, retention } from '../queue/job-options.js';
 import { readStatus, type InvocationStatus } from './status.js';
+import { createCallbacks, type Callbacks } from '../callbacks/service.js';
 import { FAIR_DELAY_MS } from '../fair/scripts.js';
 import { defineFairCommands, fairKeys, queueIntake } from '../fair/store.js';
 
@@ -42,7 +43,19 @@ export interface InvokeClientOptions {
    * adds straight to BullMQ's FIFO. A job given a `delay` always skips the index.
    */
   fairShare?: boolean;
+  /** For complete(): the workers' INVOKE_CALLBACK_KEY (or INVOKE_SECRETS_KEY, from which it is derived). */
+  callbackKey?: string;
+  secretsKey?: string;
+  /** For complete(): the continuation stream, default journey:continuations (INVOKE_EVENTS_STREAM). */
+  eventsStream?: string;
 }
+
+/**
+ * What complete() did, as POST /v1/callbacks/{token} answers it: accepted (202, the step
+ * completes, or will as soon as its call's result is saved), repeat (200, nothing changed),
+ * unknown (404, not a token of ours), gone (410, timed out, discarded or superseded).
+ */
+export type CompleteResult = 'accepted' | 'repeat' | 'unknown' | 'gone';
 
 /** BullMQ job options a caller may set; the jobId is always derived from the idempotency key. */
 export type JobOptions = Omit<JobsOptions, 'jobId' | 'parent' | 'repeat' | 'deduplication' | 'debounce'>;
@@ -79,6 +92,15 @@ export function createInvokeClient(opts: InvokeClientOptions = {}) {
   if (!opts.connection) connection.on('error', onError);
   const base = { ...defaultJobOptions(), ...opts.jobOptions };
   const ctxPrefix = opts.ctxPrefix ?? DEFAULTS.INVOKE_CTX_PREFIX;
+  let cb: Callbacks | undefined;
+  const callbacks = (): Callbacks => {
+    if (!opts.callbackKey && !opts.secretsKey) throw new Error('complete(): pass callbackKey (the workers\' INVOKE_CALLBACK_KEY) to createInvokeClient');
+    cb ??= createCallbacks({
+      ...DEFAULTS, INVOKE_QUEUE: queue.name, BULLMQ_PREFIX: opts.prefix ?? DEFAULTS.BULLMQ_PREFIX, INVOKE_CTX_PREFIX: ctxPrefix,
+      INVOKE_EVENTS_STREAM: opts.eventsStream ?? DEFAULTS.INVOKE_EVENTS_STREAM, INVOKE_CALLBACK_KEY: opts.callbackKey, INVOKE_SECRETS_KEY: opts.secretsKey,
+    }, connection);
+    return cb;
+  };
   const fair = fairKeys(opts.prefix ?? DEFAULTS.BULLMQ_PREFIX, queue.name);
 
   async function addAll(jobs: InvokeJob[], overrides: JobOptions | undefined): Promise<EnqueueResult[]> {
@@ -142,6 +164,14 @@ export function createInvokeClient(opts: InvokeClientOptions = {}) {
     /** State, attempts, last error code and (when finished) the saved envelope; null if unknown. */
     status(jobId: string, opts?: { attempts?: boolean }): Promise<InvocationStatus | null> {
       return readStatus(queue, ctxPrefix, jobId, opts);
+    },
+    /**
+     * Completes a waiting step (contract 6.5) for engines that receive the partner's callback on
+     * their own endpoint: the same rules as POST /v1/callbacks/{token}, exactly once.
+     */
+    async complete(token: string, body: unknown): Promise<CompleteResult> {
+      const result = await callbacks().complete(token, body);
+      return result === 'first' ? 'accepted' : result;
     },
     async close(): Promise<void> {
       await queue.close();

@@ -87,6 +87,18 @@ export type BasicCredential = z.output<typeof basicCredentialSchema>;
 export type HmacCredential = z.output<typeof hmacCredentialSchema>;
 export type CredentialType = Credential['type'];
 
+/** What the dry run shows of the credential a call used (docs/auth.md): never a secret or a token. */
+export const authUseSchema = z.object({
+  credential: z.string(),
+  source: z.enum(['platform', 'tenant']),
+  type: z.enum(['oauth2_client_credentials', 'basic', 'hmac']),
+  /** OAuth2 only: a token was requested now, came from the shared cache, or could not be had. */
+  token: z.enum(['obtained', 'cached', 'failed']).optional(),
+  /** OAuth2 only: the partner answered 401 and the call was sent again with a new token. */
+  retriedAfter401: z.boolean().optional(),
+});
+export type AuthUse = z.output<typeof authUseSchema>;
+
 /** The values of a credential that are secret (for scrubbers): never logged, shown or stored in clear. */
 export function credentialSecrets(c: Credential): string[] {
   switch (c.type) {

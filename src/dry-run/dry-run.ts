@@ -32,6 +32,7 @@ import { buildScope, needsContext } from '../template/scope.js';
 import { createScrubber, type Scrub } from '../template/secrets.js';
 import { fromError, fromResponse, toEnvelope, type Outcome } from '../worker/outcome.js';
 import { maskRequest, type ShownRequest } from './mask.js';
+import { createAuth, type Auth, type AuthUse } from '../auth/index.js';
 
 /** Job data plus, optionally, the `context` templates should see (skips the Redis read). */
 export const dryRunInputSchema = invokeJobSchema.extend({ context: z.record(z.string(), z.unknown()).optional() });
@@ -40,6 +41,8 @@ export type DryRunInput = InvokeJobInput & { context?: Record<string, unknown> }
 export interface DryRunResult {
   /** What was (or would have been) sent, secrets masked; null when rendering failed. */
   request: ShownRequest | null;
+  /** The credential request.auth used (docs/auth.md): name, source, type, token obtained or cached; never a secret. */
+  auth?: AuthUse | null;
   /** The envelope the worker would save for this attempt (attempts: 1). */
   envelope: Envelope;
 }
@@ -95,19 +98,25 @@ export function createDryRun(cfg: Config, opts: DryRunOptions = {}) {
     return undefined;
   }
 
-  async function attempt(job: InvokeJob, context: Record<string, unknown>): Promise<{ outcome: Outcome; sent: RenderedRequest | null }> {
+  let auth: Auth | undefined;
+  const authFor = () => (auth ??= createAuth(cfg, redis(), http));
+
+  async function attempt(job: InvokeJob, context: Record<string, unknown>): Promise<{ outcome: Outcome; sent: RenderedRequest | null; used: AuthUse | undefined }> {
     let sent: RenderedRequest | null = null;
+    let used: AuthUse | undefined;
     try {
       const { rendered, usedSecrets } = render(job, context);
       sent = rendered;
       const held = await heldBack(rendered.url);
-      if (held) return { outcome: fromError(held), sent };
-      const res = await http.send(rendered, { usedSecrets, ...(opts.dnsLookup ? { dnsLookup: opts.dnsLookup } : {}) });
-      return { outcome: fromResponse(res, job, limits), sent };
+      if (held) return { outcome: fromError(held), sent, used };
+      const sendOpts = { usedSecrets, ...(opts.dnsLookup ? { dnsLookup: opts.dnsLookup } : {}) };
+      // The same auth stage as the worker: the same token cache, so a test call takes no token of its own when one is kept.
+      const res = job.request.auth ? (await authFor().stage.sendReporting(job, rendered, sendOpts, (u) => (used = u))).res : await http.send(rendered, sendOpts);
+      return { outcome: fromResponse(res, job, limits), sent, used };
     } catch (err) {
       // Only our errors become envelopes; anything else is a bug and must not leak its message.
       if (!isInvokeError(err)) throw new Error(`dry run failed (${(err as Error)?.name ?? 'unknown'})`);
-      return { outcome: fromError(scrubError(err, scrub)), sent };
+      return { outcome: fromError(scrubError(err, scrub)), sent, used };
     }
   }
 
@@ -116,9 +125,9 @@ export function createDryRun(cfg: Config, opts: DryRunOptions = {}) {
     if (!parsed.success) throw InvalidJobError.fromZod(parsed.error);
     const { context, ...job } = parsed.data;
     const started = performance.now();
-    const { outcome, sent } = await attempt(job, await contextFor(job, context));
+    const { outcome, sent, used } = await attempt(job, await contextFor(job, context));
     const envelope = toEnvelope(outcome, 1, performance.now() - started, idempotencyKey(job));
-    const result: DryRunResult = { request: sent ? maskRequest(sent, cfg.INVOKE_USER_AGENT) : null, envelope };
+    const result: DryRunResult = { request: sent ? maskRequest(sent, cfg.INVOKE_USER_AGENT) : null, ...(job.request.auth ? { auth: used ? { ...used } : null } : {}), envelope };
     // Last line of defence: a partner echoing a secret back must not show it to the editor.
     return JSON.parse(scrub(JSON.stringify(result))) as DryRunResult;
   }

@@ -25,6 +25,6 @@ export function secretsScope(secrets: ReadonlyMap<string, Secret>, refs: SecretR
 /** A scrubber that knows every configured secret; add() more (tenant secrets) as they load. */
 export function createScrubber(secrets: ReadonlyMap<string, Secret>): Scrubber {
   // Callback tokens are capabilities too (a template may put one in a URL that gets logged).
-  const tokens = (text: string) => (text.includes('icb_') || /icb_/i.test(text) ? text.replace(TOKEN_PATTERN, REDACTED) : text);
+  const tokens = (text: string) => (/icb_/i.test(text) ? text.replace(TOKEN_PATTERN, REDACTED) : text);
   return scrubberOf([...secrets.values()].map((s) => s.value), [tokens]);
 }

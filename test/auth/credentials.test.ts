@@ -109,3 +109,18 @@ describe('token lifetime and sealing', () => {
     expect(createSealer(next, [KEY]).open(sealed, 'k1')).toBe('tok-abc');
   });
 });
+
+describe('token metrics', () => {
+  it('count token requests per credential and outcome, with bounded labels', async () => {
+    const { Registry } = await import('prom-client');
+    const { registerAuthMetrics } = await import('../../src/auth/metrics.js');
+    const registry = new Registry();
+    const observe = registerAuthMetrics(registry);
+    observe({ scope: 'platform:CRM', outcome: 'issued' });
+    observe({ scope: 'platform:CRM', outcome: 'issued' });
+    observe({ scope: 'tenant:acme:ERP', outcome: 'refused' });
+    const text = await registry.metrics();
+    expect(text).toContain('invoke_auth_token_requests_total{credential="platform:CRM",outcome="issued"} 2');
+    expect(text).toContain('invoke_auth_token_requests_total{credential="tenant:acme:ERP",outcome="refused"} 1');
+  });
+});

@@ -9,6 +9,7 @@ import { jobData, startHarness, type Harness } from '../helpers/harness.js';
 import { dumpNamespace } from '../helpers/redis.js';
 import { waitFor, waitForJob } from '../helpers/wait.js';
 import { startTokenServer, type TokenServer } from './token-server.js';
+import type { TokenEvent } from '../../src/auth/index.js';
 
 const KEY = randomBytes(32).toString('base64');
 const NAMES = ['MAIN', 'REVOKE', 'DENY', 'SHORT', 'NOEXP', 'WRONG', 'FLAKY', 'LIMITED', 'SLOW', 'DOWN', 'SKEW', 'STORM'] as const;
@@ -16,6 +17,8 @@ type Name = (typeof NAMES)[number];
 const servers = {} as Record<Name, TokenServer>;
 const clientSecrets = {} as Record<Name, string>;
 let h: Harness;
+/** What the metrics counter sees (auth/metrics.ts is fed by the same callback in main.ts). */
+const tokenEvents: TokenEvent[] = [];
 const fast = { attempts: 3, backoff: { type: 'fixed', delay: 30 } };
 
 beforeAll(async () => {
@@ -32,7 +35,7 @@ beforeAll(async () => {
     const clientSecret = name === 'WRONG' ? 'not-the-client-secret' : clientSecrets[name];
     env[`INVOKE_CREDENTIAL_${name}`] = JSON.stringify({ type: 'oauth2_client_credentials', hosts: ['127.0.0.1'], tokenUrl: servers[name].tokenUrl, clientId: 'client-1', clientSecret, scope: 'loyalty:read' });
   }
-  h = await startHarness(env);
+  h = await startHarness(env, { auth: { onTokenRequest: (e) => tokenEvents.push(e) } });
 });
 
 afterAll(async () => {
@@ -56,6 +59,7 @@ describe('tokens are requested once and shared', () => {
     const jobs = await Promise.all(Array.from({ length: 20 }, () => h.queue.add('invoke', job('MAIN'), fast)));
     await Promise.all(jobs.map((j) => waitForJob(h.queue, j.id!, 'completed')));
     expect(s.tokenRequests()).toHaveLength(1);
+    expect(tokenEvents.filter((e) => e.scope === 'platform:MAIN')).toEqual([{ scope: 'platform:MAIN', outcome: 'issued' }]);
     const [tokenReq] = s.tokenRequests();
     // RFC 6749 2.3.1: client_secret_basic by default, the grant and scope in the form body.
     const basic = String(tokenReq!.headers.authorization).replace(/^Basic /, '');
@@ -135,6 +139,7 @@ describe('token endpoint answers', () => {
     expect(envelope.error.message).toMatch(/answered 401 invalid_client/);
     expect(envelope.status).toBeNull();
     expect(servers.WRONG.partnerRequests()).toHaveLength(0);
+    expect(tokenEvents.filter((e) => e.scope === 'platform:WRONG')).toEqual([{ scope: 'platform:WRONG', outcome: 'refused' }]);
     expect(JSON.stringify(envelope) + done.failedReason + JSON.stringify(done.stacktrace)).not.toContain('not-the-client-secret');
   });
 
@@ -184,8 +189,12 @@ describe('token endpoint answers', () => {
 
   it('20 concurrent jobs on a failing endpoint share one failed request, not one each', async () => {
     const s = servers.STORM;
-    s.set({ fail: [503, { error: 'temporarily_unavailable' }], delayMs: 150 });
+    let open!: () => void;
+    s.set({ fail: [503, { error: 'temporarily_unavailable' }], gate: new Promise<void>((r) => (open = r)) });
     const jobs = await Promise.all(Array.from({ length: 20 }, () => h.queue.add('invoke', job('STORM'), { attempts: 1 })));
+    // The endpoint answers only once all 20 are running, i.e. waiting on the one request.
+    await waitFor(async () => (await Promise.all(jobs.map((j) => j.getState()))).every((st) => st === 'active') || undefined, '20 active jobs');
+    open();
     await Promise.all(jobs.map((j) => waitForJob(h.queue, j.id!, 'failed')));
     expect(s.tokenRequests()).toHaveLength(1);
     for (const j of jobs) expect((await h.context(j.data.runId)).loyalty.error).toMatchObject({ code: 'AUTH_ERROR', retryable: true });

@@ -27,6 +27,8 @@ export interface TokenServerOptions {
   clientSecret: string;
   expiresIn: number | undefined;
   delayMs: number;
+  /** Token answers wait for this (a test holds the endpoint until its jobs are all waiting). */
+  gate: Promise<unknown> | undefined;
   /** Scripted failure answer for token requests: [status, body, headers]. */
   fail: [number, unknown, Record<string, string>?] | undefined;
   /** Date header of token answers (clock skew). */
@@ -36,7 +38,7 @@ export interface TokenServerOptions {
 }
 
 export async function startTokenServer(initial: Partial<TokenServerOptions> = {}): Promise<TokenServer> {
-  const o: TokenServerOptions = { clientId: 'client-1', clientSecret: 'client-secret-v1', expiresIn: 3600, delayMs: 0, fail: undefined, date: undefined, partnerAlways401: false, ...initial };
+  const o: TokenServerOptions = { clientId: 'client-1', clientSecret: 'client-secret-v1', expiresIn: 3600, delayMs: 0, gate: undefined, fail: undefined, date: undefined, partnerAlways401: false, ...initial };
   const issued: string[] = [];
   const valid = new Set<string>();
 
@@ -52,6 +54,7 @@ export async function startTokenServer(initial: Partial<TokenServerOptions> = {}
 
   async function token(req: Recorded, res: http.ServerResponse) {
     if (o.delayMs) await new Promise((r) => setTimeout(r, o.delayMs));
+    await o.gate;
     if (o.fail) return json(res, o.fail[0], o.fail[1], o.fail[2]);
     if (new URLSearchParams(req.body).get('grant_type') !== 'client_credentials') return json(res, 400, { error: 'unsupported_grant_type' });
     if (!clientOk(req)) return json(res, 401, { error: 'invalid_client' }, { 'www-authenticate': 'Basic realm="token"' });

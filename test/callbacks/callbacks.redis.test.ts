@@ -8,6 +8,7 @@ import { json, startUpstream, type Upstream } from '../helpers/upstream.js';
 import { waitFor, waitForJob } from '../helpers/wait.js';
 import { dumpNamespace } from '../helpers/redis.js';
 import { callbackPath, startCallbackSetup, type CallbackSetup } from './setup.js';
+import { enqueueJob } from './enqueue.js';
 
 let s: CallbackSetup;
 let up: Upstream;
@@ -198,6 +199,66 @@ describe('the rate limit', () => {
       expect(last.body).toEqual({ error: 'RATE_LIMITED', message: expect.any(String) });
     } finally {
       await limited.close();
+    }
+  });
+});
+
+describe('the client\'s complete(token, body)', () => {
+  it('completes exactly once, like the route: accepted, then repeat; forged is unknown', async () => {
+    const { createInvokeClient } = await import('../../src/client/create-invoke-client.js');
+    const { REDIS_URL } = await import('../helpers/redis.js');
+    const { CALLBACK_KEY } = await import('./setup.js');
+    const ns = s.h.ns;
+    const client = createInvokeClient({ redisUrl: REDIS_URL, prefix: ns.prefix, ctxPrefix: ns.ctxPrefix, eventsStream: ns.stream, callbackKey: CALLBACK_KEY });
+    try {
+      let token = '';
+      up.handle((req, res) => {
+        token = JSON.parse(req.body).token;
+        json(res, 200, {});
+      });
+      const data = waitingJob();
+      const id = await enqueue(data);
+      await waitForJob(s.h.queue, id, 'completed');
+      expect(await client.complete(`${token.slice(0, -2)}AA`, { x: 0 })).toBe('unknown');
+      const results = await Promise.all([1, 2, 3].map((n) => client.complete(token, { n })));
+      expect(results.sort()).toEqual(['accepted', 'repeat', 'repeat']);
+      expect(await eventsFor(data.runId)).toHaveLength(1);
+      expect((await s.h.context(data.runId)).loyalty).toMatchObject({ ok: true, callback: { at: expect.any(String) } });
+      const keyless = createInvokeClient({ redisUrl: REDIS_URL, prefix: ns.prefix });
+      await expect(keyless.complete(token, {})).rejects.toThrow(/callbackKey/);
+      await keyless.close();
+    } finally {
+      await client.close();
+    }
+  });
+});
+
+describe('the token stays out of Redis and logs', () => {
+  it('a token rendered into the URL path and query is redacted from job logs, errors and log lines', async () => {
+    let token = '';
+    up.handle((req, res) => {
+      token = new URL(req.url, up.url).searchParams.get('t') ?? '';
+      json(res, 503, { busy: true });
+    });
+    const logged = await startCallbackSetup({ LOG_LEVEL: 'debug' });
+    try {
+      const data = waitingJob({
+        request: { method: 'POST', url: `${up.url}/orders/{{ callback.token }}`, query: { t: '{{ callback.token | upcase }}', u: '{{ callback.token }}' }, body: { x: 1 } },
+      });
+      const id = await enqueueJob(logged.h.queue, data);
+      await waitForJob(logged.h.queue, id, 'failed');
+      expect(token).toMatch(/^ICB_/);
+      const raw = token.slice(4);
+      const dump = await dumpNamespace(logged.h.redis, logged.h.ns);
+      const logs = logged.h.logs.join('\n');
+      expect(logs).toContain('attempt');
+      for (const spelling of [raw, raw.toLowerCase(), encodeURIComponent(raw)]) {
+        expect(dump).not.toContain(spelling.slice(0, 40));
+        expect(logs).not.toContain(spelling.slice(0, 40));
+      }
+      expect(dump).toContain('[REDACTED]');
+    } finally {
+      await logged.close();
     }
   });
 });

@@ -93,7 +93,7 @@ describe('engine consumer example', () => {
 describe('npx tsx examples/engine-consumer.ts', () => {
   it('prints each event with its saved variable and stops on SIGINT', async () => {
     const root = fileURLToPath(new URL('../..', import.meta.url));
-    const env = { ...process.env, INVOKE_EVENTS_STREAM: h.cfg.INVOKE_EVENTS_STREAM, INVOKE_CTX_PREFIX: h.cfg.INVOKE_CTX_PREFIX, ENGINE_GROUP: 'cli-engine' };
+    const env = { ...process.env, INVOKE_EVENTS_STREAM: h.cfg.INVOKE_EVENTS_STREAM, INVOKE_CTX_PREFIX: h.cfg.INVOKE_CTX_PREFIX, ENGINE_GROUP: 'cli-engine', ENGINE_SEEN_PREFIX: `test:${h.ns.id}:seen` };
     const child = spawn(process.execPath, ['--import', 'tsx', 'examples/engine-consumer.ts'], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     child.stdout.on('data', (c: Buffer) => (out += c));

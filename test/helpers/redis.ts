@@ -13,9 +13,16 @@ export interface Namespace {
   env: Record<string, string>;
 }
 
+/**
+ * This test run's mark, set once by test/global-setup.ts for every test file: the leak check at
+ * the end counts the keys under `test:<RUN_MARK>*` only, so concurrent runs on the same Redis
+ * (other checkouts, CI jobs) neither hide nor cause a failure.
+ */
+export const RUN_MARK = `r${process.env.INVOKE_TEST_RUN ?? randomBytes(3).toString('hex')}`;
+
 /** A queue name, BullMQ prefix, context prefix and stream nobody else uses. */
 export function namespace(label = 't'): Namespace {
-  const id = `${label}-${randomBytes(4).toString('hex')}`;
+  const id = `${RUN_MARK}-${label}-${randomBytes(4).toString('hex')}`;
   const ns = { id, queue: 'invoke-api', prefix: `test:${id}:bull`, ctxPrefix: `test:${id}:ctx`, stream: `test:${id}:continuations` };
   return {
     ...ns,

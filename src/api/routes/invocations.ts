@@ -21,7 +21,9 @@ import { envelopeSchema } from '../../contract/envelope.js';
 import { InvalidJobError } from '../../contract/invalid-job.js';
 import type { InvokeClient } from '../../client/create-invoke-client.js';
 import { explainBodyError } from '../body-errors.js';
+import { isJobId, notAJobId } from '../guards.js';
 import { dryRunInputSchema, type DryRun } from '../../dry-run/dry-run.js';
+import { authUseSchema } from '../../contract/credential.js';
 
 export const MAX_BATCH = 1000;
 
@@ -127,6 +129,7 @@ export function invocationRoutes(deps: InvocationDeps) {
       schema: { summary: 'State, attempts, last error code and the saved envelope of one invocation; ?attempts=true adds the per-attempt records', params: z.object({ jobId: z.string().min(1) }), querystring: z.object({ attempts: z.enum(['true', 'false']).optional() }), response: { 200: statusBody, 404: errorBody, 401: errorBody, 503: errorBody } },
     }, async (req, reply) => {
       const { jobId } = req.params as { jobId: string };
+      if (!isJobId(jobId)) return reply.code(404).send(notAJobId('jobId', jobId));
       const { attempts } = req.query as { attempts?: string };
       const status = await bounded(deps, () => deps.client.status(jobId, { attempts: attempts === 'true' }));
       if (!status) return reply.code(404).send({ error: 'NOT_FOUND', message: `jobId: no invocation ${jobId} (never enqueued, or removed after retention)` });
@@ -134,7 +137,7 @@ export function invocationRoutes(deps: InvocationDeps) {
     });
 
     app.post('/v1/invocations/test', {
-      schema: { summary: 'Dry run: render and send now, return the masked request and the envelope; saves and emits nothing', body: dryRunInputSchema, response: { 200: z.object({ request: shownRequest.nullable(), envelope: envelopeSchema }), ...errors } },
+      schema: { summary: 'Dry run: render and send now, return the masked request and the envelope; saves and emits nothing', body: dryRunInputSchema, response: { 200: z.object({ request: shownRequest.nullable(), auth: authUseSchema.nullable().optional(), envelope: envelopeSchema }), ...errors } },
     }, async (req) => {
       // A dry run reads Redis (the host's breaker and pause; the run's context when a template
       // needs it): while the connection is down, 503 at once rather than a request held open.

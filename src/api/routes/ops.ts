@@ -10,6 +10,7 @@ import { GROUP_KEYS, parseDuration, RetryRefusedError, type Ops } from '../../op
 import { InvalidJobError } from '../../contract/invalid-job.js';
 import { toFilter } from '../../ops/failure.js';
 import { TENANT_ID } from '../../contract/job.js';
+import { isJobId, notAJobId } from '../guards.js';
 
 const filterSchema = z.object({
   since: z.string().optional(),
@@ -19,7 +20,7 @@ const filterSchema = z.object({
   journey: z.string().optional(),
   held: z.union([z.boolean(), z.enum(['true', 'false']).transform((v) => v === 'true')]).optional(),
 });
-const targetSchema = z.object({ ids: z.array(z.string().min(1)).max(10_000).optional(), filter: filterSchema.optional(), dryRun: z.boolean().default(false) })
+const targetSchema = z.object({ ids: z.array(z.string().min(1).refine(isJobId, 'must be an invocation id (ik.<runId>.<stepId>.<visit>)')).max(10_000).optional(), filter: filterSchema.optional(), dryRun: z.boolean().default(false) })
   .refine((b) => (b.ids === undefined) !== (b.filter === undefined), { message: 'give either ids or filter', path: ['ids'] });
 
 /** A bad duration or status is the caller's mistake: 400 naming the field. */
@@ -32,6 +33,11 @@ export function opsRoutes(ops: Ops) {
     const app = root.withTypeProvider<ZodTypeProvider>();
     app.setErrorHandler((err: Error & { statusCode?: number; validation?: unknown }, _req, reply) => {
       const code = err.validation || /^(since|status|olderThan): /.test(err.message) ? 400 : (err.statusCode ?? 500);
+      // A 5xx is Redis or a bug: its text (a raw Redis reply, a stack) is logged, never answered.
+      if (code >= 500) {
+        reply.log.error({ err: { name: err.name, code: (err as { code?: string }).code } }, 'ops API error');
+        return reply.code(code).send({ error: 'error', message: 'internal error (see the service log)' });
+      }
       return reply.code(code).send({ error: code === 400 ? 'bad request' : 'error', message: err.message });
     });
     app.get('/v1/ops/status', { schema: { querystring: z.object({ minutes: z.coerce.number().int().min(1).max(1440).default(15) }) } }, (req) => ops.status(req.query.minutes));
@@ -40,6 +46,7 @@ export function opsRoutes(ops: Ops) {
       return groupBy ? ops.groupFailed(toFilter(f), groupBy) : ops.failed(toFilter(f), limit);
     });
     app.get('/v1/ops/jobs/:id', { schema: { params: z.object({ id: z.string().min(1) }) } }, async (req, reply) => {
+      if (!isJobId(req.params.id)) return reply.code(404).send(notAJobId('id', req.params.id));
       const found = await ops.inspect(req.params.id);
       return found ?? reply.code(404).send({ error: 'not found', message: `id: no job ${req.params.id}` });
     });
