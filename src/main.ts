@@ -28,6 +28,7 @@ import { credentialRoutes } from './api/routes/credentials.js';
 import { createCredentialAdmin } from './auth/index.js';
 import { registerAuthMetrics } from './auth/metrics.js';
 import { registerDestinationMetrics } from './destinations/metrics.js';
+import { registerFairMetrics } from './fair/metrics.js';
 import { callbackRoutes } from './api/routes/callbacks.js';
 import { createCallbacks } from './callbacks/service.js';
 
@@ -104,6 +105,7 @@ async function main(): Promise<void> {
     ops = createOps(cfg, redis);
     Object.assign(sources, { queue: ops.queue, redis });
     registerDestinationMetrics(metrics.registry, { redis, prefix: cfg.BULLMQ_PREFIX });
+    registerFairMetrics(metrics.registry, { redis, prefix: cfg.BULLMQ_PREFIX, queue: cfg.INVOKE_QUEUE });
     try {
       producers = createProducerApi(cfg);
       server = await buildServer({
