@@ -29,6 +29,7 @@ import { createCredentialAdmin } from './auth/index.js';
 import { registerAuthMetrics } from './auth/metrics.js';
 import { registerDestinationMetrics } from './destinations/metrics.js';
 import { callbackRoutes } from './api/routes/callbacks.js';
+import { waitingPageRoutes } from './api/routes/waiting-page.js';
 import { createCallbacks } from './callbacks/service.js';
 
 function config(): Config {
@@ -115,7 +116,7 @@ async function main(): Promise<void> {
             ...(cfg.INVOKE_WORKER_ENABLED ? { worker: async () => app?.worker.isRunning() ?? false } : {}),
           },
         },
-        plugins: [...producers.plugins, metricsRoutes(metrics.registry), dashboardRoutes(ops.queue, redis), opsRoutes(ops), credentialRoutes(createCredentialAdmin(cfg, redis)), callbackRoutes(app?.callbacks ?? createCallbacks(cfg, redis), cfg)],
+        plugins: [...producers.plugins, metricsRoutes(metrics.registry), dashboardRoutes(ops.queue, redis), opsRoutes(ops), credentialRoutes(createCredentialAdmin(cfg, redis)), callbackRoutes(app?.callbacks ?? createCallbacks(cfg, redis), cfg), waitingPageRoutes(ops.waiting)],
       });
     } catch (err) {
       if (err instanceof UnsafeBindError) {

@@ -29,7 +29,7 @@ class InvokeQueueAdapter extends BullMQAdapter {
 export function dashboardRoutes(queue: Queue, redis: RedisClient) {
   return async (app: FastifyInstance) => {
     const serverAdapter = new FastifyAdapter();
-    createBullBoard({ queues: [new InvokeQueueAdapter(queue, redis)], serverAdapter, options: { uiConfig: { boardTitle: 'invoke-api' } } });
+    createBullBoard({ queues: [new InvokeQueueAdapter(queue, redis)], serverAdapter, options: { uiConfig: { boardTitle: 'invoke-api', miscLinks: [{ text: 'Waiting for callbacks', url: '/ui/waiting' }] } } });
     serverAdapter.setBasePath(DASHBOARD_PATH);
     await app.register(serverAdapter.registerPlugin() as never, { prefix: DASHBOARD_PATH });
   };
