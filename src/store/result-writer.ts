@@ -44,16 +44,18 @@ const BATCH_MAX = 64;
 // event field args. Each result is written in order (save, then event, then log line) under
 // pcall: a failure (a context key of the wrong type) fails that result alone, as its own call
 // would have, and the batch goes on. Replies: 1, or the error message, per result.
-// The log line is written only while the job exists, like BullMQ's addLog script.
+// The log line is written only while the job exists, like BullMQ's addLog script. An empty
+// variable (an invalid job whose save is unusable) skips the save: the event is still emitted.
 const SAVE_EMIT_LOG_BATCH = `
 local out = {}
 local a = 1
 for i = 1, #KEYS / 4 do
   local k = (i - 1) * 4
   local n = tonumber(ARGV[a])
-  local r = redis.pcall('HSET', KEYS[k + 1], ARGV[a + 1], ARGV[a + 2])
+  local r = 1
+  if ARGV[a + 1] ~= '' then r = redis.pcall('HSET', KEYS[k + 1], ARGV[a + 1], ARGV[a + 2]) end
   if type(r) == 'table' and r.err then out[i] = r.err else
-    redis.call('EXPIRE', KEYS[k + 1], ARGV[a + 3])
+    if ARGV[a + 1] ~= '' then redis.call('EXPIRE', KEYS[k + 1], ARGV[a + 3]) end
     out[i] = 1
     if ARGV[a + 4] ~= '' then
       r = redis.pcall('XADD', KEYS[k + 2], 'MAXLEN', '~', ARGV[a + 4], '*', unpack(ARGV, a + 7, a + 6 + n))
@@ -110,9 +112,11 @@ export function createResultWriter(redis: RedisClient, cfg: WriterConfig) {
   return async function writeResult({ runId, variable, envelope, event, log }: ResultToWrite): Promise<void> {
     const key = contextKey(cfg.INVOKE_CTX_PREFIX, runId);
     const logged = log ? appendLog(redis, log) : undefined;
-    const save = redis.pipeline();
-    appendSave(save, key, variable, JSON.stringify(envelope), cfg.INVOKE_CTX_TTL_SECONDS);
-    await execOrThrow(save);
+    if (variable !== '') {
+      const save = redis.pipeline();
+      appendSave(save, key, variable, JSON.stringify(envelope), cfg.INVOKE_CTX_TTL_SECONDS);
+      await execOrThrow(save);
+    }
     if (event) {
       const emit = redis.pipeline();
       appendEmit(emit, cfg.INVOKE_EVENTS_STREAM, cfg.INVOKE_EVENTS_MAXLEN, event);

@@ -32,7 +32,7 @@ describe('docs/errors.md', () => {
   });
 
   it('mentions no code-looking token that is not an error code or a setting name', () => {
-    const known = new Set<string>([...ERROR_CODES, ...Object.keys(settings), 'INVOKE_SECRET_<NAME>_HOSTS', 'ERROR_CODES', 'NOPE', 'INVOKE_SECRET_NOPE']);
+    const known = new Set<string>([...ERROR_CODES, ...Object.keys(settings), 'INVOKE_SECRET_<NAME>_HOSTS', 'INVOKE_CREDENTIAL_<NAME>_TENANTS', 'ERROR_CODES', 'NOPE', 'INVOKE_SECRET_NOPE']);
     const tokens = [...doc.matchAll(/`([A-Z][A-Z0-9_<>]{2,})`|\b([A-Z][A-Z0-9]*_[A-Z0-9_]+)\b/g)].map((m) => m[1] ?? m[2]!);
     expect(tokens.filter((t) => !known.has(t))).toEqual([]);
   });
