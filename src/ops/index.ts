@@ -17,6 +17,7 @@ import { createCallbacks, type CallbacksConfig } from '../callbacks/service.js';
 import { retention, type RetentionConfig } from '../queue/job-options.js';
 import { defaultJobOptions } from '../client/create-invoke-client.js';
 import { createWaitingOps, type WaitingOps } from './waiting.js';
+import { fairWaiting, type FairWaiting } from '../fair/report.js';
 import { clearStepCache, type CacheCleared, type CacheTarget } from './cache.js';
 
 export { GROUP_KEYS, parseDuration, type Failure, type FailureFilter, type GroupKey } from './failure.js';
@@ -30,6 +31,8 @@ export interface FailedGroups { by: GroupKey; groups: { key: string; count: numb
 export interface Ops {
   queue: Queue;
   status(minutes?: number): Promise<QueueStatus>;
+  /** Jobs waiting in the fair-share index per tenant, largest first (docs/fair-share.md). */
+  byTenant(limit?: number): Promise<FairWaiting>;
   failed(filter: FailureFilter, limit?: number): Promise<FailedList>;
   groupFailed(filter: FailureFilter, by: GroupKey): Promise<FailedGroups>;
   inspect(id: string): Promise<Inspection | undefined>;
@@ -62,6 +65,7 @@ export function createOps(cfg: OpsConfig, shared?: RedisClient): Ops {
   return {
     queue,
     status: async (minutes) => ({ ...(await queueStatus(queue, redis, minutes)), callbacks: await waiting.counts() }),
+    byTenant: (limit = 50) => fairWaiting(redis, cfg.BULLMQ_PREFIX, cfg.INVOKE_QUEUE, limit),
     failed: (filter, limit = 50) => scanFailed(queue, { filter, limit }),
     async groupFailed(filter, by) {
       const { failures, scanned, truncated } = await scanFailed(queue, { filter });

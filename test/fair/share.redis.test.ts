@@ -72,8 +72,10 @@ describe('fair share across workers', () => {
     expect(position('/B/orders', from)).toBeLessThan(bound);
     expect(position('/A/welcome', from)).toBeLessThan(bound);
     expect(BLAST - from).toBeGreaterThan(10 * bound);
-    // Nobody else needs capacity: the blast alone keeps all slots of all workers busy.
-    expect(maxInFlight).toBe(SLOTS);
+    // Nobody else needs capacity: the blast fills the workers' slots, not just the window (an
+    // admission fed only by its 100 ms tick would keep about 2 windows, 16 calls, in flight).
+    // Not all 30 at once: on a loaded machine a worker's event loop may lag behind its slots.
+    expect(maxInFlight).toBeGreaterThanOrEqual(Math.ceil(SLOTS * 0.8));
     await waitFor(async () => (await h.queue.getJobCounts('completed')).completed === BLAST + 2, 'every job completed', 60_000);
     const blastCalls = up.requests.filter((r) => r.url.startsWith('/A/blast/'));
     expect(new Set(blastCalls.map((r) => r.url)).size).toBe(BLAST);

@@ -41,6 +41,7 @@ export function opsRoutes(ops: Ops) {
       return reply.code(code).send({ error: code === 400 ? 'bad request' : 'error', message: err.message });
     });
     app.get('/v1/ops/status', { schema: { querystring: z.object({ minutes: z.coerce.number().int().min(1).max(1440).default(15) }) } }, (req) => ops.status(req.query.minutes));
+    app.get('/v1/ops/tenants', { schema: { querystring: z.object({ limit: z.coerce.number().int().min(1).max(10_000).default(50) }) } }, (req) => ops.byTenant(req.query.limit));
     app.get('/v1/ops/failed', { schema: { querystring: filterSchema.extend({ groupBy: z.enum(GROUP_KEYS).optional(), limit: z.coerce.number().int().min(1).max(1000).default(50) }) } }, (req) => {
       const { groupBy, limit, ...f } = req.query;
       return groupBy ? ops.groupFailed(toFilter(f), groupBy) : ops.failed(toFilter(f), limit);
