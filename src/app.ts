@@ -9,6 +9,7 @@ import type { Logger } from './logger.js';
 import { createRedis, watchConnection, type RedisClient } from './redis.js';
 import { createRenderer } from './template/render.js';
 import { createScrubber } from './template/secrets.js';
+import { createTenancy, type Tenancy } from './tenants/index.js';
 import { createHttpClient, type HttpClient } from './http/call.js';
 import { contextKey, readContext } from './store/context.js';
 import { createResultWriter } from './store/result-writer.js';
@@ -29,6 +30,8 @@ export interface WorkerApp {
   worker: Worker;
   redis: RedisClient;
   http: HttpClient;
+  /** Vault, tenant secrets resolver and run ownership on the store connection. */
+  tenancy: Tenancy;
   /** Waiting steps (contract 6.5); this process also sweeps their deadlines. */
   callbacks: Callbacks;
   /** Jobs this process is working on right now (the concurrency in use, for /metrics). */
@@ -45,6 +48,7 @@ export function createWorkerApp(cfg: Config, logger: Logger, extra: AttemptHooks
   watchConnection(bullConnection, 'worker', logger);
   const http = createHttpClient(cfg);
   const scrub = createScrubber(cfg.secrets);
+  const tenancy = createTenancy(cfg, redis, scrub);
   const records = createAttemptRecorder(redis, { keep: cfg.INVOKE_ATTEMPT_RECORDS, bodyLimit: cfg.INVOKE_ATTEMPT_BODY_BYTES, userAgent: cfg.INVOKE_USER_AGENT, scrub, logger });
   const auth = createAuth(cfg, redis, http, authOptions);
   const callbacks = createCallbacks(cfg, redis);
@@ -59,6 +63,7 @@ export function createWorkerApp(cfg: Config, logger: Logger, extra: AttemptHooks
     logger,
     secrets: cfg.secrets,
     scrub,
+    tenancy,
     limits: { retryAfterMaxMs: cfg.INVOKE_RETRY_AFTER_MAX_MS, maxErrorBodyBytes: cfg.INVOKE_MAX_ERROR_BODY_BYTES },
     auth: auth.stage,
     waitStage: createWaitStage(callbacks),
@@ -93,7 +98,7 @@ export function createWorkerApp(cfg: Config, logger: Logger, extra: AttemptHooks
     await Promise.allSettled([quit(redis), quit(bullConnection)]);
     return drained;
   }
-  return { worker, redis, http, callbacks, inFlight: () => running, close };
+  return { worker, redis, http, tenancy, callbacks, inFlight: () => running, close };
 }
 
 async function quit(r: RedisClient): Promise<void> {

@@ -71,6 +71,7 @@ export const settings = {
   INVOKE_SECRETS_KEY: setting(key32, undefined, 'Key (base64 of 32 bytes) that encrypts tenant secrets, credentials and cached tokens in Redis (AES-256-GCM). Required to use tenant secrets or credentials.'),
   INVOKE_VAULT_PREFIX: setting(z.string().min(1), 'invoke:vault', 'Redis key prefix of the encrypted tenant secrets and credentials (src/vault).'),
   INVOKE_SECRETS_OLD_KEYS: setting(list.pipe(z.array(key32)), '', 'Comma-separated previous keys, still accepted for decryption during a key rotation (invoke-api secrets rotate-key).'),
+  INVOKE_SECRETS_CACHE_MS: setting(int(0, 300000), '10000', 'How long a worker keeps a tenant\'s decrypted secrets before reading them again: a changed or deleted tenant secret takes effect in every worker within this time.'),
   INVOKE_TENANTS: setting(z.string(), '', 'Per-tenant fair-share weight, maxConcurrent and ratePerSecond: JSON, or a path to a JSON file.'),
   INVOKE_FAIR_SHARE: setting(bool, 'true', 'Enqueue through the fair index (docs/fair-share.md): capacity shared between tenants and journeys with waiting work. false: the HTTP API adds straight to the FIFO (workers still drain the index).'),
   INVOKE_PUBLIC_URL: setting(z.url({ protocol: /^https?$/ }), undefined, 'Public base URL of this service for partner callbacks (callback.url = <this>/v1/callbacks/<token>).'),

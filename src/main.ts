@@ -28,6 +28,7 @@ import { credentialRoutes } from './api/routes/credentials.js';
 import { createCredentialAdmin } from './auth/index.js';
 import { registerAuthMetrics } from './auth/metrics.js';
 import { registerDestinationMetrics } from './destinations/metrics.js';
+import { checkSecretsKeys } from './tenants/start-check.js';
 import { registerFairMetrics } from './fair/metrics.js';
 import { callbackRoutes } from './api/routes/callbacks.js';
 import { createCallbacks } from './callbacks/service.js';
@@ -88,6 +89,11 @@ async function main(): Promise<void> {
   for (const v of unknownVariables(process.env)) logger.warn({ variable: v.name, suggestion: v.suggestion }, describeUnknown(v));
   const unreachable = await waitForRedis(cfg, cfg.INVOKE_REDIS_STARTUP_GRACE_MS, logger);
   if (unreachable) stop(unreachable, logger);
+  const badKey = await checkSecretsKeys(cfg);
+  if (badKey) {
+    process.stderr.write(`invoke-api-worker: invalid configuration: ${badKey}\n`);
+    process.exit(2);
+  }
 
   let app: WorkerApp | undefined;
   const sources: MetricsSources = { concurrency: cfg.INVOKE_WORKER_ENABLED ? cfg.INVOKE_CONCURRENCY : 0 };
@@ -117,7 +123,7 @@ async function main(): Promise<void> {
             ...(cfg.INVOKE_WORKER_ENABLED ? { worker: async () => app?.worker.isRunning() ?? false } : {}),
           },
         },
-        plugins: [...producers.plugins, metricsRoutes(metrics.registry), dashboardRoutes(ops.queue, redis), opsRoutes(ops), credentialRoutes(createCredentialAdmin(cfg, redis)), callbackRoutes(app?.callbacks ?? createCallbacks(cfg, redis), cfg)],
+        plugins: [...producers.plugins, metricsRoutes(metrics.registry), dashboardRoutes(ops.queue, redis, cfg), opsRoutes(ops), credentialRoutes(createCredentialAdmin(cfg, redis)), callbackRoutes(app?.callbacks ?? createCallbacks(cfg, redis), cfg)],
       });
     } catch (err) {
       if (err instanceof UnsafeBindError) {

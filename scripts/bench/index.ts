@@ -40,6 +40,8 @@ const full: Scenario[] = [
   { id: 'depth100k', title: 'depth 100k waiting, c=100', upstreamMs: 0, concurrency: 100, job: 'small', prefill: 100_000, measure: 20_000, keepDepth: true },
   { id: 'templates', title: '20 vars, 10 KiB body, c=100', upstreamMs: 0, concurrency: 100, job: 'templated', prefill: 9_000, measure: 9_000, memory: true },
   { id: 'memory', title: 'small jobs, memory, c=100', upstreamMs: 0, concurrency: 100, job: 'small', prefill: 9_000, measure: 9_000, memory: true },
+  { id: 'expect', title: 'instant, expect.success rule, c=100', upstreamMs: 0, concurrency: 100, job: 'expect', prefill: 20_000, measure: 20_000 },
+  { id: 'cachehit', title: 'instant, 100 % cache hits, c=100', upstreamMs: 0, concurrency: 100, job: 'cached', prefill: 20_000, measure: 20_000 },
   { id: 'latency', title: 'latency at 50% of max, c=100', upstreamMs: 0, concurrency: 100, job: 'small', prefill: 0, measure: 8_000, loadFraction: 0.5 },
   { id: 'latency500', title: 'latency at 500 jobs/s, c=100', upstreamMs: 0, concurrency: 100, job: 'small', prefill: 0, measure: 5_000, fixedRate: 500 },
 ];
@@ -110,6 +112,16 @@ function checks(rows: Row[], wide: boolean, enqueue: EnqueueTimes | undefined): 
       else lines.push(`INFO  ${text}${spread(results, ['ours', 'empty', 'naive'], 'p99 ms')}`);
       for (const r of results) if (r.split) lines.push(`      ${r.worker}: enqueue to processedOn p50/p99 ${r.split.pickup.p50}/${r.split.pickup.p99} ms, processedOn to event ${r.split.processing.p50}/${r.split.processing.p99} ms`);
     }
+  }
+  // Issue 24: what an outcome rule costs and what a cache hit saves, against ours on `instant`.
+  const oursIn = (id: string) => rows.find((r) => r.scenario.id === id)?.results.find((r) => r.worker === 'ours');
+  const instant = oursIn('instant');
+  for (const id of ['expect', 'cachehit']) {
+    const o = oursIn(id);
+    const title = rows.find((r) => r.scenario.id === id)?.scenario.title;
+    if (!instant || !o) continue;
+    const cpu = `CPU s/1k jobs ${o.cpuSecPer1k.toFixed(3)} vs ${instant.cpuSecPer1k.toFixed(3)}`;
+    lines.push(`INFO  ${title}: ours ${Math.round(o.jobsPerSec)} jobs/s = ${(o.jobsPerSec / instant.jobsPerSec).toFixed(2)}x ours on instant (${Math.round(instant.jobsPerSec)} jobs/s); ${cpu}`);
   }
   for (const { scenario, results } of rows) {
     const ours = results.find((r) => r.worker === 'ours');

@@ -7,7 +7,7 @@ import type { JobsOptions } from 'bullmq';
 import { idempotencyKey } from '../../src/contract/idempotency.js';
 import type { InvokeJobInput } from '../../src/contract/job.js';
 
-export type JobKind = 'small' | 'templated';
+export type JobKind = 'small' | 'templated' | 'expect' | 'cached';
 
 export const JOB_OPTIONS = { attempts: 5, backoff: { type: 'invoke', delay: 1000 } } as const;
 
@@ -51,6 +51,18 @@ function templated(upstream: string, runId: string): InvokeJobInput {
   };
 }
 
+/** `small` with an outcome rule over the body (contract 6.3): the cost of evaluating it. */
+function withExpect(upstream: string, runId: string): InvokeJobInput {
+  return { ...small(upstream, runId), expect: { success: "response.status == 200 and response.body.tier.name == 'gold'" } };
+}
+
+/** `small` with a step cache every job shares (contract 6.4): all but the first job are hits. */
+function cached(upstream: string, runId: string): InvokeJobInput {
+  return { ...small(upstream, runId), stepId: 'todays-offers', cache: { key: 'offers-{{ customer.id }}', ttlSeconds: 3600 } };
+}
+
+const BUILD: Record<JobKind, (upstream: string, runId: string) => InvokeJobInput> = { small, templated, expect: withExpect, cached };
+
 let seq = 0;
 
 export interface BulkJob { name: string; data: InvokeJobInput; opts: JobsOptions }
@@ -65,7 +77,7 @@ export function makeJobs(kind: JobKind, upstream: string, n: number): BulkJob[] 
   const enqueuedAt = Date.now();
   for (let i = 0; i < n; i++) {
     const runId = `run-${++seq}-${enqueuedAt}`;
-    const data = kind === 'small' ? small(upstream, runId) : templated(upstream, runId);
+    const data = BUILD[kind](upstream, runId);
     out.push({ name: 'invoke', data, opts: { ...JOB_OPTIONS, jobId: idempotencyKey({ runId, stepId: data.stepId }) } });
   }
   return out;

@@ -10,6 +10,8 @@ import { createRedis } from '../redis.js';
 import { retention } from '../queue/job-options.js';
 import { connectionDown, invocationRoutes } from './routes/invocations.js';
 import { openapiPlugin } from './routes/openapi.js';
+import { tenantRoutes } from './routes/tenants.js';
+import { createTenancy } from '../tenants/index.js';
 
 export const API_VERSION = '1.0.0';
 
@@ -23,11 +25,13 @@ export function createProducerApi(cfg: Config) {
     jobOptions: { ...defaultJobOptions(), ...retention(cfg) },
     fairShare: cfg.INVOKE_FAIR_SHARE,
   });
-  const dryRun = createDryRun(cfg, { redis });
+  const tenancy = createTenancy(cfg, redis);
+  const dryRun = createDryRun(cfg, { redis, tenancy });
   return {
     client,
+    tenancy,
     dryRun,
-    plugins: [openapiPlugin(API_VERSION), invocationRoutes({ client, dryRun, redisReady: () => !connectionDown(redis.status) })],
+    plugins: [openapiPlugin(API_VERSION), invocationRoutes({ client, dryRun, redisReady: () => !connectionDown(redis.status) }), tenantRoutes(tenancy.secrets)],
     async close(): Promise<void> {
       await Promise.allSettled([client.close(), dryRun.close()]);
       await redis.quit().catch(() => redis.disconnect());

@@ -78,7 +78,7 @@ export function createAttemptRecorder(redis: RedisClient, opts: AttemptRecorderO
   function observe(info: AttemptInfo): void {
     if (opts.keep === 0) return;
     try {
-      const line = encodeRecord(buildAttemptRecord(info, opts), opts.scrub);
+      const line = encodeRecord(buildAttemptRecord(info, opts), info.scrub ?? opts.scrub);
       if (queued.push({ jobKey: jobKeyOf(info.job), line }) === 1) setImmediate(flush);
     } catch (err) {
       opts.logger.warn({ err: { name: (err as Error)?.name } }, 'attempt record not built');

@@ -14,6 +14,7 @@ import { cleanCommand, pauseCommand, resumeCommand } from './commands/queue.js';
 import { tryCommand } from './commands/try.js';
 import { cacheCommand } from './commands/cache.js';
 import { registerBreakerCommand } from './commands/breaker.js';
+import { secretsCommand } from './commands/secrets.js';
 import { credentialsCommand } from './commands/credentials.js';
 import { waitingCommand } from './commands/waiting.js';
 
@@ -30,7 +31,7 @@ const program = new Command('invoke-api')
   .showHelpAfterError()
   .exitOverride();
 
-for (const cmd of [statusCommand(), failedCommand(), inspectCommand(), retryCommand(), discardCommand(), pauseCommand(), resumeCommand(), cleanCommand(), tryCommand(), waitingCommand(), credentialsCommand()]) {
+for (const cmd of [statusCommand(), failedCommand(), inspectCommand(), retryCommand(), discardCommand(), pauseCommand(), resumeCommand(), cleanCommand(), tryCommand(), waitingCommand(), credentialsCommand(), secretsCommand()]) {
   program.addCommand(cmd.exitOverride());
 }
 program.addCommand(cacheCommand().exitOverride());

@@ -32,6 +32,7 @@ import { buildScope, needsContext } from '../template/scope.js';
 import { createScrubber, type Scrub } from '../template/secrets.js';
 import { fromError, fromResponse, toEnvelope, type Outcome } from '../worker/outcome.js';
 import { maskRequest, type ShownRequest } from './mask.js';
+import { createTenancy, checkBroken, type SecretsView, type Tenancy } from '../tenants/index.js';
 import { createAuth, type Auth, type AuthUse } from '../auth/index.js';
 
 /** Job data plus, optionally, the `context` templates should see (skips the Redis read). */
@@ -52,6 +53,8 @@ export interface DryRunOptions {
   redis?: RedisClient;
   /** DNS override (tests). */
   dnsLookup?: typeof dns.lookup;
+  /** Tenant secrets and run ownership (contract 6.1); built on the connection above when absent. */
+  tenancy?: Pick<Tenancy, 'resolver' | 'runs'>;
 }
 
 export function createDryRun(cfg: Config, opts: DryRunOptions = {}) {
@@ -62,15 +65,29 @@ export function createDryRun(cfg: Config, opts: DryRunOptions = {}) {
   const destinations = loadDestinationPolicy(cfg.INVOKE_DESTINATIONS);
   let ownRedis: RedisClient | undefined;
   const redis = () => opts.redis ?? (ownRedis ??= createRedis(cfg, 'dry-run'));
+  const platformView: SecretsView = { secrets: cfg.secrets, scrub, broken: new Map() };
+  let ownTenancy: Pick<Tenancy, 'resolver' | 'runs'> | undefined;
+  const tenancy = () => opts.tenancy ?? (ownTenancy ??= createTenancy(cfg, redis(), scrub));
 
+  /**
+   * The run's saved context, only for its owner: a request with tenantId T reads only runs T
+   * owns, one without tenantId only runs no tenant owns (tenants/ownership.ts). Otherwise any
+   * token holder could read any run's context by naming its runId.
+   */
   async function contextFor(job: InvokeJob, given: Record<string, unknown> | undefined) {
     if (given) return given;
-    return needsContext(job) ? readContext(redis(), contextKey(cfg.INVOKE_CTX_PREFIX, job.runId)) : {};
+    if (!needsContext(job)) return {};
+    const owner = await tenancy().runs.owner(job.runId);
+    if (owner !== job.tenantId) {
+      throw new InvokeError('INVALID_JOB', `runId: run ${job.runId} is not ${job.tenantId === undefined ? 'a run without tenant' : `a run of tenant ${job.tenantId}`}; its context is not readable here (pass "context" in the request to test with sample values)`, { retryable: false });
+    }
+    return readContext(redis(), contextKey(cfg.INVOKE_CTX_PREFIX, job.runId));
   }
 
-  function render(job: InvokeJob, context: Record<string, unknown>) {
-    const scope = buildScope(job, context, cfg.secrets);
+  function render(job: InvokeJob, context: Record<string, unknown>, view: SecretsView) {
+    const scope = buildScope(job, context, view.secrets);
     const rendered: RenderedRequest = renderer.renderRequest(job.request, scope.vars);
+    checkBroken(view, scope.usedSecrets, job.tenantId);
     scope.refs.check(rendered);
     rendered.secretRefs = scope.refs;
     // A fresh key, never the real one: a partner that dedupes on it must not answer the
@@ -101,22 +118,22 @@ export function createDryRun(cfg: Config, opts: DryRunOptions = {}) {
   let auth: Auth | undefined;
   const authFor = () => (auth ??= createAuth(cfg, redis(), http));
 
-  async function attempt(job: InvokeJob, context: Record<string, unknown>): Promise<{ outcome: Outcome; sent: RenderedRequest | null; used: AuthUse | undefined }> {
+  async function attempt(job: InvokeJob, given: Record<string, unknown> | undefined, view: SecretsView): Promise<{ outcome: Outcome; sent: RenderedRequest | null; used: AuthUse | undefined }> {
     let sent: RenderedRequest | null = null;
     let used: AuthUse | undefined;
     try {
-      const { rendered, usedSecrets } = render(job, context);
+      const { rendered, usedSecrets } = render(job, await contextFor(job, given), view);
       sent = rendered;
       const held = await heldBack(rendered.url);
       if (held) return { outcome: fromError(held), sent, used };
-      const sendOpts = { usedSecrets, ...(opts.dnsLookup ? { dnsLookup: opts.dnsLookup } : {}) };
+      const sendOpts = { usedSecrets, secrets: view.secrets, ...(opts.dnsLookup ? { dnsLookup: opts.dnsLookup } : {}) };
       // The same auth stage as the worker: the same token cache, so a test call takes no token of its own when one is kept.
       const res = job.request.auth ? (await authFor().stage.sendReporting(job, rendered, sendOpts, (u) => (used = u))).res : await http.send(rendered, sendOpts);
       return { outcome: fromResponse(res, job, limits), sent, used };
     } catch (err) {
       // Only our errors become envelopes; anything else is a bug and must not leak its message.
       if (!isInvokeError(err)) throw new Error(`dry run failed (${(err as Error)?.name ?? 'unknown'})`);
-      return { outcome: fromError(scrubError(err, scrub)), sent, used };
+      return { outcome: fromError(scrubError(err, view.scrub)), sent, used };
     }
   }
 
@@ -125,11 +142,12 @@ export function createDryRun(cfg: Config, opts: DryRunOptions = {}) {
     if (!parsed.success) throw InvalidJobError.fromZod(parsed.error);
     const { context, ...job } = parsed.data;
     const started = performance.now();
-    const { outcome, sent, used } = await attempt(job, await contextFor(job, context));
+    const view = job.tenantId === undefined ? platformView : await tenancy().resolver.view(job.tenantId);
+    const { outcome, sent, used } = await attempt(job, context, view);
     const envelope = toEnvelope(outcome, 1, performance.now() - started, idempotencyKey(job));
     const result: DryRunResult = { request: sent ? maskRequest(sent, cfg.INVOKE_USER_AGENT) : null, ...(job.request.auth ? { auth: used ? { ...used } : null } : {}), envelope };
     // Last line of defence: a partner echoing a secret back must not show it to the editor.
-    return JSON.parse(scrub(JSON.stringify(result))) as DryRunResult;
+    return JSON.parse(view.scrub(JSON.stringify(result))) as DryRunResult;
   }
 
   async function close(): Promise<void> {

@@ -12,7 +12,7 @@
 import got, { type Got } from 'got';
 import type dns from 'node:dns';
 import { InvokeError } from '../contract/errors.js';
-import type { Config } from '../config.js';
+import type { Config, Secret } from '../config.js';
 import type { RenderedRequest } from '../template/render.js';
 import { addressGuard, checkSecretBindings, checkUrl, createEgressPolicy } from './egress.js';
 import { GuardedHttpAgent, GuardedHttpsAgent } from './guarded-agent.js';
@@ -35,6 +35,8 @@ export interface HttpResult {
 
 export interface SendOptions {
   usedSecrets: Iterable<string>;
+  /** The job's secrets view (a tenant's, contract 6.1) for the host bindings; default cfg.secrets. */
+  secrets?: ReadonlyMap<string, Secret>;
   /** req.url already parsed by the caller (saves parsing it twice per call). */
   url?: URL;
   /** Overrides DNS for tests (a name resolving to 127.0.0.2). */
@@ -146,7 +148,7 @@ export function createHttpClient(cfg: HttpConfig) {
     let carriesStepData = true;
     for (let hops = 0; ; hops++) {
       checkUrl(policy, url);
-      if (carriesStepData) checkSecretBindings(cfg.secrets, opts.usedSecrets, url);
+      if (carriesStepData) checkSecretBindings(opts.secrets ?? cfg.secrets, opts.usedSecrets, url);
       const result = await hop(url, req.method, headers, hops === 0 ? body : undefined, deadline, opts, hops === 0 ? wireUrl : url);
       const location = REDIRECT_STATUSES.has(result.status) ? result.location : undefined;
       const followable = req.followRedirects && (req.method === 'GET' || req.method === 'HEAD') && location !== undefined && hops < MAX_HOPS;

@@ -25,6 +25,13 @@ export interface AttemptInfo {
   request?: RenderedRequest | undefined;
   /** The partner's answer when there was one (allow-listed headers, body as read). */
   response?: { headers: Record<string, string>; body: Buffer; truncated: boolean } | undefined;
+  /** The job's tenant id (contract 6.1), undefined for a v1 job. */
+  tenantId?: string | undefined;
+  /**
+   * Scrubs this job's secret values (a tenant job's view includes its tenant secrets, which the
+   * process-wide scrubber does not know): an observer that keeps text must use it when set.
+   */
+  scrub?: ((text: string) => string) | undefined;
   /** The step's response cache: hit (no call), miss (called) or bypass (carried a secret). */
   cache?: 'hit' | 'miss' | 'bypass' | undefined;
 }

@@ -42,7 +42,7 @@ export function buildScope(job: InvokeJob, context: Record<string, unknown>, sec
  */
 export function needsContext(job: InvokeJob): boolean {
   const { url, query, headers, body } = job.request;
-  if (reads(url)) return true;
+  if (reads(url) || (job.cache !== undefined && reads(job.cache.key))) return true;
   for (const k in query) if (reads(k) || reads(query[k]!)) return true;
   for (const k in headers) if (reads(headers[k]!)) return true;
   return bodyReads(body);

@@ -7,6 +7,7 @@
  *   await vault.checkKeys();                          // at start: ConfigError naming the variable
  *   await vault.put(tenant, 'secret', 'API_KEY', value, { hosts: ['api.partner.com'] });
  *   await vault.get(tenant, 'secret', 'API_KEY');     // { value, meta, updatedAt } | undefined
+ *   await vault.getAll(tenant, 'secret');             // every record opened, or { name, error }
  *   await vault.list(tenant, 'secret');               // [{ name, meta, updatedAt }] (never a value)
  *   await vault.delete(tenant, 'secret', 'API_KEY');  // true when it existed
  *   await vault.rotate();                             // re-seal every record under the current key
@@ -169,6 +170,44 @@ export function createVault({ redis, prefix, keys }: VaultOptions) {
         meta: JSON.parse(rec.m) as VaultMeta,
         updatedAt: new Date(rec.u).toISOString(),
       };
+    },
+
+    /**
+     * Every record of a tenant and kind, opened: one HGETALL. A record that does not open is
+     * returned with its error in place of a value, so one bad record does not hide the others.
+     */
+    async getAll(
+      tenant: string,
+      kind: string,
+    ): Promise<
+      Array<VaultRecord | { name: string; error: VaultDecryptError | VaultKeyMissingError }>
+    > {
+      const all = await redis.hgetall(hashKey(tenant, kind));
+      const out: Array<
+        VaultRecord | { name: string; error: VaultDecryptError | VaultKeyMissingError }
+      > = [];
+      for (const [name, raw] of Object.entries(all)) {
+        if (!cipher) {
+          out.push({ name, error: new VaultKeyMissingError() });
+          continue;
+        }
+        try {
+          const rec = parse(raw);
+          const value = cipher.open(rec, aad(tenant, kind, name, rec.m));
+          out.push({
+            name,
+            value,
+            meta: JSON.parse(rec.m) as VaultMeta,
+            updatedAt: new Date(rec.u).toISOString(),
+          });
+        } catch (err) {
+          out.push({
+            name,
+            error: err instanceof VaultDecryptError ? err : new VaultDecryptError('tampered', '?'),
+          });
+        }
+      }
+      return out;
     },
 
     async delete(tenant: string, kind: string, name: string): Promise<boolean> {

@@ -28,6 +28,7 @@ import type { Scrubber } from '../template/secrets.js';
 import type { HttpClient } from '../http/call.js';
 import type { AuthStage } from '../auth/stage.js';
 import type { Secret } from '../config.js';
+import { checkBroken, enterTenant, type SecretsView, type TenantStage } from '../tenants/resolver.js';
 import type { Logger } from '../logger.js';
 import { fromError, fromResponse, toBullError, toEnvelope, type Outcome, type OutcomeLimits } from './outcome.js';
 import type { WriteResult } from '../store/result-writer.js';
@@ -45,6 +46,8 @@ export interface ProcessorDeps extends AttemptHooks {
   secrets: ReadonlyMap<string, Secret>;
   scrub: Scrubber;
   limits: OutcomeLimits;
+  /** Tenant jobs (contract 6.1): run ownership and the tenant's secrets; absent = v1 only. */
+  tenancy?: TenantStage;
   /** Applies request.auth (auth/stage.ts); steps without it go straight to http. */
   auth?: Pick<AuthStage, 'send'>;
   /** Steps with `wait` (contract 6.5): callback.* for templates; waiting instead of save + emit. */
@@ -57,9 +60,9 @@ export function createProcessor(deps: ProcessorDeps) {
   const { renderer, http, logger, scrub } = deps;
 
   /** Our error with secrets scrubbed from its message; anything foreign becomes ours. */
-  function sanitize(err: unknown): InvokeError {
+  function sanitize(err: unknown, view?: SecretsView): InvokeError {
     if (isInvokeError(err)) {
-      const clean = scrub(err.detail);
+      const clean = (view?.scrub ?? scrub)(err.detail);
       return new InvokeError(err.code, clean, { retryable: err.retryable, status: err.status, ...(err.retryAfterMs !== undefined ? { retryAfterMs: err.retryAfterMs } : {}) });
     }
     throw internalError(err);
@@ -70,14 +73,15 @@ export function createProcessor(deps: ProcessorDeps) {
     return deps.waitStage;
   }
 
-  async function render(bull: Job, job: InvokeJob, eventId: string): Promise<RenderedRequest & { usedSecrets: Set<string>; cacheKey: string | undefined }> {
+  async function render(bull: Job, job: InvokeJob, eventId: string, view: SecretsView | undefined): Promise<RenderedRequest & { usedSecrets: Set<string>; cacheKey: string | undefined }> {
     const context = needsContext(job) ? await deps.readContext(job.runId) : {};
-    const scope = buildScope(job, context, deps.secrets);
+    const scope = buildScope(job, context, view?.secrets ?? deps.secrets);
     if (job.wait) scope.vars.callback = await waitStage().scope(bull, job);
     // Renders share event-loop turns (template/budget.ts): wait when this turn's share is used.
     const turn = renderer.ready();
     if (turn) await turn;
     const rendered = renderer.renderRequest(job.request, scope.vars);
+    if (view) checkBroken(view, scope.usedSecrets, job.tenantId);
     // Secrets are references until the HTTP client sends (template/secret-refs.ts).
     scope.refs.check(rendered);
     rendered.secretRefs = scope.refs;
@@ -87,17 +91,18 @@ export function createProcessor(deps: ProcessorDeps) {
     return Object.assign({}, rendered, { usedSecrets: scope.usedSecrets, cacheKey });
   }
 
-  async function attempt(bull: Job, job: InvokeJob, eventId: string, token: string | undefined, trace: Trace): Promise<{ outcome: Outcome; url: URL | undefined }> {
+  async function attempt(bull: Job, job: InvokeJob, eventId: string, token: string | undefined, trace: Trace, view: SecretsView | undefined): Promise<{ outcome: Outcome; url: URL | undefined }> {
     let url: URL | undefined;
     try {
-      const req = await render(bull, job, eventId);
+      const req = await render(bull, job, eventId, view);
       trace.request = req;
+      if (view) trace.scrub = view.scrub;
       url = new URL(req.url);
       const target = url;
       const call = async (): Promise<Outcome> => {
         const release = deps.beforeCall ? await deps.beforeCall(bull, target, token) : undefined;
         try {
-          const sendOpts = { usedSecrets: req.usedSecrets, url: target };
+          const sendOpts = view ? { usedSecrets: req.usedSecrets, url: target, secrets: view.secrets } : { usedSecrets: req.usedSecrets, url: target };
           const res = job.request.auth && deps.auth ? await deps.auth.send(job, req, sendOpts) : await http.send(req, sendOpts);
           trace.response = res;
           return fromResponse(res, job, deps.limits);
@@ -138,6 +143,17 @@ export function createProcessor(deps: ProcessorDeps) {
     }
     const job = parsed.data;
     const eventId = idempotencyKey(job);
+    let view: SecretsView | undefined;
+    if (job.tenantId !== undefined && deps.tenancy) {
+      try {
+        view = await enterTenant(deps.tenancy, job);
+      } catch (err) {
+        // Another tenant's run: fail without saving into it or emitting for it.
+        const error = sanitize(err);
+        await finish(bull, undefined, fromError(error), true, attemptNo, started, undefined, job.request.method);
+        throw toBullError(bull, error, true);
+      }
+    }
 
     // 2. expire
     let outcome: Outcome;
@@ -147,9 +163,9 @@ export function createProcessor(deps: ProcessorDeps) {
       outcome = fromError(new InvokeError('EXPIRED', `deadline of ${job.deadlineMs} ms after enqueue passed before attempt ${attemptNo}`));
     } else {
       // 3-5. render, call, classify
-      ({ outcome, url } = await attempt(bull, job, eventId, token, trace));
+      ({ outcome, url } = await attempt(bull, job, eventId, token, trace, view));
     }
-    if (outcome.error) outcome.error = sanitize(outcome.error);
+    if (outcome.error) outcome.error = sanitize(outcome.error, view);
 
     // 6. save + emit, or retry
     const final = !outcome.error || !outcome.error.retryable || attemptNo >= maxAttempts;
@@ -188,13 +204,13 @@ export function createProcessor(deps: ProcessorDeps) {
     if (logger.isLevelEnabled('info')) {
       logger.info({ jobId: bull.id, runId: job?.runId ?? bull.data?.runId, stepId: job?.stepId ?? bull.data?.stepId, attempt: attemptNo, method, host, status: outcome.status, durationMs: Math.round(durationMs), outcome: kind, errorCode: code }, 'attempt');
     }
-    const info: AttemptInfo = { job: bull, host, method, status: outcome.status, durationMs, errorCode: code, outcome: kind, retryAfterMs: outcome.error?.retryAfterMs, attempt: attemptNo, errorMessage: outcome.error?.message, request: trace.request, response: trace.response, cache: outcome.cache };
+    const info: AttemptInfo = { job: bull, host, method, status: outcome.status, durationMs, errorCode: code, outcome: kind, retryAfterMs: outcome.error?.retryAfterMs, attempt: attemptNo, errorMessage: outcome.error?.message, request: trace.request, response: trace.response, cache: outcome.cache, tenantId: job?.tenantId, scrub: trace.scrub };
     for (const observe of deps.observers ?? []) observe(info);
   }
 }
 
 /** What an attempt sent and got back, for observers (attempt records). */
-interface Trace { request?: RenderedRequest; response?: AttemptInfo['response'] }
+interface Trace { request?: RenderedRequest; response?: AttemptInfo['response']; scrub?: Scrubber }
 
 export type Processor = ReturnType<typeof createProcessor>;
 

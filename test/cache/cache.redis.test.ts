@@ -65,7 +65,7 @@ describe('cache', () => {
     const envelopes = await waitFor(async () => {
       const all = await Promise.all(jobs.map(async (j) => (await h.context(j.runId)).loyalty));
       return all.every(Boolean) && all;
-    }, '200 saved envelopes', 30_000);
+    }, '200 saved envelopes', 80_000);
     expect(p.calls()).toBe(1);
     expect(envelopes.every((e) => e.ok && e.status === 200 && e.body.offers.length === 2)).toBe(true);
     expect(envelopes.filter((e) => e.cached === true)).toHaveLength(199);
@@ -76,7 +76,7 @@ describe('cache', () => {
     expect(events.every((e) => e.type === 'invoke.completed' && e.status === '200')).toBe(true);
     const text = await metrics.registry.getSingleMetricAsString('invoke_cache_lookups_total');
     expect(text).toMatch(/step="welcome-flow\/offers",result="hit"} \d+/);
-  });
+  }, 90_000);
 
   it('keys by tenant, step and rendered key: each scope calls once', async () => {
     const p = partner((n) => [200, { n }]);
@@ -88,6 +88,17 @@ describe('cache', () => {
     expect((await run(step(p.url, { stepId: 'other-step' }))).cached).toBe(false);
     expect((await run(step(p.url, { ...base, data: { customer: { id: 'c', store: 'lyon' } } }))).cached).toBe(false);
     expect(p.calls()).toBe(4);
+  });
+
+  it('renders the key with the request\'s scope, context included; a bad key is TEMPLATE_ERROR naming cache.key', async () => {
+    const p = partner((n) => [200, { n }]);
+    const first = step(p.url, { stepId: 'ctx-first', cache: undefined });
+    await run(first);
+    const keyed = () => step(p.url, { runId: first.runId, stepId: 'ctx-key', save: { variable: 'second' }, cache: { key: 'n-{{ context.loyalty.body.n }}', ttlSeconds: 60 } });
+    expect((await run(keyed())).cached).toBe(false);
+    expect((await run(keyed())).cached).toBe(true);
+    const bad = step(p.url, { stepId: 'bad-key', cache: { key: '{{ customer.nope }}', ttlSeconds: 60 } });
+    expect((await run(bad, 'failed')).error).toMatchObject({ code: 'TEMPLATE_ERROR', message: expect.stringMatching(/^cache\.key: /) });
   });
 
   it('keeps successes only: an expect failure is not cached, the next job calls', async () => {

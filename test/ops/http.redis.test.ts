@@ -14,6 +14,7 @@ import { createOps, type Ops } from '../../src/ops/index.js';
 import { metricsRoutes } from '../../src/api/routes/metrics.js';
 import { dashboardRoutes } from '../../src/api/routes/dashboard.js';
 import { opsRoutes } from '../../src/api/routes/ops.js';
+import { idempotencyKey } from '../../src/contract/idempotency.js';
 import { startHarness, jobData, type Harness } from '../helpers/harness.js';
 import { startUpstream, json, type Upstream } from '../helpers/upstream.js';
 import { waitForJob } from '../helpers/wait.js';
@@ -30,11 +31,14 @@ const metrics = createMetrics({}, { defaultMetrics: true });
 async function serve(env: Record<string, string>): Promise<FastifyInstance> {
   const cfg = loadConfig({ ...h.ns.env, INVOKE_API_TOKEN: TOKEN, LOG_LEVEL: 'silent', ...env });
   const logger = createLogger('silent', (s) => s);
-  return buildServer({ cfg, logger, readiness: { checks: {} }, plugins: [metricsRoutes(metrics.registry), dashboardRoutes(ops.queue, h.redis), opsRoutes(ops)] });
+  return buildServer({ cfg, logger, readiness: { checks: {} }, plugins: [metricsRoutes(metrics.registry), dashboardRoutes(ops.queue, h.redis, cfg), opsRoutes(ops)] });
 }
 
 beforeAll(async () => {
-  up = await startUpstream((r, res) => (r.url.startsWith('/down') ? json(res, 503, {}) : json(res, 200, { ok: 1 })));
+  up = await startUpstream((r, res) => {
+    if (r.url.startsWith('/dash')) return json(res, 200, { points: 7 }, { 'x-api-key': 'leaky-header-value' });
+    return r.url.startsWith('/down') ? json(res, 503, {}) : json(res, 200, { ok: 1 });
+  });
   h = await startHarness({}, { observers: [metrics.observe] });
   ops = createOps(h.cfg, h.redis);
   server = await serve({});
@@ -91,6 +95,20 @@ describe('dashboard at /ui', () => {
     const logs = await (await fetch(`${base}/ui/api/queues/${encodeURIComponent(q!.name)}/${job.id}/logs`, auth)).json();
     expect(JSON.stringify(logs)).toMatch(/GET 127\.0\.0\.1\/ok -> 200/);
     expect((await fetch(`${base}/ui/api/redis/stats`, auth)).status).toBe(200);
+  });
+
+  it("shows each finished job's saved envelope as its return value, masked", async () => {
+    const data = jobData({ request: { url: `${up.url}/dash` }, save: { variable: 'loyalty' } });
+    const job = await h.queue.add('invoke', data, { attempts: 1 });
+    await waitForJob(h.queue, job.id!, 'completed');
+    const auth = { headers: { authorization: basic(TOKEN) } };
+    const list = await (await fetch(`${base}/ui/api/queues?activeQueue=invoke-api&status=completed`, auth)).json() as { queues: { name: string; jobs: { id: string; returnValue: unknown }[] }[] };
+    const q = list.queues.find((x) => x.name.endsWith('invoke-api'))!;
+    const shown = q.jobs.find((j) => j.id === job.id)!.returnValue as { ok: boolean; body: unknown; headers: Record<string, string>; eventId: string };
+    expect(shown).toMatchObject({ ok: true, status: 200, body: { points: 7 }, eventId: idempotencyKey(data) });
+    expect(JSON.stringify(shown)).not.toContain('leaky-header-value');
+    const one = await (await fetch(`${base}/ui/api/queues/${encodeURIComponent(q.name)}/${job.id}`, auth)).json() as { job: { returnValue: unknown } };
+    expect(one.job.returnValue).toEqual(shown);
   });
 });
 

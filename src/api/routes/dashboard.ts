@@ -1,6 +1,7 @@
 /**
  * bull-board, the dashboard BullMQ users already know, at /ui: the invoke-api queue with job
- * data (templates, never secrets), attempts, the per-attempt job log and errors. Protected by
+ * data (templates, never secrets), attempts, the per-attempt job log, errors and the saved
+ * envelope (as the return value). Protected by
  * the token like everything else (api/auth.ts sends a Basic challenge for /ui, so a browser
  * shows a login prompt; the password is INVOKE_API_TOKEN, static assets included).
  */
@@ -10,6 +11,8 @@ import { FastifyAdapter } from '@bull-board/fastify';
 import type { Queue } from 'bullmq';
 import type { FastifyInstance } from 'fastify';
 import type { RedisClient } from '../../redis.js';
+import type { Config } from '../../config.js';
+import { createEnvelopeReader, type FinishedJob } from '../dashboard-envelopes.js';
 
 export const DASHBOARD_PATH = '/ui';
 
@@ -18,18 +21,34 @@ export const DASHBOARD_PATH = '/ui';
  * (connections live in the backend); answer from our own connection instead.
  */
 class InvokeQueueAdapter extends BullMQAdapter {
-  constructor(queue: Queue, private readonly redis: RedisClient) {
+  private readonly attachEnvelopes: ((jobs: FinishedJob[]) => Promise<void>) | undefined;
+  constructor(queue: Queue, private readonly redis: RedisClient, cfg?: EnvelopeConfig) {
     super(queue, { description: 'Journey step API calls (invoke-api-worker)' });
+    this.attachEnvelopes = cfg && createEnvelopeReader(redis, cfg);
   }
   override async getRedisInfo(): Promise<string> {
     return this.redis.info();
   }
+  // A finished job's "Return value" tab shows the envelope saved in the run's context.
+  override async getJobs(...args: Parameters<BullMQAdapter['getJobs']>) {
+    const jobs = await super.getJobs(...args);
+    await this.attachEnvelopes?.(jobs as unknown as FinishedJob[]);
+    return jobs;
+  }
+  override async getJob(id: string) {
+    const job = await super.getJob(id);
+    if (job) await this.attachEnvelopes?.([job as unknown as FinishedJob]);
+    return job;
+  }
 }
 
-export function dashboardRoutes(queue: Queue, redis: RedisClient) {
+type EnvelopeConfig = Pick<Config, 'INVOKE_CTX_PREFIX' | 'secrets'>;
+
+/** With `cfg`, finished jobs show their saved envelope as the return value. */
+export function dashboardRoutes(queue: Queue, redis: RedisClient, cfg?: EnvelopeConfig) {
   return async (app: FastifyInstance) => {
     const serverAdapter = new FastifyAdapter();
-    createBullBoard({ queues: [new InvokeQueueAdapter(queue, redis)], serverAdapter, options: { uiConfig: { boardTitle: 'invoke-api' } } });
+    createBullBoard({ queues: [new InvokeQueueAdapter(queue, redis, cfg)], serverAdapter, options: { uiConfig: { boardTitle: 'invoke-api' } } });
     serverAdapter.setBasePath(DASHBOARD_PATH);
     await app.register(serverAdapter.registerPlugin() as never, { prefix: DASHBOARD_PATH });
   };
