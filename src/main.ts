@@ -26,6 +26,7 @@ import { dashboardRoutes } from './api/routes/dashboard.js';
 import { opsRoutes } from './api/routes/ops.js';
 import { credentialRoutes } from './api/routes/credentials.js';
 import { createCredentialAdmin } from './auth/index.js';
+import { createOpsEvents, type OpsEvents } from './ops-events/index.js';
 import { registerAuthMetrics } from './auth/metrics.js';
 import { registerDestinationMetrics } from './destinations/metrics.js';
 import { checkSecretsKeys } from './tenants/start-check.js';
@@ -137,9 +138,11 @@ async function main(): Promise<void> {
   }
 
   let destinations: Destinations | undefined;
+  let opsEvents: OpsEvents | undefined;
   if (cfg.INVOKE_WORKER_ENABLED) {
-    destinations = createDestinations(cfg, logger);
-    app = createWorkerApp(cfg, logger, { ...destinations.hooks, observers: [metrics.observe, ...(destinations.hooks.observers ?? [])], auth: { onTokenRequest: registerAuthMetrics(metrics.registry) } });
+    opsEvents = createOpsEvents(cfg, logger);
+    destinations = createDestinations(cfg, logger, undefined, opsEvents.onDestinationEvent);
+    app = createWorkerApp(cfg, logger, { ...destinations.hooks, observers: [metrics.observe, opsEvents.observer, ...(destinations.hooks.observers ?? [])], auth: { onTokenRequest: registerAuthMetrics(metrics.registry) } });
     sources.inFlight = app.inFlight;
     await checkEvictionPolicy(app.redis, logger);
     logger.info({ queue: cfg.INVOKE_QUEUE, prefix: cfg.BULLMQ_PREFIX, concurrency: cfg.INVOKE_CONCURRENCY }, 'worker started');
@@ -152,6 +155,7 @@ async function main(): Promise<void> {
     await ops?.close();
     const drained = app ? await app.close(cfg.INVOKE_SHUTDOWN_TIMEOUT_MS) : true;
     await destinations?.close();
+    await withTimeout(opsEvents?.close() ?? Promise.resolve(), 2000);
     apiRedis?.disconnect();
     logger.info({ drained }, 'stopped');
     logger.flush();

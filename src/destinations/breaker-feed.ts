@@ -19,9 +19,17 @@ export interface BreakerFeedDeps {
   views: HostViews;
   logger: Logger;
   policyOf: (host: string) => HostPolicy;
+  /** Told of each breaker transition (the operations stream); must not throw. */
+  onEvent?: ((e: DestinationEvent) => void) | undefined;
 }
 
-export function createBreakerFeed({ store, views, logger, policyOf }: BreakerFeedDeps) {
+/** What the destinations tell the operations stream (ops-events/). */
+export type DestinationEvent =
+  | { type: 'breaker.opened'; host: string; openMs: number | undefined }
+  | { type: 'breaker.closed'; host: string }
+  | { type: 'host.paused'; host: string; pauseMs: number };
+
+export function createBreakerFeed({ store, views, logger, policyOf, onEvent }: BreakerFeedDeps) {
   const registered = new Map<string, number>();
 
   /** Records one call after the host's pending successes; the answer refreshes the view. */
@@ -38,9 +46,14 @@ export function createBreakerFeed({ store, views, logger, policyOf }: BreakerFee
         (r) => {
           views.learnt(host, r.state === 'closed');
           const openMs = policy.breaker ? policy.breaker.openMs : undefined;
-          if (r.transition === 'opened')
+          if (r.transition === 'opened') {
             logger.warn({ host, openMs }, 'destination breaker opened');
-          if (r.transition === 'closed') logger.info({ host }, 'destination breaker closed');
+            onEvent?.({ type: 'breaker.opened', host, openMs });
+          }
+          if (r.transition === 'closed') {
+            logger.info({ host }, 'destination breaker closed');
+            onEvent?.({ type: 'breaker.closed', host });
+          }
         },
         (err: Error) =>
           logger.warn({ host, err: { name: err.name } }, 'destination breaker not updated'),

@@ -33,7 +33,7 @@ import {
 } from './decisions.js';
 import { createHostViews } from './host-views.js';
 import { isUnlimited, type DestinationPolicy } from './policy.js';
-import { createBreakerFeed } from './breaker-feed.js';
+import { createBreakerFeed, type DestinationEvent } from './breaker-feed.js';
 import type { DestinationStore } from './store.js';
 
 /** A breaker-only host seen closed this recently is called without a Redis round trip. */
@@ -59,6 +59,8 @@ export interface GuardDeps {
   defaultTimeoutMs: number;
   random?: () => number;
   maxHostViews?: number;
+  /** Breaker transitions and Retry-After pauses, for the operations stream; must not throw. */
+  onEvent?: ((e: DestinationEvent) => void) | undefined;
 }
 
 export function createDestinationGuard(deps: GuardDeps): DestinationGuard {
@@ -75,6 +77,7 @@ export function createDestinationGuard(deps: GuardDeps): DestinationGuard {
     views,
     logger,
     policyOf: (host) => policy.resolve(host),
+    onEvent: deps.onEvent,
   });
   // The processor hands observers the Job it gave beforeCall: that pairs an attempt's lease
   // with its outcome. (A lease dropped with its job, e.g. when the save failed, frees itself.)
@@ -137,6 +140,7 @@ export function createDestinationGuard(deps: GuardDeps): DestinationGuard {
     if (s.send === 'now' && s.pauseMs > 0) {
       views.pause(lease.host, s.pauseMs);
       logger.info({ host: lease.host, pauseMs: s.pauseMs }, 'destination paused by Retry-After');
+      deps.onEvent?.({ type: 'host.paused', host: lease.host, pauseMs: s.pauseMs });
     }
     if (s.send === 'batch') views.addSuccess(lease.host);
     if (s.send === 'now') void feed.send(lease, s.kind, s.pauseMs);

@@ -10,6 +10,9 @@ import type { AttemptHooks } from '../queue/attempt-hooks.js';
 import { createDestinationGuard } from './guard.js';
 import { loadDestinationPolicy, type DestinationPolicy } from './policy.js';
 import { createDestinationStore } from './store.js';
+import type { DestinationEvent } from './breaker-feed.js';
+
+export type { DestinationEvent } from './breaker-feed.js';
 
 export interface Destinations {
   policy: DestinationPolicy;
@@ -19,12 +22,12 @@ export interface Destinations {
 
 type DestConfig = Pick<Config, 'INVOKE_DESTINATIONS' | 'BULLMQ_PREFIX' | 'INVOKE_DEFAULT_TIMEOUT_MS' | 'REDIS_URL' | 'REDIS_CLUSTER_NODES' | 'REDIS_SENTINELS' | 'REDIS_SENTINEL_NAME'>;
 
-export function createDestinations(cfg: DestConfig, logger: Logger, redis?: RedisClient): Destinations {
+export function createDestinations(cfg: DestConfig, logger: Logger, redis?: RedisClient, onEvent?: (e: DestinationEvent) => void): Destinations {
   const policy = loadDestinationPolicy(cfg.INVOKE_DESTINATIONS);
   const own = redis === undefined;
   const conn = redis ?? createRedis(cfg, 'destinations');
   const store = createDestinationStore(conn, cfg.BULLMQ_PREFIX);
-  const guard = createDestinationGuard({ policy, store, logger: logger.child({ component: 'destinations' }), defaultTimeoutMs: cfg.INVOKE_DEFAULT_TIMEOUT_MS });
+  const guard = createDestinationGuard({ policy, store, logger: logger.child({ component: 'destinations' }), defaultTimeoutMs: cfg.INVOKE_DEFAULT_TIMEOUT_MS, onEvent });
   return {
     policy,
     hooks: { beforeCall: guard.beforeCall, observers: [guard.observe] },

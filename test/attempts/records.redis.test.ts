@@ -125,12 +125,15 @@ describe('per-attempt records', { timeout: 60_000 }, () => {
 
   it('records an attempt that never reached the partner (connection refused) without response fields', async () => {
     const h = await start();
-    const data = jobData({ request: { url: 'http://127.0.0.1:1/refused' } });
+    // A port that was just free: nothing listens there now.
+    const gone = await startUpstream();
+    await gone.close();
+    const data = jobData({ request: { url: `http://127.0.0.1:${gone.port}/refused` } });
     const id = idempotencyKey(data);
     await h.queue.add('invoke', data, { jobId: id, attempts: 1 });
     await waitForJob(h.queue, id, 'failed');
     const [r] = await recordsOf(h, id, 1);
-    expect(r).toMatchObject({ n: 1, outcome: 'failed', status: null, code: 'CONNECT_ERROR', url: 'http://127.0.0.1:1/refused', body: null, bodyBytes: 0, responseHeaders: {} });
+    expect(r).toMatchObject({ n: 1, outcome: 'failed', status: null, code: 'CONNECT_ERROR', url: `http://127.0.0.1:${gone.port}/refused`, body: null, bodyBytes: 0, responseHeaders: {} });
   });
 
   it('is shown by ops.inspect, GET /v1/invocations/{id}?attempts=true and `invoke-api inspect`', async () => {
