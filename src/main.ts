@@ -32,6 +32,7 @@ import { registerDestinationMetrics } from './destinations/metrics.js';
 import { checkSecretsKeys } from './tenants/start-check.js';
 import { registerFairMetrics } from './fair/metrics.js';
 import { callbackRoutes } from './api/routes/callbacks.js';
+import { waitingPageRoutes } from './api/routes/waiting-page.js';
 import { createCallbacks } from './callbacks/service.js';
 
 function config(): Config {
@@ -124,7 +125,7 @@ async function main(): Promise<void> {
             ...(cfg.INVOKE_WORKER_ENABLED ? { worker: async () => app?.worker.isRunning() ?? false } : {}),
           },
         },
-        plugins: [...producers.plugins, metricsRoutes(metrics.registry), dashboardRoutes(ops.queue, redis, cfg), opsRoutes(ops), credentialRoutes(createCredentialAdmin(cfg, redis)), callbackRoutes(app?.callbacks ?? createCallbacks(cfg, redis), cfg)],
+        plugins: [...producers.plugins, metricsRoutes(metrics.registry), dashboardRoutes(ops.queue, redis, cfg), opsRoutes(ops), credentialRoutes(createCredentialAdmin(cfg, redis)), callbackRoutes(app?.callbacks ?? createCallbacks(cfg, redis), cfg), waitingPageRoutes(ops.waiting)],
       });
     } catch (err) {
       if (err instanceof UnsafeBindError) {

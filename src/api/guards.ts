@@ -11,7 +11,7 @@
  */
 import type { FastifyInstance } from 'fastify';
 import { parseIdempotencyKey } from '../contract/idempotency.js';
-import { PUBLIC_PATHS } from './auth.js';
+import { PUBLIC_PATHS, PUBLIC_PREFIX } from './auth.js';
 
 /** Deepest nesting of arrays and objects accepted in a JSON body. */
 export const MAX_JSON_DEPTH = 64;
@@ -62,7 +62,10 @@ function hostName(host: string | undefined): string {
 
 export function requireLoopbackHost(app: FastifyInstance): void {
   app.addHook('onRequest', async (req, reply) => {
-    if (PUBLIC_PATHS.has(req.url.split('?')[0]!)) return;
+    const path = req.url.split('?')[0]!;
+    // Partner callbacks come from outside by design (through a proxy, under a public name);
+    // their token is the capability, so a rebound DNS name gains nothing there.
+    if (PUBLIC_PATHS.has(path) || path.startsWith(PUBLIC_PREFIX)) return;
     const name = hostName(req.headers.host);
     if (LOOPBACK_NAMES.has(name)) return;
     return reply.code(403).send({

@@ -49,7 +49,7 @@ export async function withOps(fn: (ops: Ops, cfg: Config) => Promise<number | vo
     }
     code = (await fn(ops, cfg)) ?? EXIT.ok;
   } catch (err) {
-    code = err instanceof UsageError || /^(since|status|olderThan|older-than): /.test((err as Error).message) ? EXIT.usage : EXIT.problem;
+    code = err instanceof UsageError || /^(since|status|olderThan|older-than|tenant): /.test((err as Error).message) ? EXIT.usage : EXIT.problem;
     process.stderr.write(`invoke-api: ${(err as Error).message}\n`);
   } finally {
     await withTimeout(ops.close(), 2000);

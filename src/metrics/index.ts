@@ -14,6 +14,12 @@ import { STATES, oldestWaitingAgeMs } from '../ops/status.js';
 export const MAX_HOSTS = 200;
 /** Distinct step label values (journeyId/stepId) before new steps are counted as 'other'. */
 export const MAX_STEPS = 200;
+/**
+ * Distinct tenant label values before new tenants are counted as 'other' (jobs without
+ * tenantId are 'none'). Tenants get a counter of their own, not a label on the host metrics, so
+ * the series stay at most MAX_TENANTS x outcomes instead of hosts x tenants x codes.
+ */
+export const MAX_TENANTS = 100;
 
 const stepOf = (info: AttemptInfo) => {
   const data = info.job.data as { journeyId?: unknown; stepId?: unknown } | undefined;
@@ -30,6 +36,12 @@ export function createHostLabeler(max = MAX_HOSTS): (host: string) => string {
     seen.add(h);
     return h;
   };
+}
+
+/** Tenant ids are case-sensitive: the first `max` seen as they are, then 'other'. */
+function createLabeler(max: number): (value: string) => string {
+  const seen = new Set<string>();
+  return (v) => (seen.has(v) ? v : seen.size >= max ? 'other' : (seen.add(v), v));
 }
 
 export interface MetricsSources {
@@ -53,6 +65,8 @@ export function createMetrics(sources: MetricsSources = {}, opts: { defaultMetri
   const stepLabel = createHostLabeler(MAX_STEPS);
   const cacheLookups = new Counter({ name: 'invoke_cache_lookups_total', help: 'Attempts of steps with a response cache, by step (journeyId/stepId, the first 200 seen, then "other") and result (hit|miss|bypass: carried a secret).', labelNames: ['step', 'result'], registers });
   const ruleFailures = new Counter({ name: 'invoke_outcome_rule_failures_total', help: 'Responses a step\'s expect.success rejected (UNEXPECTED_RESPONSE), by destination host.', labelNames: ['host'], registers });
+  const tenantLabel = createLabeler(MAX_TENANTS);
+  const tenantCalls = new Counter({ name: 'invoke_tenant_calls_total', help: `Finished attempts by tenant (tenantId; 'none' for jobs without one; the first ${MAX_TENANTS} seen by this process, then 'other') and outcome.`, labelNames: ['tenant', 'outcome'], registers });
   const blocked = new Counter({ name: 'invoke_blocked_urls_total', help: 'Attempts refused by the destination policy (URL_BLOCKED).', registers });
 
   // Sources are read at scrape time, so main.ts can fill them in after the worker starts.
@@ -86,6 +100,7 @@ export function createMetrics(sources: MetricsSources = {}, opts: { defaultMetri
       const host = hostLabel(info.host);
       const code = info.errorCode ?? '';
       calls.inc({ host, outcome: info.outcome, code });
+      tenantCalls.inc({ tenant: info.tenantId === undefined ? 'none' : tenantLabel(info.tenantId), outcome: info.outcome });
       duration.observe({ host }, info.durationMs / 1000);
       if (code === 'URL_BLOCKED') blocked.inc();
       if (code === 'UNEXPECTED_RESPONSE') ruleFailures.inc({ host });
@@ -99,7 +114,7 @@ export function createMetrics(sources: MetricsSources = {}, opts: { defaultMetri
     }
   }
 
-  return { registry, observe, metrics: { calls, duration, attempts, retries, events, blocked, depth, oldest, inUse, cacheLookups, ruleFailures } };
+  return { registry, observe, metrics: { calls, duration, attempts, retries, events, blocked, depth, oldest, inUse, cacheLookups, ruleFailures, tenantCalls } };
 }
 
 export type Metrics = ReturnType<typeof createMetrics>;

@@ -6,12 +6,14 @@
  */
 import type { Job } from 'bullmq';
 
-export const GROUP_KEYS = ['host', 'code', 'status', 'journey'] as const;
+export const GROUP_KEYS = ['host', 'code', 'status', 'journey', 'tenant'] as const;
 export type GroupKey = (typeof GROUP_KEYS)[number];
 
 export interface Failure {
   id: string;
   journey: string;
+  /** The job's tenantId (contract 6.1); '' for a job without one. */
+  tenant: string;
   runId: string;
   stepId: string;
   host: string;
@@ -30,6 +32,8 @@ export interface FailureFilter {
   code?: string | undefined;
   status?: number | undefined;
   journey?: string | undefined;
+  /** Only this tenant's jobs; '-' = only jobs without tenantId. */
+  tenant?: string | undefined;
   /** Only jobs with onFailure=hold (their customer is waiting; nothing was emitted). */
   held?: boolean | undefined;
 }
@@ -46,6 +50,7 @@ export function failureOf(job: Job): Failure {
   return {
     id: job.id ?? '',
     journey: str(data.journeyId),
+    tenant: str(data.tenantId),
     runId: str(data.runId),
     stepId: str(data.stepId),
     host: str(p.host),
@@ -64,6 +69,7 @@ export function matches(f: Failure, filter: FailureFilter, now = Date.now()): bo
   if (filter.code !== undefined && f.code !== filter.code.toUpperCase()) return false;
   if (filter.status !== undefined && f.status !== filter.status) return false;
   if (filter.journey !== undefined && f.journey !== filter.journey) return false;
+  if (filter.tenant !== undefined && f.tenant !== (filter.tenant === '-' ? '' : filter.tenant)) return false;
   if (filter.held && !f.held) return false;
   return true;
 }
@@ -74,6 +80,7 @@ export function groupValue(f: Failure, key: GroupKey): string {
     case 'code': return f.code;
     case 'status': return f.status === null ? '(none)' : String(f.status);
     case 'journey': return f.journey || '(none)';
+    case 'tenant': return f.tenant || '(none)';
   }
 }
 
@@ -86,10 +93,11 @@ export function parseDuration(text: string, what = 'duration'): number {
   return Math.round(Number(m[1]) * UNITS[m[2]!]!);
 }
 
-export interface FilterInput { since?: string | undefined; host?: string | undefined; code?: string | undefined; status?: string | number | undefined; journey?: string | undefined; held?: boolean | undefined }
+export interface FilterInput { since?: string | undefined; host?: string | undefined; code?: string | undefined; status?: string | number | undefined; journey?: string | undefined; tenant?: string | undefined; held?: boolean | undefined }
 
 /** Filters as typed by an operator (CLI flags, query string) -> FailureFilter; errors name the flag. */
 export function toFilter(input: FilterInput): FailureFilter {
+  if (input.tenant !== undefined && input.tenant !== '-' && !/^[A-Za-z0-9._-]{1,64}$/.test(input.tenant)) throw new Error(`tenant: "${input.tenant}" is not a tenant id (^[A-Za-z0-9._-]{1,64}$, or - for jobs without one)`);
   const status = input.status === undefined ? undefined : Number(input.status);
   if (status !== undefined && !(Number.isInteger(status) && status >= 100 && status <= 599)) throw new Error(`status: "${input.status}" is not an HTTP status (100-599)`);
   return {
@@ -98,6 +106,7 @@ export function toFilter(input: FilterInput): FailureFilter {
     code: input.code,
     status,
     journey: input.journey,
+    tenant: input.tenant,
     held: input.held,
   };
 }

@@ -202,7 +202,7 @@ export function createProcessor(deps: ProcessorDeps) {
     // Together, so a failing write never leaves the other promise's rejection unhandled.
     await Promise.all(writes);
     if (logger.isLevelEnabled('info')) {
-      logger.info({ jobId: bull.id, runId: job?.runId ?? bull.data?.runId, stepId: job?.stepId ?? bull.data?.stepId, attempt: attemptNo, method, host, status: outcome.status, durationMs: Math.round(durationMs), outcome: kind, errorCode: code }, 'attempt');
+      logger.info({ jobId: bull.id, runId: job?.runId ?? bull.data?.runId, stepId: job?.stepId ?? bull.data?.stepId, tenantId: job?.tenantId, attempt: attemptNo, method, host, status: outcome.status, durationMs: Math.round(durationMs), outcome: kind, errorCode: code }, 'attempt');
     }
     const info: AttemptInfo = { job: bull, host, method, status: outcome.status, durationMs, errorCode: code, outcome: kind, retryAfterMs: outcome.error?.retryAfterMs, attempt: attemptNo, errorMessage: outcome.error?.message, request: trace.request, response: trace.response, cache: outcome.cache, tenantId: job?.tenantId, scrub: trace.scrub };
     for (const observe of deps.observers ?? []) observe(info);

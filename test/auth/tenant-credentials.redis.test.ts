@@ -137,5 +137,5 @@ describe('CLI', () => {
     const bad = await cli(['set', 'acme', 'X'], '{"type":"basic","hosts":["x.com"],"username":"u"}');
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/password/);
-  });
+  }, 120_000); // five CLI processes, each loading node and its modules
 });

@@ -86,6 +86,29 @@ describe('operators and waiting steps', () => {
     expect((await s.post(path, {})).status).toBe(410);
   });
 
+  it('the dashboard page /ui/waiting lists steps, escaped, behind the token', async () => {
+    const { buildServer } = await import('../../src/api/server.js');
+    const { waitingPageRoutes } = await import('../../src/api/routes/waiting-page.js');
+    const { createLogger } = await import('../../src/logger.js');
+    const { loadConfig } = await import('../../src/config.js');
+    const { API_TOKEN } = await import('./setup.js');
+    const { id } = await waitingStep({ runId: `<script>alert(1)</script>-${Date.now()}` });
+    const app = await buildServer({ cfg: loadConfig({ INVOKE_API_TOKEN: API_TOKEN }), logger: createLogger('silent', (x) => x), readiness: { checks: {} }, plugins: [waitingPageRoutes(ops.waiting)] });
+    try {
+      const anon = await app.inject({ method: 'GET', url: '/ui/waiting' });
+      expect(anon.statusCode).toBe(401);
+      expect(anon.headers['www-authenticate']).toMatch(/^Basic/);
+      const page = await app.inject({ method: 'GET', url: '/ui/waiting', headers: { authorization: `Basic ${Buffer.from(`op:${API_TOKEN}`).toString('base64')}` } });
+      expect(page.statusCode).toBe(200);
+      expect(page.body).toMatch(/\d+ waiting, \d+ held/);
+      expect(page.body).toContain(id.slice(0, 12));
+      expect(page.body).toContain('&#60;script&#62;alert(1)&#60;/script&#62;');
+      expect(page.body).not.toContain('<script>');
+    } finally {
+      await app.close();
+    }
+  });
+
   it('the CLI: waiting --json, waiting complete --body, status', async () => {
     await ensureBuilt();
     ensureCliBuilt();

@@ -1,11 +1,11 @@
 /** Pure parts of the operator API and metrics: durations, filters, BullMQ metric windows, labels. */
 import { describe, expect, it } from 'vitest';
-import { matches, parseDuration, toFilter, type Failure } from '../../src/ops/failure.js';
+import { groupValue, matches, parseDuration, toFilter, type Failure } from '../../src/ops/failure.js';
 import { recentCount } from '../../src/ops/status.js';
 import { parseAttemptLine } from '../../src/ops/inspect.js';
 import { createHostLabeler } from '../../src/metrics/index.js';
 
-const f = (over: Partial<Failure> = {}): Failure => ({ id: '1', journey: 'j', runId: 'r', stepId: 's', host: 'api.partner.com', code: 'HTTP_STATUS', status: 503, reason: '', attempts: 5, failedAt: 1_000_000, held: false, ...over });
+const f = (over: Partial<Failure> = {}): Failure => ({ id: '1', journey: 'j', tenant: '', runId: 'r', stepId: 's', host: 'api.partner.com', code: 'HTTP_STATUS', status: 503, reason: '', attempts: 5, failedAt: 1_000_000, held: false, ...over });
 
 describe('filters', () => {
   it('parses durations and names the flag on a bad one', () => {
@@ -23,6 +23,16 @@ describe('filters', () => {
     expect(matches(f({ host: 'other.com' }), toFilter({ host: 'api.partner.com' }), now)).toBe(false);
     expect(matches(f(), toFilter({ held: true }), now)).toBe(false);
     expect(matches(f({ held: true }), toFilter({ held: true }), now)).toBe(true);
+  });
+  it('filters and groups by tenant; - selects jobs without tenantId; a bad tenant id names the flag', () => {
+    expect(matches(f({ tenant: 'acme' }), toFilter({ tenant: 'acme' }))).toBe(true);
+    expect(matches(f({ tenant: 'globex' }), toFilter({ tenant: 'acme' }))).toBe(false);
+    expect(matches(f({ tenant: '' }), toFilter({ tenant: 'acme' }))).toBe(false);
+    expect(matches(f({ tenant: '' }), toFilter({ tenant: '-' }))).toBe(true);
+    expect(matches(f({ tenant: 'acme' }), toFilter({ tenant: '-' }))).toBe(false);
+    expect(groupValue(f({ tenant: 'acme' }), 'tenant')).toBe('acme');
+    expect(groupValue(f(), 'tenant')).toBe('(none)');
+    expect(() => toFilter({ tenant: 'a b' })).toThrow(/^tenant: /);
   });
 });
 

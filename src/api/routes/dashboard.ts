@@ -48,7 +48,7 @@ type EnvelopeConfig = Pick<Config, 'INVOKE_CTX_PREFIX' | 'secrets'>;
 export function dashboardRoutes(queue: Queue, redis: RedisClient, cfg?: EnvelopeConfig) {
   return async (app: FastifyInstance) => {
     const serverAdapter = new FastifyAdapter();
-    createBullBoard({ queues: [new InvokeQueueAdapter(queue, redis, cfg)], serverAdapter, options: { uiConfig: { boardTitle: 'invoke-api' } } });
+    createBullBoard({ queues: [new InvokeQueueAdapter(queue, redis, cfg)], serverAdapter, options: { uiConfig: { boardTitle: 'invoke-api', miscLinks: [{ text: 'Waiting for callbacks', url: '/ui/waiting' }] } } });
     serverAdapter.setBasePath(DASHBOARD_PATH);
     await app.register(serverAdapter.registerPlugin() as never, { prefix: DASHBOARD_PATH });
   };

@@ -18,6 +18,7 @@ const filterSchema = z.object({
   code: z.string().optional(),
   status: z.coerce.number().int().min(100).max(599).optional(),
   journey: z.string().optional(),
+  tenant: z.string().optional(),
   held: z.union([z.boolean(), z.enum(['true', 'false']).transform((v) => v === 'true')]).optional(),
 });
 const targetSchema = z.object({ ids: z.array(z.string().min(1).refine(isJobId, 'must be an invocation id (ik.<runId>.<stepId>.<visit>)')).max(10_000).optional(), filter: filterSchema.optional(), dryRun: z.boolean().default(false) })
@@ -32,7 +33,7 @@ export function opsRoutes(ops: Ops) {
   return async (root: FastifyInstance) => {
     const app = root.withTypeProvider<ZodTypeProvider>();
     app.setErrorHandler((err: Error & { statusCode?: number; validation?: unknown }, _req, reply) => {
-      const code = err.validation || /^(since|status|olderThan): /.test(err.message) ? 400 : (err.statusCode ?? 500);
+      const code = err.validation || /^(since|status|olderThan|tenant): /.test(err.message) ? 400 : (err.statusCode ?? 500);
       // A 5xx is Redis or a bug: its text (a raw Redis reply, a stack) is logged, never answered.
       if (code >= 500) {
         reply.log.error({ err: { name: err.name, code: (err as { code?: string }).code } }, 'ops API error');

@@ -24,6 +24,6 @@ export const failedCommand = () =>
       const list = await ops.failed(filter, Math.max(1, Number(o.limit) || 50));
       if (o.json) return void json(list);
       const now = Date.now();
-      out(table(list.failures.map((f) => ({ ...f, ago: age(now - f.failedAt), status: f.status, held: f.held ? 'yes' : '' })), ['id', 'journey', 'host', 'code', 'status', 'attempts', 'ago', 'held']));
+      out(table(list.failures.map((f) => ({ ...f, ago: age(now - f.failedAt), status: f.status, held: f.held ? 'yes' : '' })), ['id', 'tenant', 'journey', 'host', 'code', 'status', 'attempts', 'ago', 'held']));
       out(`\n${list.failures.length} shown${list.truncated ? ` (more match: raise --limit or use --group-by)` : ''}`);
     }));
