@@ -21,7 +21,7 @@ export interface ServerDeps {
   plugins?: ((app: FastifyInstance) => Promise<void> | void)[];
 }
 
-const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
+export const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
 
 export class UnsafeBindError extends Error {
   override name = 'UnsafeBindError';
