@@ -42,6 +42,7 @@ export const settings = {
   INVOKE_MAX_ERROR_BODY_BYTES: setting(int(0), '4096', 'How much of a non-2xx body is kept in the envelope (truncated beyond).'),
   INVOKE_MAX_REQUEST_BYTES: setting(int(1), String(256 * 1024), 'Largest rendered request body sent.'),
   INVOKE_TEMPLATE_BUDGET_MS: setting(int(1, 10000), '50', 'Render time a job\'s templates may take in all (URL, headers, query, body); over it the step fails with TEMPLATE_ERROR. Renders run on the event loop, so this is also the longest a template can hold it.'),
+  INVOKE_ALLOW_LITERAL_CREDENTIALS: setting(bool, 'false', 'Let the HTTP API accept literal values in credential headers (Authorization, Cookie, X-Api-Key, ...: docs/security.md) instead of {{ secrets.NAME }}; for internal test partners only.'),
   INVOKE_MAX_HEADER_BYTES: setting(int(1024), '16384', 'Largest response header block accepted.'),
   INVOKE_DEFAULT_TIMEOUT_MS: setting(int(100, 60000), '10000', 'Whole-request timeout when the step sets no request.timeoutMs.'),
   INVOKE_CONNECT_TIMEOUT_MS: setting(int(50, 60000), '3000', 'TCP/TLS connect timeout.'),

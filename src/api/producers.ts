@@ -22,6 +22,7 @@ export function createProducerApi(cfg: Config) {
     queue: cfg.INVOKE_QUEUE,
     prefix: cfg.BULLMQ_PREFIX,
     ctxPrefix: cfg.INVOKE_CTX_PREFIX,
+    allowLiteralCredentials: cfg.INVOKE_ALLOW_LITERAL_CREDENTIALS,
     jobOptions: { ...defaultJobOptions(), ...retention(cfg) },
     fairShare: cfg.INVOKE_FAIR_SHARE,
   });

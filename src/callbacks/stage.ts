@@ -48,3 +48,9 @@ export function createWaitStage(callbacks: Callbacks): WaitStage {
     },
   };
 }
+
+/** callback.* for a dry run (POST /v1/invocations/test, invoke-api try): a token of no step. */
+export function placeholderCallback(publicUrl: string | undefined): { token: string; url?: string } {
+  const token = 'icb_dry-run';
+  return publicUrl ? { token, url: `${publicUrl.replace(/\/+$/, '')}/v1/callbacks/${token}` } : { token };
+}

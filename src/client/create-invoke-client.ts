@@ -24,6 +24,11 @@ import { FAIR_DELAY_MS } from '../fair/scripts.js';
 import { defineFairCommands, fairKeys, queueIntake } from '../fair/store.js';
 
 export interface InvokeClientOptions {
+  /**
+   * Accept literal values in credential headers (Authorization, X-Api-Key, ...): for internal
+   * test partners only; otherwise they must be {{ secrets.NAME }} (docs/security.md).
+   */
+  allowLiteralCredentials?: boolean;
   /** Used when no connection is given; default redis://127.0.0.1:6379. */
   redisUrl?: string;
   /** An ioredis connection to share; the client does not close it. */
@@ -92,6 +97,7 @@ export function createInvokeClient(opts: InvokeClientOptions = {}) {
   if (!opts.connection) connection.on('error', onError);
   const base = { ...defaultJobOptions(), ...opts.jobOptions };
   const ctxPrefix = opts.ctxPrefix ?? DEFAULTS.INVOKE_CTX_PREFIX;
+  const literals = { allowLiteralCredentials: opts.allowLiteralCredentials ?? false };
   let cb: Callbacks | undefined;
   const callbacks = (): Callbacks => {
     if (!opts.callbackKey && !opts.secretsKey) throw new Error('complete(): pass callbackKey (the workers\' INVOKE_CALLBACK_KEY) to createInvokeClient');
@@ -154,12 +160,12 @@ export function createInvokeClient(opts: InvokeClientOptions = {}) {
     queue,
     /** Validates (InvalidJobError naming each path, before Redis), then adds unless the key exists. */
     async enqueue(input: InvokeJobInput | unknown, overrides?: JobOptions): Promise<EnqueueResult> {
-      const [result] = await addAll([parseJob(input)], overrides);
+      const [result] = await addAll([parseJob(input, '', literals)], overrides);
       return result!;
     },
     /** All inputs are validated first (paths prefixed with [index]); then MULTI blocks, each sent as soon as built. */
     async enqueueMany(inputs: readonly (InvokeJobInput | unknown)[], overrides?: JobOptions): Promise<EnqueueResult[]> {
-      return addAll(validateAll(inputs), overrides);
+      return addAll(validateAll(inputs, literals), overrides);
     },
     /** State, attempts, last error code and (when finished) the saved envelope; null if unknown. */
     status(jobId: string, opts?: { attempts?: boolean }): Promise<InvocationStatus | null> {
@@ -193,12 +199,12 @@ function checkSizes(jobs: readonly InvokeJob[], sizeLimit: number | undefined): 
 }
 
 /** Every bad job of a batch is reported, not just the first. */
-function validateAll(inputs: readonly unknown[]): InvokeJob[] {
+function validateAll(inputs: readonly unknown[], literals: { allowLiteralCredentials?: boolean }): InvokeJob[] {
   const jobs: InvokeJob[] = [];
   const issues: InvalidJobError['issues'] = [];
   inputs.forEach((input, i) => {
     try {
-      jobs.push(parseJob(input, `[${i}]`));
+      jobs.push(parseJob(input, `[${i}]`, literals));
     } catch (err) {
       if (!(err instanceof InvalidJobError)) throw err;
       issues.push(...err.issues);

@@ -5,6 +5,7 @@
  */
 import type { z } from 'zod';
 import { invokeJobSchema, type InvokeJob } from './job.js';
+import { literalCredentialIssues } from './literal-credentials.js';
 
 /** One issue as producers see it: a dotted path and zod's message. */
 export interface JobIssue { path: string; code: string; message: string }
@@ -33,10 +34,17 @@ const joinPath = (where: string, path: PropertyKey[]) =>
 
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
-/** Parses job data (defaults applied) or throws InvalidJobError naming each bad path. */
-export function parseJob(input: unknown, where = ''): InvokeJob {
+/**
+ * Parses job data (defaults applied) or throws InvalidJobError naming each bad path. Literal
+ * credentials in headers are refused unless allowed (contract/literal-credentials.ts).
+ */
+export function parseJob(input: unknown, where = '', opts: { allowLiteralCredentials?: boolean } = {}): InvokeJob {
   const parsed = invokeJobSchema.safeParse(input);
   if (!parsed.success) throw InvalidJobError.fromZod(parsed.error, where);
+  if (!opts.allowLiteralCredentials) {
+    const literal = literalCredentialIssues(parsed.data, where);
+    if (literal.length > 0) throw new InvalidJobError(literal);
+  }
   // A lone UTF-16 surrogate cannot be percent-encoded into the jobId (encodeURIComponent throws).
   for (const field of ['runId', 'stepId'] as const) {
     if (LONE_SURROGATE.test(parsed.data[field])) throw new InvalidJobError([{ path: joinPath(where, [field]), code: 'invalid_string', message: 'must be well-formed Unicode (no lone surrogates)' }]);

@@ -29,6 +29,7 @@ import { createRedis, type RedisClient } from '../redis.js';
 import { contextKey, readContext } from '../store/context.js';
 import { createRenderer, type RenderedRequest } from '../template/render.js';
 import { buildScope, needsContext } from '../template/scope.js';
+import { placeholderCallback } from '../callbacks/stage.js';
 import { createScrubber, type Scrub } from '../template/secrets.js';
 import { fromError, fromResponse, toEnvelope, type Outcome } from '../worker/outcome.js';
 import { maskRequest, type ShownRequest } from './mask.js';
@@ -86,6 +87,8 @@ export function createDryRun(cfg: Config, opts: DryRunOptions = {}) {
 
   function render(job: InvokeJob, context: Record<string, unknown>, view: SecretsView) {
     const scope = buildScope(job, context, view.secrets);
+    // A dry run makes the call but waits for nothing: a placeholder that completes nothing (404).
+    if (job.wait) scope.vars.callback = placeholderCallback(cfg.INVOKE_PUBLIC_URL);
     const rendered: RenderedRequest = renderer.renderRequest(job.request, scope.vars);
     checkBroken(view, scope.usedSecrets, job.tenantId);
     scope.refs.check(rendered);

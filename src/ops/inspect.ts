@@ -15,6 +15,7 @@ import { parseJsonOrText } from '../lib/json.js';
 import { failureOf, type Failure } from './failure.js';
 import { readRecords } from '../attempts/store.js';
 import type { JobRecord } from '../attempts/record.js';
+import { maskJobData } from '../contract/literal-credentials.js';
 
 export type InspectConfig = Pick<Config, 'INVOKE_CTX_PREFIX' | 'INVOKE_EVENTS_STREAM'>;
 
@@ -69,7 +70,8 @@ export async function inspectJob(queue: Queue, redis: RedisClient, cfg: InspectC
     id,
     state,
     name: job.name,
-    data: job.data,
+    // Literal credentials a raw producer put in headers are not shown (contract/literal-credentials.ts).
+    data: maskJobData(job.data),
     opts: { attempts: job.opts.attempts, backoff: job.opts.backoff },
     attemptsMade: job.attemptsMade,
     createdAt: new Date(job.timestamp).toISOString(),

@@ -262,3 +262,23 @@ describe('the token stays out of Redis and logs', () => {
     }
   });
 });
+
+describe('a dry run of a step with wait', () => {
+  it('renders a placeholder callback that completes nothing', async () => {
+    const { createDryRun } = await import('../../src/dry-run/dry-run.js');
+    const dry = createDryRun(s.h.cfg);
+    try {
+      let body = '';
+      up.handle((req, res) => {
+        body = req.body;
+        json(res, 202, {});
+      });
+      const { envelope } = await dry.run(waitingJob());
+      expect(envelope).toMatchObject({ ok: true, status: 202 });
+      expect(callbackPath(body)).toBe('/v1/callbacks/icb_dry-run');
+      expect((await s.post(callbackPath(body), {})).status).toBe(404);
+    } finally {
+      await dry.close();
+    }
+  });
+});

@@ -11,6 +11,7 @@ import { FastifyAdapter } from '@bull-board/fastify';
 import type { Queue } from 'bullmq';
 import type { FastifyInstance } from 'fastify';
 import type { RedisClient } from '../../redis.js';
+import { maskJobData } from '../../contract/literal-credentials.js';
 import type { Config } from '../../config.js';
 import { createEnvelopeReader, type FinishedJob } from '../dashboard-envelopes.js';
 
@@ -24,6 +25,8 @@ class InvokeQueueAdapter extends BullMQAdapter {
   private readonly attachEnvelopes: ((jobs: FinishedJob[]) => Promise<void>) | undefined;
   constructor(queue: Queue, private readonly redis: RedisClient, cfg?: EnvelopeConfig) {
     super(queue, { description: 'Journey step API calls (invoke-api-worker)' });
+    // Literal credentials a raw producer put in headers are not shown (contract/literal-credentials.ts).
+    this.setFormatter('data', (data) => maskJobData(data));
     this.attachEnvelopes = cfg && createEnvelopeReader(redis, cfg);
   }
   override async getRedisInfo(): Promise<string> {
