@@ -46,7 +46,9 @@ export const expectSchema = z.strictObject({
 
 /** Contract v1.1 section 6.4: results kept under tenant + journeyId + stepId + rendered key. */
 export const cacheSchema = z.strictObject({
-  key: z.string().min(1).max(1024),
+  // A key is hashed into a Redis key name and must be the same for every job that shares the
+  // answer: a secret (rendered as a per-render reference) can be neither (docs/outcomes.md).
+  key: z.string().min(1).max(1024).refine((k) => !/\bsecrets\b/.test(k), 'must not read secrets: key the cache by what the answer depends on'),
   ttlSeconds: z.number().int().min(1).max(86_400),
   /** Cache the answers of requests that carried a secret too (off by default: docs/cache.md). */
   withSecrets: z.boolean().default(false),

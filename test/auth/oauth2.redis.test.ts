@@ -30,7 +30,7 @@ beforeAll(async () => {
   servers.SHORT.set({ expiresIn: 2 });
   servers.SKEW.set({ date: new Date(Date.now() - 2 * 3600_000).toUTCString() });
   await servers.DOWN.close(); // connection refused from now on
-  const env: Record<string, string> = { INVOKE_SECRETS_KEY: KEY, INVOKE_AUTH_TOKEN_TTL_SECONDS: '120', INVOKE_AUTH_TOKEN_TIMEOUT_MS: '400' };
+  const env: Record<string, string> = { INVOKE_SECRETS_KEY: KEY, INVOKE_AUTH_TOKEN_TTL_SECONDS: '120', INVOKE_AUTH_TOKEN_TIMEOUT_MS: '2500' };
   for (const name of NAMES) {
     const clientSecret = name === 'WRONG' ? 'not-the-client-secret' : clientSecrets[name];
     env[`INVOKE_CREDENTIAL_${name}`] = JSON.stringify({ type: 'oauth2_client_credentials', hosts: ['127.0.0.1'], tokenUrl: servers[name].tokenUrl, clientId: 'client-1', clientSecret, scope: 'loyalty:read' });
@@ -58,6 +58,8 @@ describe('tokens are requested once and shared', () => {
     const s = servers.MAIN;
     const jobs = await Promise.all(Array.from({ length: 20 }, () => h.queue.add('invoke', job('MAIN'), fast)));
     await Promise.all(jobs.map((j) => waitForJob(h.queue, j.id!, 'completed')));
+    // (A timeout well above a loaded machine's latency: a token request that timed out would
+    // rightly be followed by a second one.)
     expect(s.tokenRequests()).toHaveLength(1);
     expect(tokenEvents.filter((e) => e.scope === 'platform:MAIN')).toEqual([{ scope: 'platform:MAIN', outcome: 'issued' }]);
     const [tokenReq] = s.tokenRequests();
@@ -177,7 +179,7 @@ describe('token endpoint answers', () => {
 
   it('a slow token endpoint times out (INVOKE_AUTH_TOKEN_TIMEOUT_MS): transient, and the next attempt gets its token', async () => {
     const s = servers.SLOW;
-    s.set({ delayMs: 1500 });
+    s.set({ delayMs: 8000 });
     const data = job('SLOW');
     const added = await h.queue.add('invoke', data, { attempts: 4, backoff: { type: 'fixed', delay: 30 } });
     await waitFor(async () => ((await h.queue.getJob(added.id!))?.attemptsMade ?? 0) >= 1 || undefined, 'a first failed attempt');

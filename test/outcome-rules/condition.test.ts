@@ -66,3 +66,11 @@ describe('validation', () => {
     expect(parseJob(job({ success: 'response.body.ok' })).expect).toEqual({ success: 'response.body.ok' });
   });
 });
+
+describe('cache.key validation', () => {
+  it('refuses a key that reads secrets, naming cache.key', () => {
+    const job = { v: 1, journeyId: 'j', runId: 'r', stepId: 's', customerId: 'c', request: { url: 'https://x.example/' }, save: { variable: 'v' }, cache: { key: '{{ secrets.TOKEN }}-{{ customer.id }}', ttlSeconds: 60 } };
+    expect(() => parseJob(job)).toThrow(/cache\.key: must not read secrets/);
+    expect(parseJob({ ...job, cache: { key: '{{ customer.id }}', ttlSeconds: 60 } }).cache?.key).toBe('{{ customer.id }}');
+  });
+});
