@@ -8,6 +8,9 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Config } from '../config.js';
 import { requireLoopbackHost } from './guards.js';
+import { PUBLIC_PATHS, PUBLIC_PREFIX } from './public-paths.js';
+
+export { PUBLIC_PATHS, PUBLIC_PREFIX };
 
 const digest = (s: string) => createHash('sha256').update(s).digest();
 
@@ -29,8 +32,6 @@ export function presentedToken(req: FastifyRequest): string | undefined {
   return undefined;
 }
 
-export const PUBLIC_PATHS = new Set(['/healthz', '/readyz']);
-export const PUBLIC_PREFIX = '/v1/callbacks/';
 
 export function registerAuth(app: FastifyInstance, cfg: Config): void {
   const token = cfg.INVOKE_API_TOKEN;

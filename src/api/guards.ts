@@ -11,7 +11,7 @@
  */
 import type { FastifyInstance } from 'fastify';
 import { parseIdempotencyKey } from '../contract/idempotency.js';
-import { PUBLIC_PATHS, PUBLIC_PREFIX } from './auth.js';
+import { PUBLIC_PATHS, PUBLIC_PREFIX } from './public-paths.js';
 
 /** Deepest nesting of arrays and objects accepted in a JSON body. */
 export const MAX_JSON_DEPTH = 64;

@@ -7,8 +7,9 @@ import type { z } from 'zod';
 import { invokeJobSchema, type InvokeJob } from './job.js';
 import { literalCredentialIssues } from './literal-credentials.js';
 
-/** One issue as producers see it: a dotted path and zod's message. */
-export interface JobIssue { path: string; code: string; message: string }
+import type { JobIssue } from './job-issue.js';
+
+export type { JobIssue };
 
 export class InvalidJobError extends Error {
   override name = 'InvalidJobError';

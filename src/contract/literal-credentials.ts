@@ -10,7 +10,7 @@
  * INVOKE_ALLOW_LITERAL_CREDENTIALS=true for the HTTP API (docs/security.md).
  */
 import { REDACTED } from '../lib/scrub.js';
-import type { JobIssue } from './invalid-job.js';
+import type { JobIssue } from './job-issue.js';
 
 /** Header names (lower case) that carry credentials. */
 export const CREDENTIAL_HEADERS: ReadonlySet<string> = new Set([

@@ -1,0 +1,6 @@
+/** One issue as producers see it: a dotted path and zod's message. */
+export interface JobIssue {
+  path: string;
+  code: string;
+  message: string;
+}
