@@ -15,7 +15,7 @@ import { contextKey, readContext } from './store/context.js';
 import { createResultWriter } from './store/result-writer.js';
 import { createProcessor } from './worker/processor.js';
 import { chainBeforeCall, type AttemptHooks } from './queue/attempt-hooks.js';
-import { createFairShare } from './fair/index.js';
+import { createFairShare, type TenantLimited } from './fair/index.js';
 import { createWorker } from './worker/create-worker.js';
 import { createResponseCacheFor } from './cache/index.js';
 import { withTimeout } from './lib/with-timeout.js';
@@ -40,8 +40,8 @@ export interface WorkerApp {
   close(timeoutMs: number): Promise<boolean>;
 }
 
-export function createWorkerApp(cfg: Config, logger: Logger, extra: AttemptHooks & { auth?: AuthOptions } = {}): WorkerApp {
-  const { auth: authOptions, ...hooks } = extra;
+export function createWorkerApp(cfg: Config, logger: Logger, extra: AttemptHooks & { auth?: AuthOptions; onTenantLimited?: TenantLimited } = {}): WorkerApp {
+  const { auth: authOptions, onTenantLimited, ...hooks } = extra;
   const redis = createRedis(cfg, 'store');
   const bullConnection = createRedis(cfg, 'worker');
   watchConnection(redis, 'store', logger);
@@ -54,7 +54,7 @@ export function createWorkerApp(cfg: Config, logger: Logger, extra: AttemptHooks
   const callbacks = createCallbacks(cfg, redis);
   const sweeper = startSweeper(callbacks, cfg.INVOKE_CALLBACK_SWEEP_MS, logger);
   // Every worker admits from the fair index (docs/fair-share.md); tenant limits run first.
-  const fair = createFairShare(cfg, logger);
+  const fair = createFairShare(cfg, logger, undefined, onTenantLimited);
   const processor = createProcessor({
     renderer: createRenderer({ budgetMs: cfg.INVOKE_TEMPLATE_BUDGET_MS, maxBodyChars: cfg.INVOKE_MAX_REQUEST_BYTES }),
     http,

@@ -143,7 +143,7 @@ async function main(): Promise<void> {
   if (cfg.INVOKE_WORKER_ENABLED) {
     opsEvents = createOpsEvents(cfg, logger);
     destinations = createDestinations(cfg, logger, undefined, opsEvents.onDestinationEvent);
-    app = createWorkerApp(cfg, logger, { ...destinations.hooks, observers: [metrics.observe, opsEvents.observer, ...(destinations.hooks.observers ?? [])], auth: { onTokenRequest: registerAuthMetrics(metrics.registry) } });
+    app = createWorkerApp(cfg, logger, { ...destinations.hooks, observers: [metrics.observe, opsEvents.observer, ...(destinations.hooks.observers ?? [])], auth: { onTokenRequest: registerAuthMetrics(metrics.registry) }, onTenantLimited: opsEvents.onTenantLimited });
     sources.inFlight = app.inFlight;
     await checkEvictionPolicy(app.redis, logger);
     logger.info({ queue: cfg.INVOKE_QUEUE, prefix: cfg.BULLMQ_PREFIX, concurrency: cfg.INVOKE_CONCURRENCY }, 'worker started');

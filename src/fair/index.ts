@@ -11,7 +11,7 @@ import { createDestinationStore } from '../destinations/store.js';
 import type { BeforeCall } from '../queue/attempt-hooks.js';
 import { withTimeout } from '../lib/with-timeout.js';
 import { createAdmitter } from './admitter.js';
-import { createTenantLimits } from './limits.js';
+import { createTenantLimits, type TenantLimited } from './limits.js';
 import { loadTenantPolicy, type TenantPolicy } from './policy.js';
 import { createFairStore } from './store.js';
 
@@ -27,7 +27,7 @@ export interface FairShare {
   close(): Promise<void>;
 }
 
-export function createFairShare(cfg: FairConfig, logger: Logger, redis?: RedisClient): FairShare {
+export function createFairShare(cfg: FairConfig, logger: Logger, redis?: RedisClient, onLimited?: TenantLimited): FairShare {
   const policy = loadTenantPolicy(cfg.INVOKE_TENANTS);
   const conn = redis ?? createRedis(cfg, 'fair');
   const store = createFairStore(conn, cfg.BULLMQ_PREFIX, cfg.INVOKE_QUEUE);
@@ -38,6 +38,7 @@ export function createFairShare(cfg: FairConfig, logger: Logger, redis?: RedisCl
     limits: createDestinationStore(conn, cfg.BULLMQ_PREFIX),
     fair: store,
     defaultTimeoutMs: cfg.INVOKE_DEFAULT_TIMEOUT_MS,
+    onLimited,
   });
   return {
     policy,
@@ -59,3 +60,4 @@ export function createFairShare(cfg: FairConfig, logger: Logger, redis?: RedisCl
 }
 
 export { loadTenantPolicy } from './policy.js';
+export type { TenantLimited } from './limits.js';

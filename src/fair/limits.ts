@@ -27,7 +27,12 @@ export interface TenantLimitDeps {
   fair: Pick<FairStore, 'hold'>;
   defaultTimeoutMs: number;
   random?: () => number;
+  /** Told each time a job is held back or failed by its tenant's limit (the operations stream). */
+  onLimited?: TenantLimited | undefined;
 }
+
+/** `waitMs` 0 means the job failed RATE_LIMITED past the tenant deadline. */
+export type TenantLimited = (tenantId: string, reason: string, waitMs: number) => void;
 
 export function createTenantLimits(deps: TenantLimitDeps): BeforeCall {
   const { policy, limits, fair } = deps;
@@ -45,10 +50,12 @@ export function createTenantLimits(deps: TenantLimitDeps): BeforeCall {
     const deadline = job.timestamp + policy.deadlineMs;
     const name = tenant === '' ? 'jobs without tenantId' : `tenant ${tenant}`;
     if (now >= deadline) {
+      deps.onLimited?.(tenant, 'deadline', 0);
       throw new InvokeError('RATE_LIMITED', `${name} held back by its INVOKE_TENANTS limit past the tenant deadline of ${policy.deadlineMs} ms after enqueue`, { retryable: false });
     }
     const delays = Math.max(0, (job.attemptsStarted ?? 1) - job.attemptsMade - 1);
     const until = Math.min(now + waitMs(v, delays, random), deadline);
+    deps.onLimited?.(tenant, v.reason, until - now);
     await fair.hold(tenant, until - now);
     await job.moveToDelayed(until, token);
     throw new DelayedError(`RATE_LIMITED: ${name} ${v.reason}`);

@@ -10,6 +10,7 @@ import { createHttpClient, type HttpConfig } from '../http/call.js';
 import { createOpsEmitter } from './emitter.js';
 import { destinationEventSource, jobEventsObserver } from './sources.js';
 import { createWebhookDelivery } from './webhook.js';
+import { tenantLimited } from './events.js';
 
 export type OpsEventsConfig = HttpConfig & Pick<Config, 'INVOKE_OPS_STREAM' | 'INVOKE_OPS_MAXLEN' | 'INVOKE_OPS_DEDUP_SECONDS' | 'INVOKE_OPS_WEBHOOK_URL' | 'INVOKE_OPS_WEBHOOK_SECRET'
   | 'REDIS_URL' | 'REDIS_CLUSTER_NODES' | 'REDIS_SENTINELS' | 'REDIS_SENTINEL_NAME'>;
@@ -25,6 +26,10 @@ export function createOpsEvents(cfg: OpsEventsConfig, logger: Logger, shared?: R
     emitter,
     observer: jobEventsObserver(emitter),
     onDestinationEvent: destinations.onEvent,
+    /** For the fair-share tenant limits: `tenant.limited`, deduplicated like the others. */
+    onTenantLimited(tenantId: string, reason: string, waitMs: number): void {
+      void emitter.emit(tenantLimited(tenantId, reason, waitMs));
+    },
     async close(): Promise<void> {
       destinations.close();
       await emitter.flush();

@@ -9,20 +9,22 @@ import { jobData, startHarness, type Harness } from '../helpers/harness.js';
 import { redisClient } from '../helpers/redis.js';
 import { json, startUpstream, type Upstream } from '../helpers/upstream.js';
 import { waitForJob } from '../helpers/wait.js';
+import { createOpsEvents, parseOpsEntry, type OpsEvents } from '../../src/ops-events/index.js';
 
 let h: Harness | undefined;
 let up: Upstream | undefined;
 let client: InvokeClient | undefined;
+let ops: OpsEvents | undefined;
 
 afterEach(async () => {
   await client?.close();
   await (client?.queue.opts.connection as { quit?: () => Promise<unknown> } | undefined)?.quit?.();
   await h?.close();
   await up?.close();
-  h = up = client = undefined;
+  h = up = client = ops = undefined;
 });
 
-async function start(tenants: object) {
+async function start(tenants: object, withOpsStream = false) {
   const inFlight = new Map<string, number>();
   const most = new Map<string, number>();
   up = await startUpstream((req, res) => {
@@ -34,7 +36,13 @@ async function start(tenants: object) {
       json(res, 200, { ok: true });
     }, 100);
   });
-  h = await startHarness({ INVOKE_TENANTS: JSON.stringify(tenants), INVOKE_CONCURRENCY: '20' });
+  const env = { INVOKE_TENANTS: JSON.stringify(tenants), INVOKE_CONCURRENCY: '20' };
+  h = withOpsStream
+    ? await startHarness(env, (cfg, logger) => {
+        ops = createOpsEvents({ ...cfg, INVOKE_OPS_STREAM: `${cfg.INVOKE_EVENTS_STREAM}:ops` }, logger);
+        return { hooks: { onTenantLimited: ops.onTenantLimited }, close: () => ops!.close() };
+      })
+    : await startHarness(env);
   client = createInvokeClient({ connection: redisClient(), queue: h.cfg.INVOKE_QUEUE, prefix: h.cfg.BULLMQ_PREFIX });
   return most;
 }
@@ -64,4 +72,17 @@ describe('tenant limits', () => {
     expect(failed!.attemptsMade).toBe(1);
     expect(up!.requests.map((r) => r.url)).toEqual(['/slow/0']);
   }, 60_000);
+
+  it('puts tenant.limited on the operations stream when a tenant is held back, once per window', async () => {
+    await start({ tenants: { capped: { maxConcurrent: 1 } } }, true);
+    const jobs = await client!.enqueueMany(Array.from({ length: 6 }, (_, i) => step('capped', i)));
+    for (const { jobId } of jobs) await waitForJob(h!.queue, jobId, 'completed', 60_000);
+    await ops!.emitter.flush();
+    const entries = (await h!.redis.xrange(`${h!.cfg.INVOKE_EVENTS_STREAM}:ops`, '-', '+')).map(([id, f]) => parseOpsEntry(id, f));
+    const limited = entries.filter((e) => e.type === 'tenant.limited');
+    // Several jobs were held (one slot, six jobs), but the stream says it once for the tenant.
+    expect(limited).toHaveLength(1);
+    expect(limited[0]).toMatchObject({ subject: 'capped', facts: { tenantId: 'capped' } });
+    expect(typeof limited[0]!.facts.reason).toBe('string');
+  }, 90_000);
 });
