@@ -7,9 +7,8 @@
  * `default` entry field by field. Limits apply to each destination (URL host with its port when
  * the port is not the scheme's default) separately, also when a glob selected the policy.
  */
-import { readFileSync } from 'node:fs';
 import { z } from 'zod';
-import { ConfigError } from '../config.js';
+import { loadJsonSetting } from '../lib/json-setting.js';
 import { hostMatches } from '../http/egress.js';
 
 /** Convoy's defaults (>= 70 % failures of >= 10 calls in 5 min, open 30 s) plus 20 in a row. */
@@ -62,26 +61,7 @@ export interface DestinationPolicy {
 
 /** INVOKE_DESTINATIONS -> policy: '' is the built-in default, '{...}' JSON, else a file path. */
 export function loadDestinationPolicy(raw: string): DestinationPolicy {
-  const text = raw.trim();
-  if (text === '') return buildPolicy(destinationsSchema.parse({}));
-  let json: unknown;
-  const source = text.startsWith('{') ? 'JSON' : `file ${text}`;
-  try {
-    json = JSON.parse(text.startsWith('{') ? text : readFileSync(text, 'utf8'));
-  } catch (err) {
-    throw new ConfigError(`INVOKE_DESTINATIONS: cannot read ${source}: ${(err as Error).message}`);
-  }
-  const parsed = destinationsSchema.safeParse(json);
-  if (!parsed.success) throw new ConfigError(`INVOKE_DESTINATIONS: ${describe(parsed.error)}`);
-  return buildPolicy(parsed.data);
-}
-
-/** Issues with paths such as hosts["api.partner.com"].ratePerSecond (host keys contain dots). */
-function describe(error: z.ZodError): string {
-  const path = (p: PropertyKey[]) => p.map((k, i) => (typeof k === 'number' ? `[${k}]` : i > 0 && p[0] === 'hosts' && i === 1 ? `[${JSON.stringify(k)}]` : `${i ? '.' : ''}${String(k)}`)).join('') || '(root)';
-  // A bad host key reports "Invalid key in record"; the reason is in the nested issues.
-  const message = (i: z.core.$ZodIssue) => (i.code === 'invalid_key' ? i.issues.map((x) => x.message).join(', ') : i.message);
-  return error.issues.map((i) => `${path(i.path)}: ${message(i)}`).join('; ');
+  return buildPolicy(loadJsonSetting('INVOKE_DESTINATIONS', raw, destinationsSchema, 'hosts'));
 }
 
 export function buildPolicy(cfg: z.output<typeof destinationsSchema>): DestinationPolicy {

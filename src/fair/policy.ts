@@ -10,9 +10,8 @@
  *
  * Jobs without tenantId form one tenant, configured under the key "" (the empty string).
  */
-import { readFileSync } from 'node:fs';
 import { z } from 'zod';
-import { ConfigError } from '../config.js';
+import { loadJsonSetting } from '../lib/json-setting.js';
 import { TENANT_ID } from '../contract/job.js';
 
 const limitsSchema = z.strictObject({
@@ -50,31 +49,7 @@ export interface TenantPolicy {
 
 /** INVOKE_TENANTS -> policy: '' is the built-in default, '{...}' JSON, else a file path. */
 export function loadTenantPolicy(raw: string): TenantPolicy {
-  const text = raw.trim();
-  if (text === '') return buildTenantPolicy(tenantsSchema.parse({}));
-  const source = text.startsWith('{') ? 'JSON' : `file ${text}`;
-  let json: unknown;
-  try {
-    json = JSON.parse(text.startsWith('{') ? text : readFileSync(text, 'utf8'));
-  } catch (err) {
-    throw new ConfigError(`INVOKE_TENANTS: cannot read ${source}: ${(err as Error).message}`);
-  }
-  const parsed = tenantsSchema.safeParse(json);
-  if (!parsed.success) throw new ConfigError(`INVOKE_TENANTS: ${describe(parsed.error)}`);
-  return buildTenantPolicy(parsed.data);
-}
-
-/** Issues with paths such as tenants["acme.eu"].weight (tenant ids may contain dots). */
-function describe(error: z.ZodError): string {
-  const part = (k: PropertyKey, i: number, p: PropertyKey[]) => {
-    if (typeof k === 'number') return `[${k}]`;
-    if (i === 1 && p[0] === 'tenants') return `[${JSON.stringify(k)}]`;
-    return `${i ? '.' : ''}${String(k)}`;
-  };
-  const path = (p: PropertyKey[]) => p.map(part).join('') || '(root)';
-  const message = (i: z.core.$ZodIssue) =>
-    i.code === 'invalid_key' ? i.issues.map((x) => x.message).join(', ') : i.message;
-  return error.issues.map((i) => `${path(i.path)}: ${message(i)}`).join('; ');
+  return buildTenantPolicy(loadJsonSetting('INVOKE_TENANTS', raw, tenantsSchema, 'tenants'));
 }
 
 export function buildTenantPolicy(cfg: z.output<typeof tenantsSchema>): TenantPolicy {
