@@ -148,12 +148,14 @@ describe('the event loop keeps turning while hostile templates run', () => {
       // The run took many budgets' worth of rendering (100 x 15 ms), so the pings spanned it.
       expect(latencies.length).toBeGreaterThan(5);
       // Every ping answered, most within 200 ms even on a shared machine (a loaded CI box
-      // stretches wall time); no turn held the loop for more than three budgets of this
-      // process's CPU (with a 400 ms budget: 400 ms+ per turn, and pings of seconds).
+      // stretches wall time); no turn held the loop for more than five budgets of this
+      // process's CPU. process.cpuUsage counts every thread (GC helpers too), so one
+      // 50 ms render plus a collection reads as 167 ms on a busy box; a template that is
+      // not cut off at all (or a 400 ms budget) reads as 400 ms+ and fails.
       latencies.sort((a, b) => a - b);
       const seen = `latencies ${latencies.map(Math.round).join(',')}; longest turn ${Math.round(maxTurnCpuMs)} ms CPU`;
       expect(latencies[Math.floor(latencies.length / 2)], seen).toBeLessThan(200);
-      expect(maxTurnCpuMs, seen).toBeLessThan(150);
+      expect(maxTurnCpuMs, seen).toBeLessThan(250);
       const goodJob = await waitForJob(h.queue, jobs[100]!.id!, 'completed');
       expect(goodJob?.attemptsMade).toBe(1);
       for (const j of jobs.slice(0, 100)) {
