@@ -8,7 +8,7 @@ import type { Envelope } from '../contract/envelope.js';
 import type { InvokeJob } from '../contract/job.js';
 import type { HttpResult } from '../http/call.js';
 import { parseRetryAfter } from '../http/retry-after.js';
-import { parseJsonOrText } from '../lib/json.js';
+import { parseBody } from '../lib/json.js';
 import { applyPick } from '../lib/pick.js';
 import { is2xx, judge, type Verdict } from '../outcome-rules/expect.js';
 import type { CacheUse } from '../cache/response-cache.js';
@@ -27,23 +27,6 @@ export interface Outcome {
 export interface OutcomeLimits {
   retryAfterMaxMs: number;
   maxErrorBodyBytes: number;
-}
-
-const isJsonType = (ct: string | undefined) => ct !== undefined && /[/+]json\b/i.test(ct);
-
-/**
- * Body bytes -> envelope body: JSON when the content type says so and it parses; otherwise
- * text. Invalid JSON under a JSON content type is kept as text (docs/errors.md): the step still
- * succeeds on a 2xx, and a later step can see exactly what the partner sent.
- */
-export function parseBody(
-  bytes: Buffer,
-  contentType: string | undefined,
-  truncated: boolean,
-): unknown {
-  if (bytes.length === 0) return null;
-  const text = bytes.toString('utf8');
-  return !truncated && isJsonType(contentType) ? parseJsonOrText(text) : text;
 }
 
 export function fromResponse(res: HttpResult, job: InvokeJob, limits: OutcomeLimits): Outcome {

@@ -6,9 +6,10 @@
  *   2. bind     refuse any host outside the credential's `hosts` (URL_BLOCKED, permanent)
  *   3. apply    Basic, an HMAC signature over the exact body with a fresh timestamp, or an
  *               OAuth2 bearer token from the shared cache (token-cache.ts)
- *   4. send     and, for OAuth2, answer a 401 once by dropping the token and sending again
+ *   4. send     and, for OAuth2, answer a 401 (or an answer the credential's tokenExpired rule
+ *               calls expired: token-refusal.ts) once by dropping the token and sending again
  *               with a new one, inside the same attempt (so it never uses an attempt, and a
- *               partner that always answers 401 still fails: the second 401 is the result)
+ *               partner that always refuses still fails: the second refusal is the result)
  *
  * The credential's header replaces any header of the same name the step set. Redirects to
  * another origin drop it (http/call.ts drops every step header there).
@@ -23,6 +24,7 @@ import { signatureHeaders } from './hmac.js';
 import { redactAnswer } from './redact.js';
 import type { ResolveCredential, ResolvedCredential } from './resolve.js';
 import type { HeldToken, TokenCache } from './token-cache.js';
+import { tokenRefusal } from './token-refusal.js';
 
 export interface AuthStageDeps {
   http: Pick<HttpClient, 'send'>;
@@ -78,16 +80,25 @@ export function createAuthStage(deps: AuthStageDeps) {
     use.token = 'failed';
     let held = await tokens.get(ref);
     use.token = held.fetched ? 'obtained' : 'cached';
-    const first = await deps.http.send(bearer(held), opts);
-    // RFC 6750 3.1 invalid_token: revoked, or expired before the time the endpoint gave.
-    if (first.status !== 401) return redactAnswer(first, [held.value]);
+    const first = redactAnswer(await deps.http.send(bearer(held), opts), [held.value]);
+    const refusal = tokenRefusal(resolved.name, resolved.credential, first);
+    if (refusal === undefined) return first;
     await tokens.invalidate(ref, held);
     const refused = held.value;
     use.token = 'failed';
     held = await tokens.get(ref);
     use.token = 'obtained';
-    use.retriedAfter401 = true;
-    return redactAnswer(await deps.http.send(bearer(held), opts), [held.value, refused]);
+    if (refusal === '401') use.retriedAfter401 = true;
+    else use.retriedAfterExpired = true;
+    const second = redactAnswer(await deps.http.send(bearer(held), opts), [held.value, refused]);
+    // A second 401 is the result (HTTP_STATUS 401, by the status table); a fresh token the rule
+    // still calls expired is not a response the step can use, and not one to retry for.
+    if (tokenRefusal(resolved.name, resolved.credential, second) !== 'expired') return second;
+    throw new InvokeError(
+      'AUTH_ERROR',
+      `credential ${resolved.name}: ${second.url.hostname} refused a new token too (tokenExpired held twice in one attempt)`,
+      { retryable: false, status: second.status },
+    );
   }
 
   /**

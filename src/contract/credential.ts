@@ -6,6 +6,7 @@
  */
 import { Liquid } from 'liquidjs';
 import { z } from 'zod';
+import { conditionSchema } from './job.js';
 
 /** A host name or `*.domain` glob, lower-cased (the same shape as INVOKE_SECRET_<NAME>_HOSTS). */
 const hostGlob = z
@@ -37,6 +38,12 @@ export const oauth2CredentialSchema = z.strictObject({
   scope: text(2048).optional(),
   audience: text(2048).optional(),
   clientAuth: z.enum(['basic', 'body']).default('basic'),
+  /**
+   * A Liquid condition over response.status, response.headers and response.body (like
+   * expect.success) for partners that say "token expired" in an answer other than a 401:
+   * when it holds, the token is dropped and the call sent again, as after a 401.
+   */
+  tokenExpired: conditionSchema.optional(),
 });
 
 export const basicCredentialSchema = z.strictObject({
@@ -96,6 +103,8 @@ export const authUseSchema = z.object({
   token: z.enum(['obtained', 'cached', 'failed']).optional(),
   /** OAuth2 only: the partner answered 401 and the call was sent again with a new token. */
   retriedAfter401: z.boolean().optional(),
+  /** OAuth2 only: the credential's tokenExpired held and the call was sent again with a new token. */
+  retriedAfterExpired: z.boolean().optional(),
 });
 export type AuthUse = z.output<typeof authUseSchema>;
 

@@ -18,8 +18,9 @@ export const TENANT_ID = /^[A-Za-z0-9._-]{1,64}$/;
 export const SECRET_NAME = /^[A-Z][A-Z0-9_]{0,63}$/;
 export const MAX_WAIT_MS = 30 * 24 * 3600 * 1000;
 const secretName = (what: string) => z.string().regex(SECRET_NAME, `${what} must match ^[A-Z][A-Z0-9_]{0,63}$`);
-// Parsed here, so a syntax error is INVALID_JOB naming expect.success before any call.
-const condition = z.string().min(1).max(2048).superRefine((source, ctx) => {
+// Parsed here, so a syntax error is INVALID_JOB naming expect.success (or a credential's
+// tokenExpired is refused when it is saved) before any call.
+export const conditionSchema = z.string().min(1).max(2048).superRefine((source, ctx) => {
   const why = conditionProblem(source);
   if (why !== undefined) ctx.addIssue({ code: 'custom', message: `not a Liquid condition: ${why}` });
 });
@@ -40,8 +41,8 @@ export const requestSchema = z.strictObject({
 
 /** Contract v1.1 section 6.3: Liquid conditions over response.status, headers and body. */
 export const expectSchema = z.strictObject({
-  success: condition.optional(),
-  retry: condition.optional(),
+  success: conditionSchema.optional(),
+  retry: conditionSchema.optional(),
 });
 
 /** Contract v1.1 section 6.4: results kept under tenant + journeyId + stepId + rendered key. */

@@ -37,6 +37,7 @@ describe('INVOKE_CREDENTIAL_<NAME>', () => {
     ['an unknown field', JSON.stringify({ ...oauth2, clientSecrett: 'x' }), /Unrecognized key/],
     ['a plain-http token URL', JSON.stringify({ ...oauth2, tokenUrl: 'http://auth.crm.example/token' }), /tokenUrl: tokenUrl must be https/],
     ['a bad payload template', JSON.stringify({ type: 'hmac', hosts: ['x.com'], secret: 'k', header: 'X-Sig', payload: '{{ timestamp }}.{{ bodyy }}' }), /payload: payload is not a valid template/],
+    ['a tokenExpired rule that does not parse', JSON.stringify({ ...oauth2, tokenExpired: 'response.body.error ==' }), /tokenExpired: not a Liquid condition/],
     ['a colon in a username', JSON.stringify({ type: 'basic', hosts: ['x.com'], username: 'a:b', password: 'p' }), /username must not contain/],
   ])('%s stops start-up naming the variable and never echoing a value', (_what, value, why) => {
     let err: unknown;

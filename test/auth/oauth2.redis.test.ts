@@ -123,7 +123,7 @@ describe('expiry and refusal', () => {
 
   it('a partner that always answers 401 fails: one new token per attempt, never a loop', async () => {
     const s = servers.DENY;
-    s.set({ partnerAlways401: true });
+    s.set({ partnerRefusesAll: true });
     const { job: done, envelope, data } = await run('DENY', fast, 'failed');
     expect(done.attemptsMade).toBe(1);
     expect(envelope).toMatchObject({ ok: false, status: 401, error: { code: 'HTTP_STATUS', retryable: false } });

@@ -33,12 +33,16 @@ export interface TokenServerOptions {
   fail: [number, unknown, Record<string, string>?] | undefined;
   /** Date header of token answers (clock skew). */
   date: string | undefined;
-  /** The partner answers 401 to every token (revoked everywhere). */
-  partnerAlways401: boolean;
+  /** The partner refuses every token (revoked everywhere). */
+  partnerRefusesAll: boolean;
+  /** How the partner refuses a token: 401 invalid_token, or 200 {"error":"token_expired"}. */
+  refusal: 'status' | 'body';
+  /** This many of the first tokens issued are refused by the partner (expired on arrival). */
+  issueExpired: number;
 }
 
 export async function startTokenServer(initial: Partial<TokenServerOptions> = {}): Promise<TokenServer> {
-  const o: TokenServerOptions = { clientId: 'client-1', clientSecret: 'client-secret-v1', expiresIn: 3600, delayMs: 0, gate: undefined, fail: undefined, date: undefined, partnerAlways401: false, ...initial };
+  const o: TokenServerOptions = { clientId: 'client-1', clientSecret: 'client-secret-v1', expiresIn: 3600, delayMs: 0, gate: undefined, fail: undefined, date: undefined, partnerRefusesAll: false, refusal: 'status', issueExpired: 0, ...initial };
   const issued: string[] = [];
   const valid = new Set<string>();
 
@@ -60,7 +64,7 @@ export async function startTokenServer(initial: Partial<TokenServerOptions> = {}
     if (!clientOk(req)) return json(res, 401, { error: 'invalid_client' }, { 'www-authenticate': 'Basic realm="token"' });
     const value = `tok-${issued.length + 1}-${randomBytes(12).toString('hex')}`;
     issued.push(value);
-    valid.add(value);
+    if (issued.length > o.issueExpired) valid.add(value);
     const answer: Record<string, unknown> = { access_token: value, token_type: 'Bearer' };
     if (o.expiresIn !== undefined) answer.expires_in = o.expiresIn;
     json(res, 200, answer, { 'cache-control': 'no-store', ...(o.date ? { date: o.date } : {}) });
@@ -68,7 +72,10 @@ export async function startTokenServer(initial: Partial<TokenServerOptions> = {}
 
   function partner(req: Recorded, res: http.ServerResponse) {
     const bearer = /^Bearer (.+)$/.exec(String(req.headers.authorization ?? ''))?.[1];
-    if (!bearer || !valid.has(bearer) || o.partnerAlways401) return json(res, 401, { error: 'invalid_token' }, { 'www-authenticate': 'Bearer error="invalid_token"' });
+    if (!bearer || !valid.has(bearer) || o.partnerRefusesAll) {
+      if (o.refusal === 'body') return json(res, 200, { error: 'token_expired' });
+      return json(res, 401, { error: 'invalid_token' }, { 'www-authenticate': 'Bearer error="invalid_token"' });
+    }
     // An echoing partner: the token comes back in the body (the worker must not keep it).
     json(res, 200, { ok: true, points: 42, echo: { authorization: req.headers.authorization } });
   }
