@@ -7,6 +7,7 @@
 import { Redis, Cluster, type RedisOptions } from 'ioredis';
 import type { Config } from './config.js';
 import type { Logger } from './logger.js';
+import { SentinelRedis } from './redis-sentinel.js';
 
 export type RedisClient = Redis | Cluster;
 
@@ -48,12 +49,14 @@ function connect(cfg: Pick<Config, 'REDIS_URL' | 'REDIS_CLUSTER_NODES' | 'REDIS_
     const redisOptions = { ...options, ...authFromUrl(cfg.REDIS_URL) };
     return new Cluster(cfg.REDIS_CLUSTER_NODES.map(hostPort), { redisOptions, enableReadyCheck: true, clusterRetryStrategy: (n) => Math.min(n * 200, 2000) });
   }
-  if (cfg.REDIS_SENTINELS?.length) {
-    // failoverDetector: switch as soon as a Sentinel announces +switch-master, instead of writing
-    // to the old master until it is demoted (those writes are lost when it resyncs).
-    return new Redis({ ...options, ...authFromUrl(cfg.REDIS_URL), sentinels: cfg.REDIS_SENTINELS.map(hostPort), name: cfg.REDIS_SENTINEL_NAME, failoverDetector: true });
-  }
+  if (cfg.REDIS_SENTINELS?.length) return sentinelRedis(cfg, options);
   return new Redis(cfg.REDIS_URL, options);
+}
+
+/** Exported for the switch test, which shortens the reconnect delay to widen the race it checks. */
+export function sentinelRedis(cfg: Pick<Config, 'REDIS_URL' | 'REDIS_SENTINELS' | 'REDIS_SENTINEL_NAME'>, options: RedisOptions): Redis {
+  // Follows +switch-master at once (redis-sentinel.ts says why not ioredis's failoverDetector).
+  return new SentinelRedis({ ...options, ...authFromUrl(cfg.REDIS_URL), sentinels: (cfg.REDIS_SENTINELS ?? []).map(hostPort), name: cfg.REDIS_SENTINEL_NAME });
 }
 
 export const isCluster = (r: RedisClient): r is Cluster => r instanceof Cluster;

@@ -67,10 +67,16 @@ export function buildAttemptRecord(info: AttemptInfo, opts: RecordOptions, now =
   };
 }
 
-/** The masked request, or none when it cannot even be shown (a URL that does not parse). */
+/**
+ * The masked URL and headers, or none when they cannot even be shown (a URL that does not
+ * parse). The request body is not part of the record: parsing and masking it cost more per job
+ * than the rest of the record (docs/benchmarks.md), and the job's data holds its template.
+ */
 function shownRequest(req: NonNullable<AttemptInfo['request']>, userAgent: string) {
   try {
-    return maskRequest(req, userAgent);
+    const shown = maskRequest({ ...req, body: undefined }, userAgent);
+    if (req.body) shown.headers['content-type'] ??= req.body.contentType;
+    return shown;
   } catch {
     return undefined;
   }

@@ -65,6 +65,11 @@ function pattern(spellings: Set<string>, flags: string): RegExp | undefined {
  * `extra`: further rewrites applied after the values (patterns such as callback tokens); each
  * should check cheaply whether it has anything to do.
  */
+// defineProperty: a "__proto__" key (JSON.parse makes it an own key) stays a key.
+function define(obj: Record<string, unknown>, key: string, value: unknown): void {
+  Object.defineProperty(obj, key, { value, enumerable: true, writable: true, configurable: true });
+}
+
 export function createScrubber(values: Iterable<string> = [], extra: ((text: string) => string)[] = []): Scrubber {
   const anyCase = new Set<string>();
   const exact = new Set<string>();
@@ -107,16 +112,20 @@ export function createScrubber(values: Iterable<string> = [], extra: ((text: str
       }
       return out ?? value;
     }
-    let changed = false;
-    const out: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
+    // Copies an object only when a key or value changed (most bodies hold no secret at all).
+    const entries = Object.entries(value as Record<string, unknown>);
+    let out: Record<string, unknown> | undefined;
+    for (let i = 0; i < entries.length; i++) {
+      const [k, v] = entries[i]!;
       const key = scrub(k);
       const r = deep(v);
-      if (key !== k || r !== v) changed = true;
-      // defineProperty: a "__proto__" key (JSON.parse makes it an own key) stays a key.
-      Object.defineProperty(out, key, { value: r, enumerable: true, writable: true, configurable: true });
+      if (!out && (key !== k || r !== v)) {
+        out = {};
+        for (let j = 0; j < i; j++) define(out, entries[j]![0], entries[j]![1]);
+      }
+      if (out) define(out, key, r);
     }
-    return changed ? out : value;
+    return out ?? value;
   }
   const isEmpty = () => anyCase.size === 0 && extra.length === 0;
   scrub.deep = <T>(value: T): T => (isEmpty() ? value : (deep(value) as T));

@@ -31,10 +31,18 @@ export interface TurnGate {
   ready(): Promise<void> | undefined;
   /** Records render time spent in this turn. */
   charge(ms: number): void;
+  /**
+   * Called as a render starts; the function it returns estimates the process CPU (ms) that
+   * render has used so far: CPU since the turn's first render, less the render time charged
+   * before this one. One process.cpuUsage() (a system call) per turn rather than per render;
+   * the estimate only decides whether a render cut off by wall time was starved of CPU.
+   */
+  startRender(): () => number;
 }
 
 export function createTurnGate(turnMs = TURN_MS): TurnGate {
   let spent = 0;
+  let turnCpu: NodeJS.CpuUsage | undefined;
   let resetPending = false;
   const waiters: (() => void)[] = [];
   // One waiter is woken at a time and wakes the next when it has rendered and the turn still
@@ -43,6 +51,7 @@ export function createTurnGate(turnMs = TURN_MS): TurnGate {
   function reset() {
     resetPending = false;
     spent = 0;
+    turnCpu = undefined;
     wakeNext();
     if (waiters.length > 0) schedule();
   }
@@ -60,6 +69,14 @@ export function createTurnGate(turnMs = TURN_MS): TurnGate {
             waiters.push(resolve);
             schedule();
           }),
+    startRender() {
+      const base = (turnCpu ??= process.cpuUsage());
+      const before = spent;
+      return () => {
+        const d = process.cpuUsage(base);
+        return (d.user + d.system) / 1000 - before;
+      };
+    },
     charge(ms) {
       spent += ms;
       schedule();

@@ -26,14 +26,25 @@ export interface RequestParts {
 const HEADER_VALUE = /^[\t\x20-\x7e]*$/;
 
 export class SecretRefs {
-  private readonly nonce = randomBytes(8).toString('hex');
+  // Made on the first reference: most renders read no secret and need no random bytes.
+  private nonceValue: string | undefined;
+  private exactValue: RegExp | undefined;
+  private anyCaseValue: RegExp | undefined;
   private readonly names: string[] = [];
   private readonly values: string[] = [];
   private readonly index = new Map<string, number>();
   /** Names of the secrets whose reference the render read. */
   readonly used = new Set<string>();
-  private readonly exact = new RegExp(`__secret_${this.nonce}_(\\d+)__`, 'g');
-  private readonly anyCase = new RegExp(`secret_${this.nonce}_(\\d+)|${this.nonce}`, 'i');
+
+  private get nonce(): string {
+    return (this.nonceValue ??= randomBytes(8).toString('hex'));
+  }
+  private get exact(): RegExp {
+    return (this.exactValue ??= new RegExp(`__secret_${this.nonce}_(\\d+)__`, 'g'));
+  }
+  private get anyCase(): RegExp {
+    return (this.anyCaseValue ??= new RegExp(`secret_${this.nonce}_(\\d+)|${this.nonce}`, 'i'));
+  }
 
   /** The reference for a value (the same one each time for a name). */
   ref(name: string, value: string): string {

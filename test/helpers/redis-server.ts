@@ -68,7 +68,10 @@ export async function startRedisServer(opts: RedisServerOptions = {}): Promise<R
     const p = proc;
     let out = '';
     await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`redis-server on ${port} did not start: ${out}`)), 10_000);
+      const timer = setTimeout(() => {
+        p.kill('SIGKILL'); // never leave a half-started server behind
+        reject(new Error(`redis-server on ${port} did not start: ${out}`));
+      }, 10_000);
       p.stdout!.on('data', (c: Buffer) => {
         out += c.toString();
         if ((opts.ready ?? /Ready to accept connections/).test(out)) {
@@ -93,7 +96,10 @@ export async function startRedisServer(opts: RedisServerOptions = {}): Promise<R
     await exited;
   }
 
-  await start();
+  await start().catch((err: unknown) => {
+    rmSync(dir, { recursive: true, force: true });
+    throw err;
+  });
   return {
     port, dir, url: `redis://127.0.0.1:${port}`, stop, start,
     async destroy() {
@@ -192,22 +198,41 @@ export interface RedisSentinelSetup {
   destroy(): Promise<void>;
 }
 
+export interface RedisSentinelOptions {
+  password?: string;
+  /** AOF (appendfsync always) on master and replica, so a kill -9 loses nothing acknowledged locally. */
+  aof?: boolean;
+  /** Sentinel's down-after-milliseconds (1000) and failover-timeout (5000). */
+  downAfterMs?: number;
+  failoverTimeoutMs?: number;
+}
+
 /** A master, one replica and one Sentinel (quorum 1) watching them as "mymaster". */
-export async function startRedisSentinel(opts: { password?: string } = {}): Promise<RedisSentinelSetup> {
+export async function startRedisSentinel(opts: RedisSentinelOptions = {}): Promise<RedisSentinelSetup> {
   const auth = opts.password ? ['--requirepass', opts.password, '--masterauth', opts.password] : [];
-  const master = await startRedisServer({ args: auth });
-  const replica = await startRedisServer({ args: [...auth, '--replicaof', '127.0.0.1', String(master.port)], ready: /MASTER <-> REPLICA sync: Finished/ });
-  const conf = [
-    `sentinel monitor mymaster 127.0.0.1 ${master.port} 1`,
-    'sentinel down-after-milliseconds mymaster 1000',
-    'sentinel failover-timeout mymaster 5000',
-    ...(opts.password ? [`sentinel auth-pass mymaster ${opts.password}`] : []),
-  ].join('\n');
-  const sentinel = await startRedisServer({ conf: `${conf}\n`, args: ['--sentinel'], ready: /\+monitor master/ });
-  return {
-    master, replica, sentinel, sentinels: `127.0.0.1:${sentinel.port}`,
-    async destroy() {
-      await Promise.all([sentinel.destroy(), replica.destroy(), master.destroy()]);
-    },
+  const started: RedisServer[] = [];
+  const destroy = () => Promise.all(started.map((s) => s.destroy())).then(() => undefined);
+  const track = (s: RedisServer) => {
+    started.push(s);
+    return s;
   };
+  try {
+    const master = track(await startRedisServer({ aof: opts.aof, args: auth }));
+    const replica = track(await startRedisServer({ aof: opts.aof, args: [...auth, '--replicaof', '127.0.0.1', String(master.port)], ready: /MASTER <-> REPLICA sync: Finished/ }));
+    const sentinel = track(await startRedisServer({ conf: sentinelConf(master.port, opts), args: ['--sentinel'], ready: /\+monitor master/ }));
+    return { master, replica, sentinel, sentinels: `127.0.0.1:${sentinel.port}`, destroy };
+  } catch (err) {
+    await destroy(); // a failed start leaves no server or temp dir behind
+    throw err;
+  }
+}
+
+function sentinelConf(masterPort: number, opts: RedisSentinelOptions): string {
+  const lines = [
+    `sentinel monitor mymaster 127.0.0.1 ${masterPort} 1`,
+    `sentinel down-after-milliseconds mymaster ${opts.downAfterMs ?? 1000}`,
+    `sentinel failover-timeout mymaster ${opts.failoverTimeoutMs ?? 5000}`,
+    ...(opts.password ? [`sentinel auth-pass mymaster ${opts.password}`] : []),
+  ];
+  return `${lines.join('\n')}\n`;
 }

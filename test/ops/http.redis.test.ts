@@ -110,6 +110,35 @@ describe('dashboard at /ui', () => {
     const one = await (await fetch(`${base}/ui/api/queues/${encodeURIComponent(q.name)}/${job.id}`, auth)).json() as { job: { returnValue: unknown } };
     expect(one.job.returnValue).toEqual(shown);
   });
+  it("masks a raw producer's literal credential in the job data it shows, listed and alone", async () => {
+    const LITERAL = 'literal-dashboard-key-9f8e7d';
+    const data = jobData({ request: { url: `${up.url}/ok`, headers: { authorization: `Bearer ${LITERAL}`, 'x-api-key': LITERAL } } });
+    const job = await h.queue.add('invoke', data, { attempts: 1 });
+    await waitForJob(h.queue, job.id!, 'completed');
+    const auth = { headers: { authorization: basic(TOKEN) } };
+    const list = await (await fetch(`${base}/ui/api/queues?activeQueue=invoke-api&status=completed`, auth)).text();
+    const q = (JSON.parse(list) as { queues: { name: string; jobs: { id: string }[] }[] }).queues.find((x) => x.name.endsWith('invoke-api'))!;
+    expect(q.jobs.map((j) => j.id)).toContain(job.id);
+    const one = await (await fetch(`${base}/ui/api/queues/${encodeURIComponent(q.name)}/${job.id}`, auth)).text();
+    for (const body of [list, one]) {
+      expect(body).not.toContain(LITERAL);
+      expect(body).toContain('[REDACTED]');
+    }
+  });
+
+  it.each(['meta', 'events', 'id', 'wait', 'x:logs', 'stalled-check', 'ik.r.s.1:logs', '%2e%2e'])("answers 404 for BullMQ's own key %s as a job id, never its content or a Redis error", async (id) => {
+    const auth = { headers: { authorization: basic(TOKEN) } };
+    const queues = await (await fetch(`${base}/ui/api/queues?activeQueue=invoke-api&status=completed`, auth)).json() as { queues: { name: string }[] };
+    const q = encodeURIComponent(queues.queues.find((x) => x.name.endsWith('invoke-api'))!.name);
+    for (const path of [`/ui/api/queues/${q}/${encodeURIComponent(id)}`, `/ui/api/queues/${q}/${encodeURIComponent(id)}/logs`]) {
+      const res = await fetch(`${base}${path}`, auth);
+      const text = await res.text();
+      expect(res.status, `${path}: ${text}`).toBe(404);
+      expect(text).not.toMatch(/WRONGTYPE|ERR |opts|redis/i);
+    }
+    const retry = await fetch(`${base}/ui/api/queues/${q}/${encodeURIComponent(id)}/retry/failed`, { ...auth, method: 'PUT' });
+    expect(retry.status).toBe(404);
+  });
 });
 
 describe('/metrics', () => {

@@ -36,4 +36,28 @@ describe('createTurnGate', () => {
     gate.charge(20);
     expect(gate.ready()).toBeInstanceOf(Promise);
   });
+
+  it('estimates a render\'s CPU from one snapshot per turn, less the renders charged before it', async () => {
+    const gate = createTurnGate(1000);
+    const cpuMs = () => {
+      const u = process.cpuUsage();
+      return (u.user + u.system) / 1000;
+    };
+    const burnCpu = (ms: number) => {
+      const until = cpuMs() + ms;
+      while (cpuMs() < until);
+    };
+    const first = gate.startRender();
+    const t0 = performance.now();
+    burnCpu(30);
+    gate.charge(performance.now() - t0);
+    const second = gate.startRender();
+    burnCpu(5);
+    expect(first()).toBeGreaterThanOrEqual(30);
+    // Without the subtraction the second render would carry the first's 30 ms.
+    expect(second()).toBeLessThan(25);
+    await new Promise((r) => setImmediate(r));
+    // A new turn takes a new snapshot: nothing carried over.
+    expect(gate.startRender()()).toBeLessThan(10);
+  });
 });

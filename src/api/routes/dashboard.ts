@@ -14,6 +14,7 @@ import type { RedisClient } from '../../redis.js';
 import { maskJobData } from '../../contract/literal-credentials.js';
 import type { Config } from '../../config.js';
 import { createEnvelopeReader, type FinishedJob } from '../dashboard-envelopes.js';
+import { isJobId } from '../guards.js';
 
 export const DASHBOARD_PATH = '/ui';
 
@@ -45,6 +46,14 @@ class InvokeQueueAdapter extends BullMQAdapter {
   }
 }
 
+/**
+ * bull-board hands a job id from the path straight to BullMQ, which reads `<prefix>:<id>` and
+ * `<id>:logs`: `meta` or `events` would show BullMQ's own keys or a raw WRONGTYPE error. Its job
+ * routes take only ids a job can have: the contract's jobId, or BullMQ's own numeric ids for
+ * jobs a raw producer added without one.
+ */
+export const isDashboardJobId = (id: string) => isJobId(id) || /^[1-9][0-9]{0,15}$/.test(id);
+
 type EnvelopeConfig = Pick<Config, 'INVOKE_CTX_PREFIX' | 'secrets'>;
 
 /** With `cfg`, finished jobs show their saved envelope as the return value. */
@@ -53,6 +62,11 @@ export function dashboardRoutes(queue: Queue, redis: RedisClient, cfg?: Envelope
     const serverAdapter = new FastifyAdapter();
     createBullBoard({ queues: [new InvokeQueueAdapter(queue, redis, cfg)], serverAdapter, options: { uiConfig: { boardTitle: 'invoke-api', miscLinks: [{ text: 'Waiting for callbacks', url: '/ui/waiting' }] } } });
     serverAdapter.setBasePath(DASHBOARD_PATH);
+    app.addHook('preHandler', async (req, reply) => {
+      const jobId = (req.params as { jobId?: unknown } | undefined)?.jobId;
+      if (typeof jobId !== 'string' || !req.routeOptions.url?.startsWith(`${DASHBOARD_PATH}/api/`)) return;
+      if (!isDashboardJobId(jobId)) return reply.code(404).send({ error: 'Job not found' });
+    });
     await app.register(serverAdapter.registerPlugin() as never, { prefix: DASHBOARD_PATH });
   };
 }

@@ -1,0 +1,60 @@
+/**
+ * A Redis connection through Sentinel that moves to a new master as soon as a Sentinel
+ * announces `+switch-master`, instead of writing to the old master until it is demoted (those
+ * writes are lost when it resyncs).
+ *
+ * ioredis has this built in (`failoverDetector: true`), but its detector ends the connection for
+ * good when the announcement arrives while a reconnect is asking a Sentinel for the master
+ * (SentinelConnector's connect sees `connecting` cleared by the detector, throws "Connection is
+ * closed", and the client goes to status `end`, rejecting every command from then on). After a
+ * master crash every connection is reconnecting at that moment: in
+ * test/reliability/sentinel-switch.test.ts 8 to 40 of 40 connections ended so with ioredis 6.0.0,
+ * (the callbacks failover test saw it once: every callback after the switch answered 500).
+ *
+ * Here each connection listens to the Sentinels itself and reconnects only when it is connected
+ * (status connect or ready): a connection that is already reconnecting asks a Sentinel for the
+ * master anyway, and a reconnect aimed at a demoted master is refused or answered READONLY,
+ * which redis.ts also reconnects on.
+ */
+import { Redis, type RedisOptions } from 'ioredis';
+
+export interface SentinelAddress { host: string; port: number }
+type Options = RedisOptions & { sentinels: SentinelAddress[]; name: string };
+
+const SWITCH = '+switch-master';
+
+export class SentinelRedis extends Redis {
+  constructor(options: Options) {
+    // The cast picks the constructor of a connection with ioredis's default (legacy) replies.
+    super({ ...options, failoverDetector: false } as RedisOptions & { replyMapping?: 'legacy' });
+    followSwitches(this, options.sentinels, options.name);
+  }
+
+  /** BullMQ duplicates its connection for blocking reads: the copy follows a switch too. */
+  override duplicate(override?: Partial<RedisOptions>): Redis {
+    return new SentinelRedis({ ...this.options, ...override } as Options);
+  }
+}
+
+/**
+ * One subscriber per Sentinel (as ioredis's detector has), closed with the connection. Sentinel
+ * connections use no password or TLS here, like ioredis's own Sentinel lookups without
+ * sentinelPassword.
+ */
+function followSwitches(client: Redis, sentinels: SentinelAddress[], name: string): void {
+  const listeners = sentinels.map(({ host, port }) => {
+    const sub = new Redis({ host, port, maxRetriesPerRequest: null, retryStrategy: (n) => Math.min(n * 200, 2000), connectionName: 'invoke-api:sentinel-watch' });
+    sub.on('error', () => undefined); // one Sentinel down: the others still announce
+    sub.on('message', (_channel: string, message: string) => {
+      // "<master name> <old ip> <old port> <new ip> <new port>"
+      if (message.split(' ')[0] !== name) return;
+      if (client.status === 'ready' || client.status === 'connect') client.disconnect(true);
+    });
+    // Resubscribed by ioredis after a reconnect (autoResubscribe).
+    void sub.subscribe(SWITCH).catch(() => undefined);
+    return sub;
+  });
+  client.once('end', () => {
+    for (const sub of listeners) sub.disconnect();
+  });
+}
