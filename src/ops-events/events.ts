@@ -24,10 +24,10 @@ export interface JobFacts {
 }
 
 export type OpsEvent =
-  | { type: 'breaker.opened'; host: string; openMs: number | null }
-  | { type: 'breaker.closed'; host: string }
+  | { type: 'breaker.opened'; host: string; openMs: number | null; by?: 'operator' }
+  | { type: 'breaker.closed'; host: string; by?: 'operator' }
   | { type: 'host.paused'; host: string; pauseMs: number; until: string }
-  | { type: 'host.resumed'; host: string }
+  | { type: 'host.resumed'; host: string; by?: 'operator' }
   | ({ type: 'job.exhausted' } & JobFacts)
   | ({ type: 'job.held' } & JobFacts)
   | { type: 'tenant.limited'; tenantId: string; reason: string; waitMs: number };

@@ -6,7 +6,9 @@ import { Registry } from 'prom-client';
 import { afterAll, describe, expect, it } from 'vitest';
 import { registerDestinationMetrics } from '../../src/destinations/metrics.js';
 import { hostStatus, openBreaker } from '../../src/destinations/admin.js';
+import { hostKeys } from '../../src/destinations/store.js';
 import { cleanNamespace, namespace, redisClient } from '../helpers/redis.js';
+import { parseOpsEntry } from '../../src/ops-events/index.js';
 
 const run = promisify(execFile);
 const ns = namespace('dest-admin');
@@ -27,6 +29,22 @@ describe('invoke-api breaker', () => {
     expect((await cli('list')).stdout).toMatch(/^HOST\s+BREAKER[\s\S]*api\.partner\.com\s+open \(manual\)/);
     expect((await cli('close', 'api.partner.com')).stdout).toContain('breaker for api.partner.com is closed');
     expect((await hostStatus(redis, ns.prefix, 'api.partner.com', 0)).breaker).toBe('closed');
+    // Told to the operations stream like a worker's transition, marked as the operator's.
+    const told = (await redis.xrange(ns.env.INVOKE_OPS_STREAM!, '-', '+')).map(([, f]) => parseOpsEntry('', f));
+    expect(told.map((e) => [e.type, e.subject, e.facts.by])).toEqual([
+      ['breaker.opened', 'api.partner.com', 'operator'],
+      ['breaker.closed', 'api.partner.com', 'operator'],
+    ]);
+    expect(told[0]!.facts.openMs).toBe(600_000);
+    // Closing a closed breaker tells nobody anything.
+    await cli('close', 'api.partner.com');
+    expect(await redis.xlen(ns.env.INVOKE_OPS_STREAM!)).toBe(2);
+    // A Retry-After pause lifted by hand ends with host.resumed (the breaker was closed).
+    await redis.hset(hostKeys(ns.prefix, 'paused.example')[0], 'pause', Date.now() + 600_000);
+    await cli('close', 'paused.example');
+    const last = (await redis.xrevrange(ns.env.INVOKE_OPS_STREAM!, '+', '-', 'COUNT', 1)).map(([, f]) => parseOpsEntry('', f))[0];
+    expect([last?.type, last?.subject, last?.facts.by]).toEqual(['host.resumed', 'paused.example', 'operator']);
+    expect(await redis.xlen(ns.env.INVOKE_OPS_STREAM!)).toBe(3);
     const bad = (await cli('open', 'api.partner.com/path')) as { code: number; stderr: string };
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain('host: "api.partner.com/path" is not a host or host:port');

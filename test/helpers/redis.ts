@@ -26,7 +26,7 @@ export function namespace(label = 't'): Namespace {
   const ns = { id, queue: 'invoke-api', prefix: `test:${id}:bull`, ctxPrefix: `test:${id}:ctx`, stream: `test:${id}:continuations` };
   return {
     ...ns,
-    env: { REDIS_URL, INVOKE_QUEUE: ns.queue, BULLMQ_PREFIX: ns.prefix, INVOKE_CTX_PREFIX: ns.ctxPrefix, INVOKE_EVENTS_STREAM: ns.stream, INVOKE_VAULT_PREFIX: `test:${id}:vault`, INVOKE_CACHE_PREFIX: `test:${id}:{cache}` },
+    env: { REDIS_URL, INVOKE_QUEUE: ns.queue, BULLMQ_PREFIX: ns.prefix, INVOKE_CTX_PREFIX: ns.ctxPrefix, INVOKE_EVENTS_STREAM: ns.stream, INVOKE_VAULT_PREFIX: `test:${id}:vault`, INVOKE_CACHE_PREFIX: `test:${id}:{cache}`, INVOKE_OPS_STREAM: `test:${id}:ops` },
   };
 }
 

@@ -12,7 +12,10 @@ import type { Command } from 'commander';
 import type { Config } from '../../config.js';
 import { config, EXIT, fail } from '../context.js';
 import { createRedis, type RedisClient } from '../../redis.js';
-import { closeBreaker, listDestinations, normaliseHost, openBreaker, type HostStatus } from '../../destinations/admin.js';
+import { listDestinations, normaliseHost, type HostStatus } from '../../destinations/admin.js';
+import { closeBreakerByHand, openBreakerByHand } from '../../ops/breaker.js';
+import { createLogger } from '../../logger.js';
+import { createScrubber } from '../../template/secrets.js';
 
 const CONNECT_TIMEOUT_MS = 5000;
 
@@ -33,6 +36,9 @@ async function withRedis(fn: (redis: RedisClient, cfg: Config) => Promise<void>)
   }
   process.exit(EXIT.ok);
 }
+
+/** Warnings (an operations event not emitted) go to stderr; stdout stays the command's answer. */
+const cliLogger = (cfg: Config) => createLogger('warn', createScrubber(cfg.secrets), process.stderr);
 
 /** The host as the worker keys it; a bad one is a usage error naming the argument. */
 function hostArg(raw: string): string {
@@ -74,7 +80,7 @@ export function registerBreakerCommand(program: Command): Command {
       const seconds = o.for === undefined ? undefined : Number(o.for);
       if (seconds !== undefined && !(Number.isFinite(seconds) && seconds > 0)) fail(EXIT.usage, `--for: must be a positive number of seconds (got ${JSON.stringify(o.for)})`);
       return withRedis(async (redis, cfg) => {
-        const s = await openBreaker(redis, cfg.BULLMQ_PREFIX, host, seconds === undefined ? undefined : Math.round(seconds * 1000));
+        const s = await openBreakerByHand(cfg, cliLogger(cfg), redis, host, seconds === undefined ? undefined : Math.round(seconds * 1000));
         print(o.json ? JSON.stringify(s, null, 2) : `breaker for ${s.host} is open ${s.openUntil ? `until ${s.openUntil}` : 'until closed by hand'}; its jobs wait (jobs fail CIRCUIT_OPEN only past the destination deadline)`);
       });
     });
@@ -85,7 +91,7 @@ export function registerBreakerCommand(program: Command): Command {
     .action((raw: string, o: { json?: boolean }) => {
       const host = hostArg(raw);
       return withRedis(async (redis, cfg) => {
-        const s = await closeBreaker(redis, cfg.BULLMQ_PREFIX, host);
+        const s = await closeBreakerByHand(cfg, cliLogger(cfg), redis, host);
         print(o.json ? JSON.stringify(s, null, 2) : `breaker for ${s.host} is closed`);
       });
     });
