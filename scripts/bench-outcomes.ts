@@ -37,7 +37,9 @@ function round(c: (typeof cases)[number]): number {
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const results = cases.map((c) => ({ name: c.name, runs: [] as number[] }));
-for (let r = 0; r < ROUNDS; r++) cases.forEach((c, i) => results[i]!.runs.push(round(c))); // interleaved rounds
+for (let r = 0; r < ROUNDS; r++) cases.forEach((c, i) => {
+    results[i]!.runs.push(round(c));
+  }); // interleaved rounds
 const base = median(results[0]!.runs);
 for (const { name, runs } of results) {
   const m = median(runs);

@@ -69,7 +69,7 @@ function lookup(scope: object, path: string[]): string | number | boolean | unde
 /** A bounded cache of parsed templates: steps are few, customers are many. */
 class TemplateCache {
   private readonly map = new Map<string, { plan: Plan | undefined; liquid: Template[] }>();
-  constructor(private readonly liquid: Liquid, private readonly escape: (v: unknown) => string = String) {}
+  constructor(private readonly liquid: Liquid, private readonly escapeOutput: (v: unknown) => string = String) {}
   render(source: string, scope: object, budget: RenderBudget, maxChars: number): string {
     const entry = this.get(source);
     if (entry.plan) {
@@ -86,7 +86,7 @@ class TemplateCache {
     for (let i = 0; i < paths.length; i++) {
       const v = lookup(scope, paths[i]!);
       if (v === undefined) return undefined;
-      out += this.escape(v) + literals[i + 1]!;
+      out += this.escapeOutput(v) + literals[i + 1]!;
     }
     return out;
   }

@@ -6,6 +6,7 @@ import { json, out, table } from '../output.js';
 import type { JobRecord } from '../../attempts/record.js';
 
 /** A partner's bytes on an operator's terminal: no control characters (escape sequences). */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what it removes
 const printable = (s: string) => s.replace(/[\u0000-\u001f\u007f-\u009f]+/g, ' ');
 
 /** One record as a few indented lines: what was sent, what came back, the classification. */
