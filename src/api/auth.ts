@@ -35,7 +35,10 @@ export function presentedToken(req: FastifyRequest): string | undefined {
 
 export function registerAuth(app: FastifyInstance, cfg: Config): void {
   const token = cfg.INVOKE_API_TOKEN;
-  if (!token) return requireLoopbackHost(app);
+  if (!token) {
+    requireLoopbackHost(app);
+    return;
+  }
   app.addHook('onRequest', async (req, reply) => {
     const path = req.url.split('?')[0]!;
     if (PUBLIC_PATHS.has(path) || (cfg.INVOKE_METRICS_PUBLIC && path === '/metrics')) return;

@@ -93,7 +93,7 @@ export type TenantCredentialsAdmin = ReturnType<typeof createTenantCredentials>;
 export function vaultCredentials(vault: Vault) {
   return async (tenant: string, name: string): Promise<Credential | undefined> => {
     if (!vault.enabled) return undefined;
-    let record;
+    let record: Awaited<ReturnType<Vault['get']>>;
     try {
       record = await vault.get(tenant, CREDENTIAL_KIND, name);
     } catch (err) {

@@ -18,8 +18,13 @@ import type { WriteResult } from '../store/result-writer.js';
 import type { Envelope } from '../contract/envelope.js';
 import { failureOf, type FailureFilter } from './failure.js';
 import { scanFailed } from './scan.js';
+import { assertVisible, type TenantScope } from './tenant-scope.js';
 
-export type Target = { ids: string[] } | { filter: FailureFilter };
+/**
+ * Explicit ids (with `tenant`, only that tenant's jobs: tenant-scope.ts, all or nothing), or a
+ * bounded scan with filters (whose `tenant` scopes it the same way).
+ */
+export type Target = { ids: string[]; tenant?: TenantScope | undefined } | { filter: FailureFilter };
 export type Progress = (done: number, total: number) => void;
 
 export interface ActionOptions { dryRun?: boolean | undefined; onProgress?: Progress | undefined }
@@ -39,7 +44,11 @@ export interface ActionResult {
 const BATCH = 50;
 
 async function resolve(queue: Queue, target: Target): Promise<{ ids: string[]; scanned?: number }> {
-  if ('ids' in target) return { ids: [...new Set(target.ids)] };
+  if ('ids' in target) {
+    const ids = [...new Set(target.ids)];
+    if (target.tenant !== undefined) await assertVisible(queue, ids, target.tenant);
+    return { ids };
+  }
   const { failures, scanned } = await scanFailed(queue, { filter: target.filter });
   return { ids: failures.map((f) => f.id), scanned };
 }

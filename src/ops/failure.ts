@@ -5,6 +5,7 @@
  * outside our code (a stalled job, an internal error) get code INTERNAL.
  */
 import type { Job } from 'bullmq';
+import { tenantScope } from './tenant-scope.js';
 
 export const GROUP_KEYS = ['host', 'code', 'status', 'journey', 'tenant'] as const;
 export type GroupKey = (typeof GROUP_KEYS)[number];
@@ -97,7 +98,7 @@ export interface FilterInput { since?: string | undefined; host?: string | undef
 
 /** Filters as typed by an operator (CLI flags, query string) -> FailureFilter; errors name the flag. */
 export function toFilter(input: FilterInput): FailureFilter {
-  if (input.tenant !== undefined && input.tenant !== '-' && !/^[A-Za-z0-9._-]{1,64}$/.test(input.tenant)) throw new Error(`tenant: "${input.tenant}" is not a tenant id (^[A-Za-z0-9._-]{1,64}$, or - for jobs without one)`);
+  const tenant = tenantScope(input.tenant);
   const status = input.status === undefined ? undefined : Number(input.status);
   if (status !== undefined && !(Number.isInteger(status) && status >= 100 && status <= 599)) throw new Error(`status: "${input.status}" is not an HTTP status (100-599)`);
   return {
@@ -106,7 +107,7 @@ export function toFilter(input: FilterInput): FailureFilter {
     code: input.code,
     status,
     journey: input.journey,
-    tenant: input.tenant,
+    tenant,
     held: input.held,
   };
 }

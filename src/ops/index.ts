@@ -23,6 +23,7 @@ import { clearStepCache, type CacheCleared, type CacheTarget } from './cache.js'
 export { GROUP_KEYS, parseDuration, type Failure, type FailureFilter, type GroupKey } from './failure.js';
 export type { QueueStatus, Inspection, ActionResult, Target, CacheTarget, CacheCleared, RetryWithDataResult };
 export { RetryRefusedError } from './retry-with-data.js';
+export { JobsNotFoundError, tenantScope } from './tenant-scope.js';
 export type { WaitingList, WaitingStep, StepActions } from './waiting.js';
 
 export interface FailedList { failures: Failure[]; scanned: number; truncated: boolean }
@@ -35,10 +36,11 @@ export interface Ops {
   byTenant(limit?: number): Promise<FairWaiting>;
   failed(filter: FailureFilter, limit?: number): Promise<FailedList>;
   groupFailed(filter: FailureFilter, by: GroupKey): Promise<FailedGroups>;
-  inspect(id: string): Promise<Inspection | undefined>;
+  /** With `tenant`, another tenant's job is undefined like an unknown id (tenant-scope.ts). */
+  inspect(id: string, tenant?: string): Promise<Inspection | undefined>;
   retry(target: Target, opts?: ActionOptions): Promise<ActionResult>;
   /** Re-runs one failed or held job with corrected `data`, same idempotency key, on record. */
-  retryWithData(id: string, data: unknown, opts: { by: string; dryRun?: boolean | undefined }): Promise<RetryWithDataResult>;
+  retryWithData(id: string, data: unknown, opts: { by: string; dryRun?: boolean | undefined; tenant?: string | undefined }): Promise<RetryWithDataResult>;
   discard(target: Target, opts?: ActionOptions): Promise<ActionResult>;
   pause(): Promise<void>;
   resume(): Promise<void>;
@@ -79,7 +81,7 @@ export function createOps(cfg: OpsConfig, shared?: RedisClient): Ops {
       const sorted = [...groups].map(([key, g]) => ({ key, ...g })).sort((a, b) => b.count - a.count || a.key.localeCompare(b.key));
       return { by, groups: sorted, total: failures.length, scanned, truncated };
     },
-    inspect: (id) => inspectJob(queue, redis, cfg, id),
+    inspect: (id, tenant) => inspectJob(queue, redis, cfg, id, tenant),
     retry: (target, opts) => retryJobs(queue, target, opts),
     retryWithData: (id, data, opts) => retryWithData(queue, redis, id, data, { ...opts, keepRecords: cfg.INVOKE_ATTEMPT_RECORDS }),
     discard: (target, opts) => discardJobs(queue, writeResult, target, opts),

@@ -16,6 +16,7 @@ import { failureOf, type Failure } from './failure.js';
 import { readRecords } from '../attempts/store.js';
 import type { JobRecord } from '../attempts/record.js';
 import { maskJobData } from '../contract/literal-credentials.js';
+import { visibleJob, type TenantScope } from './tenant-scope.js';
 
 export type InspectConfig = Pick<Config, 'INVOKE_CTX_PREFIX' | 'INVOKE_EVENTS_STREAM'>;
 
@@ -56,8 +57,9 @@ export function parseAttemptLine(line: string): Attempt | undefined {
   return { n: Number(m[3]), line, status: m[1] === '-' ? null : Number(m[1]), code: m[2] ?? null, outcome: m[4] ?? null };
 }
 
-export async function inspectJob(queue: Queue, redis: RedisClient, cfg: InspectConfig, id: string): Promise<Inspection | undefined> {
-  const job = await queue.getJob(id);
+/** Undefined for an unknown id, and alike for a job outside `tenant` when given (tenant-scope.ts). */
+export async function inspectJob(queue: Queue, redis: RedisClient, cfg: InspectConfig, id: string, tenant?: TenantScope): Promise<Inspection | undefined> {
+  const job = await visibleJob(queue, id, tenant);
   if (!job) return undefined;
   const [state, { records, lines: logs }] = await Promise.all([job.getState(), readRecords(redis, `${queue.qualifiedName}:${id}`, LOG_LIMIT)]);
   const data = job.data as Record<string, unknown> | undefined;

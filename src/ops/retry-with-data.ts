@@ -11,6 +11,7 @@ import { InvalidJobError, parseJob } from '../contract/invalid-job.js';
 import { appendRecord } from '../attempts/store.js';
 import type { OperatorRecord } from '../attempts/record.js';
 import type { RedisClient } from '../redis.js';
+import { visibleJob, type TenantScope } from './tenant-scope.js';
 
 export interface RetryWithDataResult { id: string; dryRun: boolean; retried: boolean; changed: string[] }
 
@@ -36,10 +37,17 @@ export function changedPaths(before: unknown, after: unknown, path = 'data', out
   return out;
 }
 
-export interface RetryWithDataOptions { by: string; dryRun?: boolean | undefined; keepRecords: number }
+export interface RetryWithDataOptions {
+  by: string;
+  dryRun?: boolean | undefined;
+  keepRecords: number;
+  /** Only a job of this tenant: another tenant's is "not found", like an unknown id. */
+  tenant?: TenantScope | undefined;
+}
 
 export async function retryWithData(queue: Queue, redis: RedisClient, id: string, data: unknown, opts: RetryWithDataOptions): Promise<RetryWithDataResult> {
-  const job = await queue.getJob(id);
+  // The new data replaces `data` only, so a scoped operator cannot move a job to another tenant.
+  const job = await visibleJob(queue, id, opts.tenant);
   if (!job) throw new RetryRefusedError('not found', `no job ${id}`);
   const state = await job.getState();
   if (state !== 'failed') throw new RetryRefusedError('not failed', `job ${id} is ${state}: only a failed or held job can be retried with new data`);

@@ -90,8 +90,15 @@ export function createResultWriter(redis: RedisClient, cfg: WriterConfig) {
       const keys = batch.flatMap((p) => p.keys);
       const args = batch.flatMap((p) => p.args);
       client.invokeSaveEmitLogBatch(keys.length, ...keys, ...args).then(
-        (replies) => batch.forEach((p, i) => (replies[i] === 1 ? p.resolve() : p.reject(new Error(`result write failed: ${String(replies[i])}`)))),
-        (err: Error) => batch.forEach((p) => p.reject(new Error(`result write failed: ${err.message}`))),
+        (replies) => {
+          for (const [i, p] of batch.entries()) {
+            if (replies[i] === 1) p.resolve();
+            else p.reject(new Error(`result write failed: ${String(replies[i])}`));
+          }
+        },
+        (err: Error) => {
+          for (const p of batch) p.reject(new Error(`result write failed: ${err.message}`));
+        },
       );
     }
 

@@ -29,7 +29,7 @@ const NOT_RUN: [RegExp, string][] = [
 interface Command { text: string; line: number; expected: string | undefined }
 
 /** The README's ```sh blocks as commands (continuation lines joined), each with the `# ...` line after it. */
-export function readmeCommands(markdown: string): Command[] {
+function readmeCommands(markdown: string): Command[] {
   const commands: Command[] = [];
   const lines = markdown.split('\n');
   let inSh = false;

@@ -1,6 +1,11 @@
-/** retry and discard share their shape: JOB... or --failed with filters, --dry-run, a summary. */
+/**
+ * retry and discard share their shape: JOB... or --failed with filters, --dry-run, a summary.
+ * `--tenant` scopes either: with ids, every id must be a job of that tenant (else exit 1,
+ * nothing done, the same message as for an unknown id).
+ */
 import { Command } from 'commander';
 import type { ActionResult, Ops, Target } from '../../ops/index.js';
+import { tenantScope } from '../../ops/tenant-scope.js';
 import type { ActionOptions } from '../../ops/actions.js';
 import type { FilterInput } from '../../ops/failure.js';
 import { EXIT, UsageError, withOps } from '../context.js';
@@ -25,7 +30,8 @@ export function bulkCommand(name: 'retry' | 'discard', description: string, act:
     .action((ids: string[], o: Opts) => withOps(async (ops) => {
       if (o.withData !== undefined) return runRetryWithData(ops, ids, { ...o, withData: o.withData });
       if ((ids.length > 0) === Boolean(o.failed)) throw new UsageError(`${name}: give job ids or --failed [filters], not both or neither`);
-      const target: Target = o.failed ? { filter: filterOf(o) } : { ids };
+      // With ids, --tenant scopes them: another tenant's job is "no job", like an unknown id.
+      const target: Target = o.failed ? { filter: filterOf(o) } : { ids, tenant: tenantScope(o.tenant) };
       const r = await act(ops, target, { dryRun: o.dryRun, onProgress: progress(name) });
       if (o.json) json(r);
       else summary(r);

@@ -1,10 +1,12 @@
 /** invoke-api inspect JOB: data, attempts, log, saved envelope and emitted event of one job. */
 import { Command } from 'commander';
 import { EXIT, withOps } from '../context.js';
+import { tenantScope } from '../../ops/tenant-scope.js';
 import { json, out, table } from '../output.js';
 import type { JobRecord } from '../../attempts/record.js';
 
 /** A partner's bytes on an operator's terminal: no control characters (escape sequences). */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what it removes
 const printable = (s: string) => s.replace(/[\u0000-\u001f\u007f-\u009f]+/g, ' ');
 
 /** One record as a few indented lines: what was sent, what came back, the classification. */
@@ -23,9 +25,10 @@ export const inspectCommand = () =>
   new Command('inspect')
     .description('one job: data (templates, not secrets), attempts with error codes, log, saved envelope, emitted event')
     .argument('<jobId>', 'the job id (ik.<runId>.<stepId>.<visit> for client-enqueued jobs)')
+    .option('--tenant <tenantId>', "only a job of this tenant (- = without tenantId); another tenant's is \"no job\"")
     .option('--json', 'machine-readable output')
-    .action((id: string, o: { json?: boolean }) => withOps(async (ops) => {
-      const j = await ops.inspect(id);
+    .action((id: string, o: { json?: boolean; tenant?: string }) => withOps(async (ops) => {
+      const j = await ops.inspect(id, tenantScope(o.tenant));
       if (!j) {
         process.stderr.write(`invoke-api: no job ${id}\n`);
         return EXIT.problem;

@@ -4,10 +4,11 @@ import { hostname, userInfo } from 'node:os';
 import { InvalidJobError } from '../../contract/invalid-job.js';
 import type { Ops } from '../../ops/index.js';
 import { RetryRefusedError } from '../../ops/index.js';
+import { tenantScope } from '../../ops/tenant-scope.js';
 import { EXIT, UsageError } from '../context.js';
 import { json, out } from '../output.js';
 
-export interface WithDataOpts { withData: string; by?: string; dryRun?: boolean; json?: boolean }
+export interface WithDataOpts { withData: string; by?: string; dryRun?: boolean; json?: boolean; tenant?: string }
 
 /** Who runs the CLI: --by, else the OS user at this host. */
 export function operatorName(by: string | undefined): string {
@@ -37,7 +38,7 @@ export async function runRetryWithData(ops: Ops, ids: string[], o: WithDataOpts)
   if (ids.length !== 1) throw new UsageError('retry --with-data: give exactly one job id');
   const data = readData(o.withData);
   try {
-    const r = await ops.retryWithData(ids[0]!, data, { by: operatorName(o.by), dryRun: o.dryRun });
+    const r = await ops.retryWithData(ids[0]!, data, { by: operatorName(o.by), dryRun: o.dryRun, tenant: tenantScope(o.tenant) });
     if (o.json) json(r);
     else {
       out(`${r.id}: ${r.dryRun ? 'would be retried' : 'retried'} with new data (same idempotency key)`);
