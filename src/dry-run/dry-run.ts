@@ -89,7 +89,7 @@ export function createDryRun(cfg: Config, opts: DryRunOptions = {}) {
     const scope = buildScope(job, context, view.secrets);
     // A dry run makes the call but waits for nothing: a placeholder that completes nothing (404).
     if (job.wait) scope.vars.callback = placeholderCallback(cfg.INVOKE_PUBLIC_URL);
-    const rendered: RenderedRequest = renderer.renderRequest(job.request, scope.vars);
+    const rendered: RenderedRequest = renderer.renderRequest(job.request, scope.vars, job.tenantId);
     checkBroken(view, scope.usedSecrets, job.tenantId);
     scope.refs.check(rendered);
     rendered.secretRefs = scope.refs;

@@ -80,7 +80,7 @@ export function createProcessor(deps: ProcessorDeps) {
     // Renders share event-loop turns (template/budget.ts): wait when this turn's share is used.
     const turn = renderer.ready();
     if (turn) await turn;
-    const rendered = renderer.renderRequest(job.request, scope.vars);
+    const rendered = renderer.renderRequest(job.request, scope.vars, job.tenantId);
     if (view) checkBroken(view, scope.usedSecrets, job.tenantId);
     // Secrets are references until the HTTP client sends (template/secret-refs.ts).
     scope.refs.check(rendered);
