@@ -2,7 +2,8 @@
  * The layering rules of src/ (docs/architecture.md), read from the import statements:
  *  - only the composition root (src/app.ts, src/main.ts) and worker/ itself import worker/;
  *    shared vocabulary lives in contract/, queue/ and lib/;
- *  - no import cycles.
+ *  - no import cycles;
+ *  - Redis connections come from src/redis.ts only.
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -52,6 +53,15 @@ describe('import rules of src/', () => {
       .flatMap(([from, to]) => to.filter(inWorker).map((t) => `${from} -> ${t}`))
       .sort();
     expect(offending).toEqual([...PENDING].sort());
+  });
+
+  it('opens Redis connections only in redis.ts (and the client library, given its own)', () => {
+    // One factory, so every connection follows a Sentinel switch and takes REDIS_URL's auth.
+    const allowed = new Set(['redis.ts', 'redis-sentinel.ts', 'client/create-invoke-client.ts']);
+    const opening = sourceFiles(SRC)
+      .map((f) => path.relative(SRC, f))
+      .filter((f) => !allowed.has(f) && /new (Redis|Cluster)\(/.test(readFileSync(path.join(SRC, f), 'utf8')));
+    expect(opening).toEqual([]);
   });
 
   it('has no import cycles', () => {
