@@ -42,12 +42,15 @@ export class SentinelRedis extends Redis {
  * sentinelPassword.
  */
 function followSwitches(client: Redis, sentinels: SentinelAddress[], name: string): void {
+  // Every Sentinel announces the same switch: act on it once, not once per Sentinel.
+  let lastSwitch = '';
   const listeners = sentinels.map(({ host, port }) => {
     const sub = new Redis({ host, port, maxRetriesPerRequest: null, retryStrategy: (n) => Math.min(n * 200, 2000), connectionName: 'invoke-api:sentinel-watch' });
     sub.on('error', () => undefined); // one Sentinel down: the others still announce
     sub.on('message', (_channel: string, message: string) => {
       // "<master name> <old ip> <old port> <new ip> <new port>"
-      if (message.split(' ')[0] !== name) return;
+      if (message.split(' ')[0] !== name || message === lastSwitch) return;
+      lastSwitch = message;
       if (client.status === 'ready' || client.status === 'connect') client.disconnect(true);
     });
     // Resubscribed by ioredis after a reconnect (autoResubscribe).

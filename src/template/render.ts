@@ -16,6 +16,7 @@ import { ownPath } from '../lib/own-path.js';
 import { createEngine, renderBounded, TEMPLATE_MEMORY_LIMIT, TEMPLATE_PARSE_LIMIT } from './engine.js';
 import { createTurnGate, RenderBudget } from './budget.js';
 import type { SecretRefs } from './secret-refs.js';
+import { unknownSecretHint } from './secrets.js';
 
 export interface RenderedRequest {
   method: InvokeRequest['method'];
@@ -138,17 +139,19 @@ export function createRenderer(opts: RendererOptions = { budgetMs: 50, maxBodyCh
   const gate = createTurnGate();
   /** The budget of the render in progress (renders are synchronous: one at a time). */
   let budget = new RenderBudget(opts.budgetMs, opts.maxBodyChars);
+  /** The tenant of the job being rendered: an unknown secret's hint depends on it. */
+  let tenant: string | undefined;
 
   /** `where` names the field in a TEMPLATE_ERROR; a function when naming it costs (body paths). */
   function renderString(source: string, scope: object, where: string | (() => string), cache = plain, maxChars = MAX_FIELD_CHARS): string {
     if (!hasTags(source)) {
-      if (source.length > maxChars) throw templateError(new OutputLimit(maxChars), typeof where === 'string' ? where : where(), opts.budgetMs);
+      if (source.length > maxChars) throw templateError(new OutputLimit(maxChars), typeof where === 'string' ? where : where(), opts.budgetMs, tenant);
       return source;
     }
     try {
       return cache.render(source, scope, budget, maxChars);
     } catch (err) {
-      throw templateError(err, typeof where === 'string' ? where : where(), opts.budgetMs);
+      throw templateError(err, typeof where === 'string' ? where : where(), opts.budgetMs, tenant);
     }
   }
 
@@ -248,9 +251,11 @@ export function createRenderer(opts: RendererOptions = { budgetMs: 50, maxBodyCh
 
   /**
    * Renders the whole request within one time budget; throws InvokeError TEMPLATE_ERROR naming
-   * the field. Await ready() first when it returns a promise (createTurnGate).
+   * the field. Await ready() first when it returns a promise (createTurnGate). `tenantId` is
+   * the job's (for the hint of an unknown secret).
    */
-  function renderRequest(req: InvokeRequest, scope: object): RenderedRequest {
+  function renderRequest(req: InvokeRequest, scope: object, tenantId?: string): RenderedRequest {
+    tenant = tenantId;
     const started = performance.now();
     const cpuMs = gate.startRender();
     try {
@@ -282,6 +287,7 @@ export function createRenderer(opts: RendererOptions = { budgetMs: 50, maxBodyCh
   /** One template alone (cache keys, conditions), with a budget of its own. */
   function renderOne(source: string, scope: object, where: string | (() => string)): string {
     budget = new RenderBudget(opts.budgetMs, opts.maxBodyChars);
+    tenant = undefined;
     return renderString(source, scope, where);
   }
 
@@ -297,7 +303,7 @@ const overTime = (err: unknown) => err instanceof InvokeError && err.message.inc
  * liquidjs messages quote the template source (never values); unknown secrets and budgets get
  * their own words. A RangeError (string too long, stack overflow from nesting) is a budget too.
  */
-function templateError(err: unknown, where: string, budgetMs: number): InvokeError {
+function templateError(err: unknown, where: string, budgetMs: number, tenantId: string | undefined): InvokeError {
   const message = err instanceof Error ? err.message.split('\n')[0]!.replace(/, line:\d+, col:\d+/, '') : 'render failed';
   if (err instanceof OutputLimit || /output is over \d+ characters/.test(message)) {
     return new InvokeError('TEMPLATE_ERROR', `${where}: rendered ${message.replace(/^.*output/, 'output')}`);
@@ -312,6 +318,6 @@ function templateError(err: unknown, where: string, budgetMs: number): InvokeErr
     return new InvokeError('TEMPLATE_ERROR', `${where}: template is longer than ${TEMPLATE_PARSE_LIMIT} characters`);
   }
   const secret = /undefined variable: secrets\.([A-Za-z0-9_]+)/.exec(message);
-  if (secret) return new InvokeError('TEMPLATE_ERROR', `${where}: unknown secret ${secret[1]} (set INVOKE_SECRET_${secret[1]})`);
+  if (secret) return new InvokeError('TEMPLATE_ERROR', `${where}: unknown secret ${secret[1]} (${unknownSecretHint(secret[1]!, tenantId)})`);
   return new InvokeError('TEMPLATE_ERROR', `${where}: ${message}`);
 }

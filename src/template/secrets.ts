@@ -28,3 +28,13 @@ export function createScrubber(secrets: ReadonlyMap<string, Secret>): Scrubber {
   const tokens = (text: string) => (/icb_/i.test(text) ? text.replace(TOKEN_PATTERN, REDACTED) : text);
   return scrubberOf([...secrets.values()].map((s) => s.value), [tokens]);
 }
+
+/**
+ * What to do about `{{ secrets.NAME }}` naming nothing in the job's view. A job without tenant
+ * reads the environment; a tenant job reads its tenant's secrets (contract v1.1 section 6.1),
+ * so the fix is the tenant secret route or command, or the platform secret's _TENANTS list.
+ */
+export function unknownSecretHint(name: string, tenantId: string | undefined): string {
+  if (tenantId === undefined) return `set INVOKE_SECRET_${name}`;
+  return `save it for tenant ${tenantId}: invoke-api secrets set ${tenantId} ${name} --hosts HOST, or PUT /v1/tenants/${tenantId}/secrets/${name}; a platform INVOKE_SECRET_${name} serves a tenant only when INVOKE_SECRET_${name}_TENANTS lists it`;
+}

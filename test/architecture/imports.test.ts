@@ -2,7 +2,8 @@
  * The layering rules of src/ (docs/architecture.md), read from the import statements:
  *  - only the composition root (src/app.ts, src/main.ts) and worker/ itself import worker/;
  *    shared vocabulary lives in contract/, queue/ and lib/;
- *  - no import cycles.
+ *  - no import cycles;
+ *  - Redis connections come from src/redis.ts only.
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -11,13 +12,10 @@ import { describe, expect, it } from 'vitest';
 const SRC = path.resolve(import.meta.dirname, '../../src');
 
 /**
- * Imports of worker/ still to be removed by the later parts of issue 19 (one attempt pipeline
- * for the worker and the dry run; one persistence module for save + emit). Each must still
- * exist: delete its line when it goes, so the list only shrinks.
+ * Imports of worker/ still to be removed (issue 19). Each must still exist: delete its line
+ * when it goes, so the list only shrinks.
  */
-const PENDING: readonly string[] = [
-  'dry-run/dry-run.ts -> worker/outcome.ts',
-];
+const PENDING: readonly string[] = [];
 
 function sourceFiles(dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
@@ -55,6 +53,15 @@ describe('import rules of src/', () => {
       .flatMap(([from, to]) => to.filter(inWorker).map((t) => `${from} -> ${t}`))
       .sort();
     expect(offending).toEqual([...PENDING].sort());
+  });
+
+  it('opens Redis connections only in redis.ts (and the client library, given its own)', () => {
+    // One factory, so every connection follows a Sentinel switch and takes REDIS_URL's auth.
+    const allowed = new Set(['redis.ts', 'redis-sentinel.ts', 'client/create-invoke-client.ts']);
+    const opening = sourceFiles(SRC)
+      .map((f) => path.relative(SRC, f))
+      .filter((f) => !allowed.has(f) && /new (Redis|Cluster)\(/.test(readFileSync(path.join(SRC, f), 'utf8')));
+    expect(opening).toEqual([]);
   });
 
   it('has no import cycles', () => {

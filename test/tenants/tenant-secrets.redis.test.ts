@@ -92,6 +92,10 @@ describe('tenant secrets in templates', () => {
         message: expect.stringContaining('SHARED'),
       },
     });
+    // The fix for a tenant job is the tenant's secret (route or CLI), or the platform _TENANTS list.
+    expect(denied.error?.message).toBe(
+      'request.headers.x-partner: unknown secret SHARED (save it for tenant globex: invoke-api secrets set globex SHARED --hosts HOST, or PUT /v1/tenants/globex/secrets/SHARED; a platform INVOKE_SECRET_SHARED serves a tenant only when INVOKE_SECRET_SHARED_TENANTS lists it)',
+    );
     const priv = await runJob(h, {
       tenantId: 'acme',
       request: { url: `${up.url}/p`, ...keyHeader('PRIVATE') },
@@ -104,7 +108,10 @@ describe('tenant secrets in templates', () => {
     );
     expect(lastKey()).toBe(PRIVATE);
     const v1 = await runJob(h, { request: { url: `${up.url}/v1`, ...keyHeader('API_KEY') } });
-    expect(v1.error?.code).toBe('TEMPLATE_ERROR');
+    expect(v1.error).toMatchObject({
+      code: 'TEMPLATE_ERROR',
+      message: 'request.headers.x-partner: unknown secret API_KEY (set INVOKE_SECRET_API_KEY)',
+    });
     expect((await h.events()).at(-1)?.tenantId).toBe('');
   });
 
