@@ -9,7 +9,7 @@
  * Run: npx tsx scripts/bench-outcomes.ts [n=200000]   (ROUNDS=5)
  */
 import { performance } from 'node:perf_hooks';
-import { fromResponse } from '../src/worker/outcome.js';
+import { fromResponse } from '../src/attempt/classify.js';
 import { parseJob } from '../src/contract/invalid-job.js';
 import type { HttpResult } from '../src/http/call.js';
 
@@ -17,16 +17,47 @@ const N = Number(process.argv[2] ?? 200_000);
 const ROUNDS = Number(process.env.ROUNDS ?? 5);
 const limits = { retryAfterMaxMs: 300_000, maxErrorBodyBytes: 4096 };
 
-const job = (extra: object) => parseJob({ v: 1, journeyId: 'j', runId: 'r', stepId: 's', customerId: 'c', request: { url: 'https://api.example/x' }, save: { variable: 'v' }, ...extra });
+const job = (extra: object) =>
+  parseJob({
+    v: 1,
+    journeyId: 'j',
+    runId: 'r',
+    stepId: 's',
+    customerId: 'c',
+    request: { url: 'https://api.example/x' },
+    save: { variable: 'v' },
+    ...extra,
+  });
 const response = (body: unknown): HttpResult => ({
-  status: 200, headers: { 'content-type': 'application/json' }, retryAfter: undefined, body: Buffer.from(JSON.stringify(body)),
-  truncated: false, overLimit: false, url: new URL('https://api.example/x'),
+  status: 200,
+  headers: { 'content-type': 'application/json' },
+  retryAfter: undefined,
+  body: Buffer.from(JSON.stringify(body)),
+  truncated: false,
+  overLimit: false,
+  url: new URL('https://api.example/x'),
 });
 
 const cases = [
-  { name: 'no expect (2xx = success)', job: job({}), res: response({ ok: true, points: 42, tier: { name: 'gold' } }) },
-  { name: 'expect.success holds', job: job({ expect: { success: "response.status == 200 and response.body.tier.name == 'gold'" } }), res: response({ ok: true, points: 42, tier: { name: 'gold' } }) },
-  { name: 'success fails, retry evaluated', job: job({ expect: { success: 'response.body.ok == true', retry: "response.body.error == 'busy'" } }), res: response({ ok: false, error: 'busy' }) },
+  {
+    name: 'no expect (2xx = success)',
+    job: job({}),
+    res: response({ ok: true, points: 42, tier: { name: 'gold' } }),
+  },
+  {
+    name: 'expect.success holds',
+    job: job({
+      expect: { success: "response.status == 200 and response.body.tier.name == 'gold'" },
+    }),
+    res: response({ ok: true, points: 42, tier: { name: 'gold' } }),
+  },
+  {
+    name: 'success fails, retry evaluated',
+    job: job({
+      expect: { success: 'response.body.ok == true', retry: "response.body.error == 'busy'" },
+    }),
+    res: response({ ok: false, error: 'busy' }),
+  },
 ];
 
 function round(c: (typeof cases)[number]): number {
@@ -37,11 +68,14 @@ function round(c: (typeof cases)[number]): number {
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const results = cases.map((c) => ({ name: c.name, runs: [] as number[] }));
-for (let r = 0; r < ROUNDS; r++) cases.forEach((c, i) => {
-    results[i]!.runs.push(round(c));
-  }); // interleaved rounds
+// Interleaved rounds: each case once per round.
+for (let r = 0; r < ROUNDS; r++) {
+  for (const [i, c] of cases.entries()) results[i]!.runs.push(round(c));
+}
 const base = median(results[0]!.runs);
 for (const { name, runs } of results) {
   const m = median(runs);
-  console.log(`${name.padEnd(34)} ${m.toFixed(2)} us/response  ${(m / base).toFixed(2)}x  (+${(m - base).toFixed(2)} us; rounds ${runs.map((x) => x.toFixed(2)).join('/')})`);
+  console.log(
+    `${name.padEnd(34)} ${m.toFixed(2)} us/response  ${(m / base).toFixed(2)}x  (+${(m - base).toFixed(2)} us; rounds ${runs.map((x) => x.toFixed(2)).join('/')})`,
+  );
 }

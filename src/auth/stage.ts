@@ -26,7 +26,6 @@ import type { ResolveCredential, ResolvedCredential } from './resolve.js';
 import type { HeldToken, TokenCache } from './token-cache.js';
 import { tokenRefusal } from './token-refusal.js';
 
-
 export interface AuthStageDeps {
   http: Pick<HttpClient, 'send'>;
   resolve: ResolveCredential;
@@ -46,19 +45,36 @@ export function createAuthStage(deps: AuthStageDeps) {
   function bind(resolved: ResolvedCredential, url: URL): void {
     const { hosts } = resolved.credential;
     if (!hosts.some((g) => hostMatches(g, url.hostname))) {
-      throw new InvokeError('URL_BLOCKED', `${url.hostname}: credential ${resolved.name} may only be sent to ${hosts.join(', ')}`);
+      throw new InvokeError(
+        'URL_BLOCKED',
+        `${url.hostname}: credential ${resolved.name} may only be sent to ${hosts.join(', ')}`,
+      );
     }
   }
 
   function withHeaders(req: RenderedRequest, add: Record<string, string>): RenderedRequest {
     const names = new Set(Object.keys(add));
-    const headers = Object.fromEntries(Object.entries(req.headers).filter(([k]) => !names.has(k.toLowerCase())));
+    const headers = Object.fromEntries(
+      Object.entries(req.headers).filter(([k]) => !names.has(k.toLowerCase())),
+    );
     return { ...req, headers: Object.assign(headers, add) };
   }
 
-  async function sendWithToken(resolved: ResolvedCredential & { credential: Extract<Credential, { type: 'oauth2_client_credentials' }> }, req: RenderedRequest, opts: SendOptions, use: AuthUse): Promise<HttpResult> {
+  async function sendWithToken(
+    resolved: ResolvedCredential & {
+      credential: Extract<Credential, { type: 'oauth2_client_credentials' }>;
+    },
+    req: RenderedRequest,
+    opts: SendOptions,
+    use: AuthUse,
+  ): Promise<HttpResult> {
     const tokens = deps.tokens;
-    if (!tokens) throw new InvokeError('AUTH_ERROR', `credential ${resolved.name}: OAuth2 tokens need INVOKE_SECRETS_KEY (they are kept encrypted)`, { retryable: false });
+    if (!tokens)
+      throw new InvokeError(
+        'AUTH_ERROR',
+        `credential ${resolved.name}: OAuth2 tokens need INVOKE_SECRETS_KEY (they are kept encrypted)`,
+        { retryable: false },
+      );
     const ref = { scope: resolved.scope, credential: resolved.credential };
     const bearer = (t: HeldToken) => withHeaders(req, { authorization: `Bearer ${t.value}` });
     use.token = 'failed';
@@ -78,40 +94,54 @@ export function createAuthStage(deps: AuthStageDeps) {
     // A second 401 is the result (HTTP_STATUS 401, by the status table); a fresh token the rule
     // still calls expired is not a response the step can use, and not one to retry for.
     if (tokenRefusal(resolved.name, resolved.credential, second) !== 'expired') return second;
-    throw new InvokeError('AUTH_ERROR', `credential ${resolved.name}: ${second.url.hostname} refused a new token too (tokenExpired held twice in one attempt)`, { retryable: false, status: second.status });
+    throw new InvokeError(
+      'AUTH_ERROR',
+      `credential ${resolved.name}: ${second.url.hostname} refused a new token too (tokenExpired held twice in one attempt)`,
+      { retryable: false, status: second.status },
+    );
   }
 
   /**
-   * Sends the request with the job's credential applied. `report` gets the credential as soon as
-   * it is resolved (the dry run shows it even when the token request then fails).
+   * Sends the request with the job's credential applied. `seen.auth` gets the credential as
+   * soon as it is resolved (the dry run shows it even when the token request then fails).
    */
-  async function sendReporting(job: AuthJob, req: RenderedRequest, opts: SendOptions, report?: (use: AuthUse) => void): Promise<{ res: HttpResult; use: AuthUse | undefined }> {
+  async function send(
+    job: AuthJob,
+    req: RenderedRequest,
+    opts: SendOptions,
+    seen?: { auth?: AuthUse | undefined },
+  ): Promise<HttpResult> {
     const name = job.request.auth?.credential;
-    if (name === undefined) return { res: await deps.http.send(req, opts), use: undefined };
+    if (name === undefined) return deps.http.send(req, opts);
     const resolved = await deps.resolve(job.tenantId, name);
     const c = resolved.credential;
     const use: AuthUse = { credential: name, source: resolved.source, type: c.type };
-    report?.(use);
+    if (seen) seen.auth = use;
     const url = opts.url ?? new URL(req.url);
     bind(resolved, url);
     switch (c.type) {
       case 'basic': {
         const value = Buffer.from(`${c.username}:${c.password}`).toString('base64');
-        return { res: redactAnswer(await deps.http.send(withHeaders(req, { authorization: `Basic ${value}` }), opts), [value, c.password]), use };
+        return redactAnswer(
+          await deps.http.send(withHeaders(req, { authorization: `Basic ${value}` }), opts),
+          [value, c.password],
+        );
       }
       case 'hmac': {
-        const signed = signatureHeaders(c, { method: req.method, url, body: req.body?.text, timestamp: now() });
-        return { res: await deps.http.send(withHeaders(req, signed), opts), use };
+        const signed = signatureHeaders(c, {
+          method: req.method,
+          url,
+          body: req.body?.text,
+          timestamp: now(),
+        });
+        return deps.http.send(withHeaders(req, signed), opts);
       }
       case 'oauth2_client_credentials':
-        return { res: await sendWithToken({ ...resolved, credential: c }, req, opts, use), use };
+        return sendWithToken({ ...resolved, credential: c }, req, opts, use);
     }
   }
 
-  return {
-    sendReporting,
-    send: async (job: AuthJob, req: RenderedRequest, opts: SendOptions) => (await sendReporting(job, req, opts)).res,
-  };
+  return { send };
 }
 
 export type AuthStage = ReturnType<typeof createAuthStage>;

@@ -1,86 +1,11 @@
 /**
- * Classification of one attempt (contract section 4) and the only bridge from our codes to
- * BullMQ's errors: UnrecoverableError for anything not worth another attempt (never burns
- * retries), a plain (sanitised) error for transient failures so BullMQ retries with the job's
- * backoff, Retry-After switching the backoff for that one retry.
+ * The only bridge from our codes to BullMQ's errors: UnrecoverableError for anything not worth
+ * another attempt (never burns retries), a plain (sanitised) error for transient failures so
+ * BullMQ retries with the job's backoff, Retry-After switching the backoff for that one retry.
  */
-import { UnrecoverableError, type Job } from 'bullmq';
-import { InvokeError } from '../contract/errors.js';
-import type { Envelope } from '../contract/envelope.js';
-import type { InvokeJob } from '../contract/job.js';
-import type { HttpResult } from '../http/call.js';
-import { parseRetryAfter } from '../http/retry-after.js';
-import { parseBody } from '../lib/json.js';
-import { applyPick } from '../lib/pick.js';
+import { type Job, UnrecoverableError } from 'bullmq';
+import type { InvokeError } from '../contract/errors.js';
 import { RETRY_AFTER_TYPE } from '../queue/backoff.js';
-import { is2xx, judge, type Verdict } from '../outcome-rules/expect.js';
-import type { CacheUse } from '../cache/response-cache.js';
-
-export interface Outcome {
-  ok: boolean;
-  status: number | null;
-  body: unknown;
-  truncated: boolean;
-  headers: Record<string, string>;
-  error: InvokeError | undefined;
-  /** Set when the step has `cache`: whether this result came from it (envelope `cached`). */
-  cache?: CacheUse;
-}
-
-export interface OutcomeLimits { retryAfterMaxMs: number; maxErrorBodyBytes: number }
-
-export { applyPick } from '../lib/pick.js';
-
-export function fromResponse(res: HttpResult, job: InvokeJob, limits: OutcomeLimits): Outcome {
-  const where = `${res.url.hostname}${res.url.pathname}`;
-  const twoxx = is2xx(res.status);
-  const tooLarge = () => ({ ok: false, status: res.status, body: null, truncated: true, headers: res.headers, error: new InvokeError('RESPONSE_TOO_LARGE', `body from ${where} is over INVOKE_MAX_RESPONSE_BYTES`, { status: res.status }) });
-  if (twoxx && res.overLimit) return tooLarge();
-  // The whole body is parsed for a 2xx, and for any status when outcome rules read it.
-  const whole = twoxx || job.expect ? parseBody(res.body, res.headers['content-type'], res.overLimit) : undefined;
-  const verdict = job.expect || !twoxx ? judge(job.expect, { status: res.status, headers: res.headers, body: whole }) : SUCCESS;
-  if (verdict.success) {
-    // A success is saved whole or not at all (a rule may accept a non-2xx whose read was cut off).
-    if (res.overLimit) return tooLarge();
-    return { ok: true, status: res.status, body: applyPick(job.save.pick, { status: res.status, headers: res.headers, body: whole }), truncated: false, headers: res.headers, error: undefined };
-  }
-  // Not a success: keep the (truncated) body so a later step can branch on it.
-  const truncated = res.truncated || res.body.length > limits.maxErrorBodyBytes;
-  const body = parseBody(res.body.subarray(0, limits.maxErrorBodyBytes), res.headers['content-type'], truncated);
-  if ('broken' in verdict) {
-    const error = new InvokeError('TEMPLATE_ERROR', `${verdict.broken.field}: ${verdict.broken.message}`, { status: res.status });
-    return { ok: false, status: res.status, body, truncated, headers: res.headers, error };
-  }
-  const retryable = verdict.retry ?? (twoxx ? false : undefined);
-  const retryAfterMs = res.status === 429 || res.status === 503 ? parseRetryAfter(res.retryAfter, limits.retryAfterMaxMs) : undefined;
-  const opts = { status: res.status, ...(retryable !== undefined ? { retryable } : {}), ...(retryAfterMs !== undefined ? { retryAfterMs } : {}) };
-  const error = twoxx
-    ? new InvokeError('UNEXPECTED_RESPONSE', `${where} answered ${res.status}; expect.success does not hold`, opts)
-    : new InvokeError('HTTP_STATUS', `${where} answered ${res.status}`, opts);
-  return { ok: false, status: res.status, body, truncated, headers: res.headers, error };
-}
-
-const SUCCESS: Verdict = { success: true };
-
-export function fromError(error: InvokeError): Outcome {
-  return { ok: false, status: error.status, body: null, truncated: false, headers: {}, error };
-}
-
-export function toEnvelope(o: Outcome, attempts: number, durationMs: number, eventId: string, now = new Date()): Envelope {
-  return {
-    ok: o.ok,
-    status: o.status,
-    body: o.body,
-    truncated: o.truncated,
-    headers: o.headers,
-    error: o.error ? o.error.toJSON() : null,
-    attempts,
-    durationMs: Math.round(durationMs),
-    at: now.toISOString(),
-    eventId,
-    ...(o.cache !== undefined ? { cached: o.cache === 'hit' } : {}),
-  };
-}
 
 /** The error to throw so BullMQ retries (transient) or fails at once (permanent / final). */
 export function toBullError(job: Job, error: InvokeError, final: boolean): Error {
@@ -89,6 +14,8 @@ export function toBullError(job: Job, error: InvokeError, final: boolean): Error
     e.stack = `UnrecoverableError: ${error.message}`;
     return e;
   }
-  if (error.retryAfterMs !== undefined) job.opts.backoff = { type: RETRY_AFTER_TYPE, delay: error.retryAfterMs };
+  if (error.retryAfterMs !== undefined) {
+    job.opts.backoff = { type: RETRY_AFTER_TYPE, delay: error.retryAfterMs };
+  }
   return error;
 }

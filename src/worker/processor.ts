@@ -1,14 +1,11 @@
 /**
- * The story of one attempt at a journey step's API call:
+ * The story of one attempt at a journey step's API call, in the worker:
  *
  *   1. validate  the job data with the contract schema (bad data fails at once: INVALID_JOB)
- *   2. expire    if deadlineMs has passed since enqueue (EXPIRED)
- *   3. render    the request templates with data, context and secrets (TEMPLATE_ERROR)
- *   4. call      the partner within the egress policy and limits (http/), with the step's
- *                credential applied when it sets request.auth (auth/stage.ts: AUTH_ERROR);
- *                or take the step's cached result (concurrent misses share one call: cache/)
- *   5. classify  the response or failure into an outcome (outcome.ts)
- *   6. save      the envelope to the run's context, then emit the continuation event
+ *   2. enter     a tenant job's run (contract 6.1): another tenant's run fails, nothing written
+ *   3. attempt   expire, render, cache, limits, call, classify: the attempt pipeline the dry
+ *                run shares (attempt/pipeline.ts), with this worker's I/O passed in
+ *   4. save      the envelope to the run's context, then emit the continuation event
  *                (on success, or on final failure with onFailure=continue) — or throw so
  *                BullMQ retries a transient failure with the job's backoff. A step with
  *                `wait` that succeeded waits for its callback instead (callbacks/).
@@ -18,24 +15,30 @@
 import { DelayedError, type Job } from 'bullmq';
 import { performance } from 'node:perf_hooks';
 import { InvokeError, isInvokeError } from '../contract/errors.js';
-import { describeIssues, invokeJobSchema, type InvokeJob } from '../contract/job.js';
+import type { InvokeJob } from '../contract/job.js';
 import { idempotencyKey } from '../contract/idempotency.js';
 import { buildEvent } from '../events/continuation.js';
 import type { AttemptHooks, AttemptInfo } from '../queue/attempt-hooks.js';
-import type { Renderer, RenderedRequest } from '../template/render.js';
-import { buildScope, needsContext } from '../template/scope.js';
+import type { Renderer } from '../template/render.js';
 import type { Scrubber } from '../template/secrets.js';
 import type { HttpClient } from '../http/call.js';
 import type { AuthStage } from '../auth/stage.js';
 import type { Secret } from '../config.js';
-import { checkBroken, enterTenant, type SecretsView, type TenantStage } from '../tenants/resolver.js';
+import { enterTenant, type SecretsView, type TenantStage } from '../tenants/resolver.js';
 import type { Logger } from '../logger.js';
-import { fromError, fromResponse, toBullError, toEnvelope, type Outcome, type OutcomeLimits } from './outcome.js';
+import { fromError, toEnvelope, type Outcome, type OutcomeLimits } from '../attempt/classify.js';
+import {
+  attemptKind,
+  createAttemptPipeline,
+  scrubbed,
+  validate,
+  type Attempt,
+} from '../attempt/pipeline.js';
+import { toBullError } from './outcome.js';
 import type { WriteResult } from '../store/result-writer.js';
 import { salvageIdentity } from '../contract/salvage.js';
 import type { WaitStage } from '../callbacks/stage.js';
 import type { ResponseCache } from '../cache/response-cache.js';
-import { cachedCall } from './cached-call.js';
 
 export interface ProcessorDeps extends AttemptHooks {
   renderer: Renderer;
@@ -49,80 +52,76 @@ export interface ProcessorDeps extends AttemptHooks {
   /** Tenant jobs (contract 6.1): run ownership and the tenant's secrets; absent = v1 only. */
   tenancy?: TenantStage;
   /** Applies request.auth (auth/stage.ts); steps without it go straight to http. */
-  auth?: Pick<AuthStage, 'send'>;
+  auth?: Pick<AuthStage, 'send'> | undefined;
   /** Steps with `wait` (contract 6.5): callback.* for templates; waiting instead of save + emit. */
   waitStage?: WaitStage;
   /** The step response cache (contract v1.1 section 6.4); absent: `cache` is not acted on. */
   cache?: ResponseCache;
 }
 
-export function createProcessor(deps: ProcessorDeps) {
-  const { renderer, http, logger, scrub } = deps;
+/** One attempt in this worker: the pipeline's, plus the BullMQ job and what finish reads. */
+interface WorkerAttempt extends Attempt {
+  bull: Job;
+  token: string | undefined;
+  eventId: string;
+  started: number;
+  method: string;
+}
 
-  /** Our error with secrets scrubbed from its message; anything foreign becomes ours. */
-  function sanitize(err: unknown, view?: SecretsView): InvokeError {
-    if (isInvokeError(err)) {
-      const clean = (view?.scrub ?? scrub)(err.detail);
-      return new InvokeError(err.code, clean, { retryable: err.retryable, status: err.status, ...(err.retryAfterMs !== undefined ? { retryAfterMs: err.retryAfterMs } : {}) });
-    }
-    throw internalError(err);
-  }
+/** What finish reads of an attempt; one that failed before the pipeline has no (valid) job. */
+type Finished = Pick<
+  WorkerAttempt,
+  'bull' | 'number' | 'started' | 'method' | 'request' | 'response' | 'url' | 'scrub'
+> & {
+  job: InvokeJob | undefined;
+};
+
+export function createProcessor(deps: ProcessorDeps) {
+  const { logger, scrub } = deps;
 
   function waitStage(): WaitStage {
-    if (!deps.waitStage) throw new InvokeError('INVALID_JOB', 'wait: callbacks are not set up in this worker');
+    if (!deps.waitStage)
+      throw new InvokeError('INVALID_JOB', 'wait: callbacks are not set up in this worker');
     return deps.waitStage;
   }
 
-  async function render(bull: Job, job: InvokeJob, eventId: string, view: SecretsView | undefined): Promise<RenderedRequest & { usedSecrets: Set<string>; cacheKey: string | undefined }> {
-    const context = needsContext(job) ? await deps.readContext(job.runId) : {};
-    const scope = buildScope(job, context, view?.secrets ?? deps.secrets);
-    if (job.wait) scope.vars.callback = await waitStage().scope(bull, job);
-    // Renders share event-loop turns (template/budget.ts): wait when this turn's share is used.
-    const turn = renderer.ready();
-    if (turn) await turn;
-    const rendered = renderer.renderRequest(job.request, scope.vars, job.tenantId);
-    if (view) checkBroken(view, scope.usedSecrets, job.tenantId);
-    // Secrets are references until the HTTP client sends (template/secret-refs.ts).
-    scope.refs.check(rendered);
-    rendered.secretRefs = scope.refs;
-    if (job.request.idempotencyHeader) rendered.headers[job.request.idempotencyHeader.toLowerCase()] = eventId;
-    const cacheKey = job.cache ? renderer.renderString(job.cache.key, scope.vars, 'cache.key') : undefined;
-    // Not `{ ...rendered, usedSecrets }`: see buildScope (V8's slow path for a spread-first literal).
-    return Object.assign({}, rendered, { usedSecrets: scope.usedSecrets, cacheKey });
-  }
+  const beforeCall = deps.beforeCall;
+  const pipeline = createAttemptPipeline<WorkerAttempt>({
+    renderer: deps.renderer,
+    http: deps.http,
+    limits: deps.limits,
+    secrets: deps.secrets,
+    scrub,
+    readContext: (_a, job) => deps.readContext(job.runId),
+    callbackScope: (a, job) => waitStage().scope(a.bull, job),
+    idempotencyValue: (a) => a.eventId,
+    beforeCall: beforeCall && ((a, url) => beforeCall(a.bull, url, a.token)),
+    auth: deps.auth,
+    cache: deps.cache,
+  });
 
-  async function attempt(bull: Job, job: InvokeJob, eventId: string, token: string | undefined, trace: Trace, view: SecretsView | undefined): Promise<{ outcome: Outcome; url: URL | undefined }> {
-    let url: URL | undefined;
-    try {
-      const req = await render(bull, job, eventId, view);
-      trace.request = req;
-      if (view) trace.scrub = view.scrub;
-      url = new URL(req.url);
-      const target = url;
-      const call = async (): Promise<Outcome> => {
-        const release = deps.beforeCall ? await deps.beforeCall(bull, target, token) : undefined;
-        try {
-          const sendOpts = view ? { usedSecrets: req.usedSecrets, url: target, secrets: view.secrets } : { usedSecrets: req.usedSecrets, url: target };
-          const res = job.request.auth && deps.auth ? await deps.auth.send(job, req, sendOpts) : await http.send(req, sendOpts);
-          trace.response = res;
-          return fromResponse(res, job, deps.limits);
-        } finally {
-          release?.();
-        }
-      };
-      // The step's response cache: a hit is the outcome without a call. Not for a step that
-      // waits for a callback: only a real call starts the partner's work.
-      if (job.cache && deps.cache && req.cacheKey !== undefined && !job.wait) {
-        const carriedSecret = req.usedSecrets.size > 0 || job.request.auth !== undefined;
-        return { outcome: await cachedCall(deps.cache, { ...job, cache: job.cache }, req.cacheKey, carriedSecret, call), url };
-      }
-      return { outcome: await call(), url };
-    } catch (err) {
-      // beforeCall moved the job to delayed (destination limit): BullMQ's own signal, not an attempt.
-      if (err instanceof DelayedError) throw err;
-      if (!isInvokeError(err)) throw internalError(err);
-      return { outcome: fromError(err), url };
-    }
+  /** Fails the job before any attempt: saved under `saveAs` when there is one (never another tenant's run). */
+  async function failEarly(
+    bull: Job,
+    saveAs: InvokeJob | undefined,
+    err: unknown,
+    started: number,
+    method: string,
+  ): Promise<never> {
+    const error = sanitize(err);
+    const a: Finished = {
+      bull,
+      job: saveAs,
+      method,
+      number: bull.attemptsMade + 1,
+      started,
+      request: undefined,
+      response: undefined,
+      url: undefined,
+      scrub: undefined,
+    };
+    await finish(a, fromError(error), saveAs?.onFailure === 'hold' ? 'held' : 'failed');
+    throw toBullError(bull, error, true);
   }
 
   /**
@@ -131,56 +130,71 @@ export function createProcessor(deps: ProcessorDeps) {
    */
   return async function process(bull: Job, token?: string): Promise<void> {
     const started = performance.now();
-    const attemptNo = bull.attemptsMade + 1;
-    const maxAttempts = bull.opts.attempts ?? 1;
 
     // 1. validate
-    const parsed = invokeJobSchema.safeParse(bull.data);
-    if (!parsed.success) {
-      const error = new InvokeError('INVALID_JOB', describeIssues(parsed.error));
-      await finish(bull, salvageIdentity(bull.data), fromError(sanitize(error)), true, attemptNo, started, undefined, 'GET');
-      throw toBullError(bull, sanitize(error), true);
-    }
-    const job = parsed.data;
-    const eventId = idempotencyKey(job);
+    const job = validate(bull.data);
+    if (isInvokeError(job)) return failEarly(bull, salvageIdentity(bull.data), job, started, 'GET');
+
+    // 2. enter the tenant's run
     let view: SecretsView | undefined;
     if (job.tenantId !== undefined && deps.tenancy) {
       try {
         view = await enterTenant(deps.tenancy, job);
       } catch (err) {
         // Another tenant's run: fail without saving into it or emitting for it.
-        const error = sanitize(err);
-        await finish(bull, undefined, fromError(error), true, attemptNo, started, undefined, job.request.method);
-        throw toBullError(bull, error, true);
+        return failEarly(bull, undefined, err, started, job.request.method);
       }
     }
 
-    // 2. expire
+    // 3. attempt: expire, render, cache, limits, call, classify
+    const a: WorkerAttempt = {
+      job,
+      view,
+      enqueuedAt: bull.timestamp,
+      number: bull.attemptsMade + 1,
+      request: undefined,
+      url: undefined,
+      response: undefined,
+      scrub: undefined,
+      auth: undefined,
+      bull,
+      token,
+      eventId: idempotencyKey(job),
+      started,
+      method: job.request.method,
+    };
     let outcome: Outcome;
-    let url: URL | undefined;
-    const trace: Trace = {};
-    if (job.deadlineMs !== undefined && Date.now() > bull.timestamp + job.deadlineMs) {
-      outcome = fromError(new InvokeError('EXPIRED', `deadline of ${job.deadlineMs} ms after enqueue passed before attempt ${attemptNo}`));
-    } else {
-      // 3-5. render, call, classify
-      ({ outcome, url } = await attempt(bull, job, eventId, token, trace, view));
+    try {
+      outcome = await pipeline.run(a);
+    } catch (err) {
+      // beforeCall moved the job to delayed (destination limit): BullMQ's own signal, not an attempt.
+      if (err instanceof DelayedError) throw err;
+      throw internalError(err);
     }
-    if (outcome.error) outcome.error = sanitize(outcome.error, view);
 
-    // 6. save + emit, or retry
-    const final = !outcome.error || !outcome.error.retryable || attemptNo >= maxAttempts;
-    await finish(bull, job, outcome, final, attemptNo, started, url, job.request.method, trace);
-    if (outcome.error) throw toBullError(bull, outcome.error, final);
+    // 4. save + emit, or retry
+    const kind = attemptKind(outcome, a, bull.opts.attempts ?? 1);
+    await finish(a, outcome, kind);
+    if (outcome.error) throw toBullError(bull, outcome.error, kind !== 'retry');
   };
 
+  /** Our error, scrubbed; anything foreign becomes ours. */
+  function sanitize(err: unknown): InvokeError {
+    if (isInvokeError(err)) return scrubbed(err, scrub);
+    throw internalError(err);
+  }
+
   /** Logs the attempt and, when it is the last one, saves and emits (not for a held failure). */
-  async function finish(bull: Job, job: InvokeJob | undefined, outcome: Outcome, final: boolean, attemptNo: number, started: number, url: URL | undefined, method: string, trace: Trace = {}): Promise<void> {
-    const durationMs = performance.now() - started;
-    const held = !outcome.ok && job?.onFailure === 'hold';
-    const kind: AttemptInfo['outcome'] = outcome.ok ? 'completed' : !final ? 'retry' : held ? 'held' : 'failed';
+  async function finish(
+    a: Finished,
+    outcome: Outcome,
+    kind: AttemptInfo['outcome'],
+  ): Promise<void> {
+    const { bull, job, method, url } = a;
+    const durationMs = performance.now() - a.started;
     const code = outcome.error?.code;
     const host = scrub(url?.hostname ?? '');
-    const line = `${method} ${host}${scrub(url?.pathname ?? '')} -> ${outcome.status ?? '-'} in ${Math.round(durationMs)} ms${code ? ` ${code}` : ''} (attempt ${attemptNo}, ${kind})`;
+    const line = `${method} ${host}${scrub(url?.pathname ?? '')} -> ${outcome.status ?? '-'} in ${Math.round(durationMs)} ms${code ? ` ${code}` : ''} (attempt ${a.number}, ${kind})`;
     // A partner may echo a secret back (body, Location): nothing stored holds one in any spelling.
     if (!scrub.empty) {
       outcome.body = scrub.deep(outcome.body);
@@ -188,29 +202,66 @@ export function createProcessor(deps: ProcessorDeps) {
     }
     const writes: Promise<unknown>[] = [];
     // Failed attempts only: structured facts the operator API filters and groups on (ops/failure.ts).
-    if (!outcome.ok) writes.push(bull.updateProgress({ code: code ?? null, status: outcome.status, host }));
-    if (final && job !== undefined && !held) {
+    if (!outcome.ok)
+      writes.push(bull.updateProgress({ code: code ?? null, status: outcome.status, host }));
+    if ((kind === 'completed' || kind === 'failed') && job !== undefined) {
       // The log line rides with the save and emit: one round trip per job on a single node.
-      const envelope = toEnvelope(outcome, attemptNo, durationMs, idempotencyKey(job));
+      const envelope = toEnvelope(outcome, a.number, durationMs, idempotencyKey(job));
       const event = buildEvent(job, bull.id ?? '', envelope);
-      const log = { jobKey: `${bull.queueQualifiedName}:${bull.id}`, line, keepLogs: bull.opts.keepLogs };
-      if (outcome.ok && job.wait) writes.push(waitStage().wait(bull, job, envelope), bull.log(line));
-      else writes.push(deps.writeResult({ runId: job.runId, variable: job.save.variable, envelope, event, log }));
+      const log = {
+        jobKey: `${bull.queueQualifiedName}:${bull.id}`,
+        line,
+        keepLogs: bull.opts.keepLogs,
+      };
+      if (outcome.ok && job.wait)
+        writes.push(waitStage().wait(bull, job, envelope), bull.log(line));
+      else
+        writes.push(
+          deps.writeResult({ runId: job.runId, variable: job.save.variable, envelope, event, log }),
+        );
     } else {
       writes.push(bull.log(line));
     }
     // Together, so a failing write never leaves the other promise's rejection unhandled.
     await Promise.all(writes);
     if (logger.isLevelEnabled('info')) {
-      logger.info({ jobId: bull.id, runId: job?.runId ?? bull.data?.runId, stepId: job?.stepId ?? bull.data?.stepId, tenantId: job?.tenantId, attempt: attemptNo, method, host, status: outcome.status, durationMs: Math.round(durationMs), outcome: kind, errorCode: code }, 'attempt');
+      logger.info(
+        {
+          jobId: bull.id,
+          runId: job?.runId ?? bull.data?.runId,
+          stepId: job?.stepId ?? bull.data?.stepId,
+          tenantId: job?.tenantId,
+          attempt: a.number,
+          method,
+          host,
+          status: outcome.status,
+          durationMs: Math.round(durationMs),
+          outcome: kind,
+          errorCode: code,
+        },
+        'attempt',
+      );
     }
-    const info: AttemptInfo = { job: bull, host, method, status: outcome.status, durationMs, errorCode: code, outcome: kind, retryAfterMs: outcome.error?.retryAfterMs, attempt: attemptNo, errorMessage: outcome.error?.message, request: trace.request, response: trace.response, cache: outcome.cache, tenantId: job?.tenantId, scrub: trace.scrub };
+    const info: AttemptInfo = {
+      job: bull,
+      host,
+      method,
+      status: outcome.status,
+      durationMs,
+      errorCode: code,
+      outcome: kind,
+      retryAfterMs: outcome.error?.retryAfterMs,
+      attempt: a.number,
+      errorMessage: outcome.error?.message,
+      request: a.request,
+      response: a.response,
+      cache: outcome.cache,
+      tenantId: job?.tenantId,
+      scrub: a.scrub,
+    };
     for (const observe of deps.observers ?? []) observe(info);
   }
 }
-
-/** What an attempt sent and got back, for observers (attempt records). */
-interface Trace { request?: RenderedRequest; response?: AttemptInfo['response']; scrub?: Scrubber }
 
 export type Processor = ReturnType<typeof createProcessor>;
 

@@ -5,7 +5,7 @@
  */
 import type { InvokeJob } from '../contract/job.js';
 import type { ResponseCache } from '../cache/response-cache.js';
-import type { Outcome } from './outcome.js';
+import type { Outcome } from './classify.js';
 
 export async function cachedCall(
   cache: ResponseCache,
@@ -20,7 +20,14 @@ export async function cachedCall(
     carriedSecret,
     call,
     (o) => (o.ok ? { status: o.status, headers: o.headers, body: o.body } : undefined),
-    (e): Outcome => ({ ok: true, status: e.status, body: e.body, truncated: false, headers: e.headers, error: undefined }),
+    (e): Outcome => ({
+      ok: true,
+      status: e.status,
+      body: e.body,
+      truncated: false,
+      headers: e.headers,
+      error: undefined,
+    }),
   );
   result.cache = use;
   return result;
