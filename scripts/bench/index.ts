@@ -40,6 +40,7 @@ const full: Scenario[] = [
   { id: 'depth100k', title: 'depth 100k waiting, c=100', upstreamMs: 0, concurrency: 100, job: 'small', prefill: 100_000, measure: 20_000, keepDepth: true },
   { id: 'templates', title: '20 vars, 10 KiB body, c=100', upstreamMs: 0, concurrency: 100, job: 'templated', prefill: 9_000, measure: 9_000, memory: true },
   { id: 'memory', title: 'small jobs, memory, c=100', upstreamMs: 0, concurrency: 100, job: 'small', prefill: 9_000, measure: 9_000, memory: true },
+  { id: 'norecords', title: 'small jobs, memory, attempt records off, c=100', upstreamMs: 0, concurrency: 100, job: 'small', prefill: 9_000, measure: 9_000, memory: true, oursEnv: { INVOKE_ATTEMPT_RECORDS: '0' } },
   { id: 'expect', title: 'instant, expect.success rule, c=100', upstreamMs: 0, concurrency: 100, job: 'expect', prefill: 20_000, measure: 20_000 },
   { id: 'cachehit', title: 'instant, 100 % cache hits, c=100', upstreamMs: 0, concurrency: 100, job: 'cached', prefill: 20_000, measure: 20_000 },
   { id: 'latency', title: 'latency at 50% of max, c=100', upstreamMs: 0, concurrency: 100, job: 'small', prefill: 0, measure: 8_000, loadFraction: 0.5 },
@@ -122,6 +123,13 @@ function checks(rows: Row[], wide: boolean, enqueue: EnqueueTimes | undefined): 
     if (!instant || !o) continue;
     const cpu = `CPU s/1k jobs ${o.cpuSecPer1k.toFixed(3)} vs ${instant.cpuSecPer1k.toFixed(3)}`;
     lines.push(`INFO  ${title}: ours ${Math.round(o.jobsPerSec)} jobs/s = ${(o.jobsPerSec / instant.jobsPerSec).toFixed(2)}x ours on instant (${Math.round(instant.jobsPerSec)} jobs/s); ${cpu}`);
+  }
+  // Issue 26: what the per-attempt records cost: ours on `memory` (records on, the default) against ours without them.
+  const withRecords = oursIn('memory');
+  const off = oursIn('norecords');
+  if (withRecords && off) {
+    const bytes = (r: typeof off) => (r.memBytesPerJob === undefined ? '-' : String(Math.round(r.memBytesPerJob)));
+    lines.push(`INFO  attempt records: ours ${Math.round(withRecords.jobsPerSec)} jobs/s with, ${Math.round(off.jobsPerSec)} without (${(withRecords.jobsPerSec / off.jobsPerSec).toFixed(2)}x); CPU s/1k jobs ${withRecords.cpuSecPer1k.toFixed(3)} with, ${off.cpuSecPer1k.toFixed(3)} without; Redis B/job ${bytes(withRecords)} with, ${bytes(off)} without`);
   }
   for (const { scenario, results } of rows) {
     const ours = results.find((r) => r.worker === 'ours');

@@ -47,6 +47,8 @@ export interface Scenario {
   /** Open loop at this many jobs/s. */
   fixedRate?: number;
   memory?: boolean;
+  /** Extra environment for ours (a feature switched off to measure what it costs). */
+  oursEnv?: Record<string, string>;
 }
 
 export interface Result {
@@ -131,6 +133,7 @@ export async function measure(env: Env, sc: Scenario, worker: WorkerKind, rate?:
     const workerEnv = {
       REDIS_URL: env.redisUrl, INVOKE_QUEUE: queue.name, BULLMQ_PREFIX: ns.prefix, INVOKE_CTX_PREFIX: ns.ctx, INVOKE_EVENTS_STREAM: ns.stream,
       INVOKE_CONCURRENCY: String(sc.concurrency), INVOKE_ALLOW_PRIVATE: '127.0.0.1/32', LOG_LEVEL: process.env.BENCH_OURS_LOG_LEVEL ?? 'info', BENCH_LOG_FILE: env.logFile,
+      ...(worker === 'ours' ? sc.oursEnv : undefined),
     };
     const child = worker === 'ours' || worker === 'base'
       ? await startService(workerEnv, env.logFile, env.nodeArgs, worker === 'base' ? env.baseDir : '.')
