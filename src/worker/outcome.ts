@@ -1,11 +1,12 @@
 /**
  * The only bridge from our codes to BullMQ's errors: UnrecoverableError for anything not worth
  * another attempt (never burns retries), a plain (sanitised) error for transient failures so
- * BullMQ retries with the job's backoff, Retry-After switching the backoff for that one retry.
+ * BullMQ retries with the job's backoff; a Retry-After on the error sets that one retry's delay
+ * (queue/backoff.ts).
  */
 import { type Job, UnrecoverableError } from 'bullmq';
 import type { InvokeError } from '../contract/errors.js';
-import { RETRY_AFTER_TYPE } from '../queue/backoff.js';
+import { retryAfterForBuiltin } from '../queue/backoff.js';
 import { recordFacts } from '../queue/failure-facts.js';
 
 /**
@@ -15,8 +16,6 @@ import { recordFacts } from '../queue/failure-facts.js';
 export function toBullError(job: Job, error: InvokeError, final: boolean, host: string): Error {
   const facts = { code: error.code, status: error.status, host };
   if (final || !error.retryable) return recordFacts(new UnrecoverableError(error.message), facts);
-  if (error.retryAfterMs !== undefined) {
-    job.opts.backoff = { type: RETRY_AFTER_TYPE, delay: error.retryAfterMs };
-  }
+  if (error.retryAfterMs !== undefined) retryAfterForBuiltin(job, error.retryAfterMs);
   return recordFacts(error, facts);
 }

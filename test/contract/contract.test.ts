@@ -2,11 +2,23 @@ import { describe, expect, it } from 'vitest';
 import { idempotencyKey, parseIdempotencyKey } from '../../src/contract/idempotency.js';
 import { ERROR_CODES, InvokeError, retryPolicy } from '../../src/contract/errors.js';
 import { parseRetryAfter } from '../../src/http/retry-after.js';
-import { invokeBackoffDelay } from '../../src/queue/backoff.js';
+import type { Job } from 'bullmq';
+import {
+  createBackoffStrategy,
+  invokeBackoffDelay,
+  RETRY_AFTER_TYPE,
+} from '../../src/queue/backoff.js';
+import { toBullError } from '../../src/worker/outcome.js';
 
 describe('idempotency key / jobId', () => {
   it('is BullMQ-safe (no ":", not an integer) and reversible for awkward ids', () => {
-    const awkward = [{ runId: 'a.b', stepId: 'c' }, { runId: 'a', stepId: 'b.c' }, { runId: 'x:y%2E', stepId: '1', visit: 3 }, { runId: '42', stepId: '7' }, { runId: 'é ü/?', stepId: '~*' }];
+    const awkward = [
+      { runId: 'a.b', stepId: 'c' },
+      { runId: 'a', stepId: 'b.c' },
+      { runId: 'x:y%2E', stepId: '1', visit: 3 },
+      { runId: '42', stepId: '7' },
+      { runId: 'é ü/?', stepId: '~*' },
+    ];
     const ids = awkward.map(idempotencyKey);
     expect(new Set(ids).size).toBe(ids.length);
     for (const [i, id] of ids.entries()) {
@@ -14,7 +26,9 @@ describe('idempotency key / jobId', () => {
       expect(Number.isInteger(Number(id))).toBe(false);
       expect(parseIdempotencyKey(id)).toEqual({ visit: 1, ...awkward[i] });
     }
-    expect(idempotencyKey({ runId: 'run-8f2c', stepId: 'fetch-loyalty' })).toBe('ik.run-8f2c.fetch-loyalty.1');
+    expect(idempotencyKey({ runId: 'run-8f2c', stepId: 'fetch-loyalty' })).toBe(
+      'ik.run-8f2c.fetch-loyalty.1',
+    );
   });
 });
 
@@ -46,13 +60,51 @@ describe('Retry-After and backoff', () => {
     expect(invokeBackoffDelay(4, 1000, 60_000, () => 0)).toBe(4000);
     expect(invokeBackoffDelay(20, 1000, 60_000, () => 1)).toBe(60_000);
   });
+
+  it('Retry-After reaches the strategy on the error: a custom-type job keeps its backoff options', () => {
+    const strategy = createBackoffStrategy(60_000);
+    const job = { opts: { attempts: 3, backoff: { type: 'invoke', delay: 10 } } } as Job;
+    const limited = new InvokeError('HTTP_STATUS', 'api.partner.com/v1 answered 429', {
+      status: 429,
+      retryAfterMs: 2000,
+    });
+    const thrown = toBullError(job, limited, false, 'api.partner.com');
+    expect(job.opts.backoff).toEqual({ type: 'invoke', delay: 10 });
+    expect(strategy(1, 'invoke', thrown, job)).toBe(2000);
+    const down = new InvokeError('CONNECT_ERROR', 'api.partner.com: connection refused');
+    expect(strategy(1, 'invoke', down, job)).toBeLessThan(10);
+  });
+
+  it('a builtin-type job takes Retry-After through its in-memory backoff (BullMQ consults no strategy for it)', () => {
+    const strategy = createBackoffStrategy(60_000);
+    for (const backoff of [{ type: 'exponential', delay: 10 }, { type: 'fixed', delay: 10 }, 10]) {
+      const job = { opts: { attempts: 3, backoff } } as Job;
+      const limited = new InvokeError('HTTP_STATUS', 'api.partner.com/v1 answered 503', {
+        status: 503,
+        retryAfterMs: 1500,
+      });
+      const thrown = toBullError(job, limited, false, 'api.partner.com');
+      expect(job.opts.backoff).toEqual({ type: RETRY_AFTER_TYPE, delay: 1500 });
+      expect(strategy(1, RETRY_AFTER_TYPE, thrown, job)).toBe(1500);
+    }
+  });
 });
 
 describe('job schema', () => {
   it('rejects ids that cannot become a jobId (lone surrogates), naming the field', async () => {
     const { invokeJobSchema, describeIssues } = await import('../../src/contract/job.js');
-    const r = invokeJobSchema.safeParse({ v: 1, journeyId: 'j', runId: 'a\ud800', stepId: 's', customerId: 'c', request: { url: 'https://x.example' }, save: { variable: 'v' } });
+    const r = invokeJobSchema.safeParse({
+      v: 1,
+      journeyId: 'j',
+      runId: 'a\ud800',
+      stepId: 's',
+      customerId: 'c',
+      request: { url: 'https://x.example' },
+      save: { variable: 'v' },
+    });
     expect(r.success).toBe(false);
-    expect(describeIssues(r.error!)).toBe('runId: must be well-formed Unicode (no lone surrogates)');
+    expect(describeIssues(r.error!)).toBe(
+      'runId: must be well-formed Unicode (no lone surrogates)',
+    );
   });
 });

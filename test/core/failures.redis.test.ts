@@ -13,7 +13,10 @@ const fast = { attempts: 3, backoff: { type: 'fixed', delay: 30 } };
 
 beforeAll(async () => {
   up = await startUpstream();
-  h = await startHarness({ INVOKE_SECRET_LOYALTY_TOKEN: SECRET, INVOKE_MAX_RESPONSE_BYTES: '1000' });
+  h = await startHarness({
+    INVOKE_SECRET_LOYALTY_TOKEN: SECRET,
+    INVOKE_MAX_RESPONSE_BYTES: '1000',
+  });
 });
 afterAll(async () => {
   await h.close();
@@ -21,7 +24,14 @@ afterAll(async () => {
 });
 
 /** Each test gets its own path on the shared upstream, so scripted replies don't cross. */
-function route(path: string, reply: (n: number, r: import('../helpers/upstream.js').Recorded, res: import('node:http').ServerResponse) => unknown) {
+function route(
+  path: string,
+  reply: (
+    n: number,
+    r: import('../helpers/upstream.js').Recorded,
+    res: import('node:http').ServerResponse,
+  ) => unknown,
+) {
   const seen: import('../helpers/upstream.js').Recorded[] = [];
   const previous = handlers.get(path);
   if (previous) throw new Error(`route ${path} used twice`);
@@ -31,16 +41,23 @@ function route(path: string, reply: (n: number, r: import('../helpers/upstream.j
   });
   return seen;
 }
-const handlers = new Map<string, (r: import('../helpers/upstream.js').Recorded, res: import('node:http').ServerResponse) => unknown>();
+const handlers = new Map<
+  string,
+  (r: import('../helpers/upstream.js').Recorded, res: import('node:http').ServerResponse) => unknown
+>();
 beforeAll(() => {
-  up.handle((r, res) => (handlers.get(r.url.split('?')[0]!) ?? ((_r, s) => json(s, 599, {})))(r, res));
+  up.handle((r, res) =>
+    (handlers.get(r.url.split('?')[0]!) ?? ((_r, s) => json(s, 599, {})))(r, res),
+  );
 });
 
 const eventsFor = async (runId: string) => (await h.events()).filter((e) => e.runId === runId);
 
 describe('transient failures are retried with the job backoff', () => {
   it('503 twice then 200: attempts 3, one completed event', async () => {
-    const seen = route('/flaky', (n, _r, res) => (n < 3 ? json(res, 503, { down: true }) : json(res, 200, { up: true })));
+    const seen = route('/flaky', (n, _r, res) =>
+      n < 3 ? json(res, 503, { down: true }) : json(res, 200, { up: true }),
+    );
     const data = jobData({ request: { url: `${up.url}/flaky` } });
     const job = await h.queue.add('invoke', data, fast);
     await waitForJob(h.queue, job.id!, 'completed');
@@ -52,11 +69,33 @@ describe('transient failures are retried with the job backoff', () => {
   });
 
   it('429 with Retry-After: 2 waits about 2 s before the next attempt', async () => {
-    const seen = route('/limited', (n, _r, res) => (n === 1 ? json(res, 429, {}, { 'retry-after': '2' }) : json(res, 200, {})));
+    const seen = route('/limited', (n, _r, res) =>
+      n === 1 ? json(res, 429, {}, { 'retry-after': '2' }) : json(res, 200, {}),
+    );
     const data = jobData({ request: { url: `${up.url}/limited` } });
-    const job = await h.queue.add('invoke', data, { attempts: 3, backoff: { type: 'exponential', delay: 10 } });
+    const job = await h.queue.add('invoke', data, {
+      attempts: 3,
+      backoff: { type: 'exponential', delay: 10 },
+    });
     await waitForJob(h.queue, job.id!, 'completed');
     const gap = seen[1]!.at - seen[0]!.at;
+    expect(gap).toBeGreaterThanOrEqual(1900);
+    expect(gap).toBeLessThan(4000);
+  });
+
+  it('503 with Retry-After: 2 on an "invoke" backoff job: the strategy takes the delay from the error', async () => {
+    const seen = route('/unavailable', (n, _r, res) =>
+      n === 1 ? json(res, 503, {}, { 'retry-after': '2' }) : json(res, 200, {}),
+    );
+    const data = jobData({ request: { url: `${up.url}/unavailable` } });
+    const job = await h.queue.add('invoke', data, {
+      attempts: 3,
+      backoff: { type: 'invoke', delay: 10 },
+    });
+    await waitForJob(h.queue, job.id!, 'completed');
+    const gap = seen[1]!.at - seen[0]!.at;
+    // Lower bound only matters (the "invoke" delay here is under 10 ms); the upper bound leaves
+    // room for a loaded machine.
     expect(gap).toBeGreaterThanOrEqual(1900);
     expect(gap).toBeLessThan(4000);
   });
@@ -64,21 +103,40 @@ describe('transient failures are retried with the job backoff', () => {
   it('a timeout is retried, then fails with TIMEOUT and a failure envelope + invoke.failed', async () => {
     const seen = route('/slow', () => undefined); // never answers
     const data = jobData({ request: { url: `${up.url}/slow`, timeoutMs: 150 } });
-    const job = await h.queue.add('invoke', data, { attempts: 2, backoff: { type: 'fixed', delay: 20 } });
+    const job = await h.queue.add('invoke', data, {
+      attempts: 2,
+      backoff: { type: 'fixed', delay: 20 },
+    });
     const failed = await waitForJob(h.queue, job.id!, 'failed');
     expect(seen).toHaveLength(2);
     expect(failed.failedReason).toMatch(/^TIMEOUT: /);
     const env = (await h.context(data.runId)).loyalty;
-    expect(env).toMatchObject({ ok: false, status: null, attempts: 2, error: { code: 'TIMEOUT', retryable: true } });
-    expect(await eventsFor(data.runId)).toMatchObject([{ type: 'invoke.failed', errorCode: 'TIMEOUT', status: '' }]);
+    expect(env).toMatchObject({
+      ok: false,
+      status: null,
+      attempts: 2,
+      error: { code: 'TIMEOUT', retryable: true },
+    });
+    expect(await eventsFor(data.runId)).toMatchObject([
+      { type: 'invoke.failed', errorCode: 'TIMEOUT', status: '' },
+    ]);
   });
 
   it('sends the idempotency key in the idempotency header, identical on every attempt', async () => {
     const seen = route('/idem', (n, _r, res) => (n < 3 ? json(res, 500, {}) : json(res, 200, {})));
-    const data = jobData({ request: { method: 'POST', url: `${up.url}/idem`, body: { a: 1 }, idempotencyHeader: 'Idempotency-Key' } });
+    const data = jobData({
+      request: {
+        method: 'POST',
+        url: `${up.url}/idem`,
+        body: { a: 1 },
+        idempotencyHeader: 'Idempotency-Key',
+      },
+    });
     const job = await h.queue.add('invoke', data, fast);
     await waitForJob(h.queue, job.id!, 'completed');
-    expect(seen.map((r) => r.headers['idempotency-key'])).toEqual(Array(3).fill(idempotencyKey(data)));
+    expect(seen.map((r) => r.headers['idempotency-key'])).toEqual(
+      Array(3).fill(idempotencyKey(data)),
+    );
   });
 });
 
@@ -90,18 +148,32 @@ describe('permanent failures fail at once, never burning attempts', () => {
     const failed = await waitForJob(h.queue, job.id!, 'failed');
     expect(seen).toHaveLength(1);
     expect(failed.attemptsMade).toBe(1);
-    expect((await h.context(data.runId)).loyalty).toMatchObject({ ok: false, status: 404, body: { error: 'no such customer' }, error: { code: 'HTTP_STATUS', retryable: false } });
-    expect(await eventsFor(data.runId)).toMatchObject([{ type: 'invoke.failed', errorCode: 'HTTP_STATUS', status: '404' }]);
+    expect((await h.context(data.runId)).loyalty).toMatchObject({
+      ok: false,
+      status: 404,
+      body: { error: 'no such customer' },
+      error: { code: 'HTTP_STATUS', retryable: false },
+    });
+    expect(await eventsFor(data.runId)).toMatchObject([
+      { type: 'invoke.failed', errorCode: 'HTTP_STATUS', status: '404' },
+    ]);
   });
 
   it('a 302 is the result: not followed, not retried', async () => {
-    const seen = route('/moved', (_n, _r, res) => (res.writeHead(302, { location: `${up.url}/elsewhere` }), res.end()));
+    const seen = route(
+      '/moved',
+      (_n, _r, res) => (res.writeHead(302, { location: `${up.url}/elsewhere` }), res.end()),
+    );
     const data = jobData({ request: { url: `${up.url}/moved` } });
     const job = await h.queue.add('invoke', data, fast);
     await waitForJob(h.queue, job.id!, 'failed');
     expect(seen).toHaveLength(1);
     expect(up.requests.some((r) => r.url === '/elsewhere')).toBe(false);
-    expect((await h.context(data.runId)).loyalty).toMatchObject({ status: 302, headers: { location: `${up.url}/elsewhere` }, error: { code: 'HTTP_STATUS' } });
+    expect((await h.context(data.runId)).loyalty).toMatchObject({
+      status: 302,
+      headers: { location: `${up.url}/elsewhere` },
+      error: { code: 'HTTP_STATUS' },
+    });
   });
 
   it('an oversized body is RESPONSE_TOO_LARGE without retry', async () => {
@@ -111,7 +183,11 @@ describe('permanent failures fail at once, never burning attempts', () => {
     const failed = await waitForJob(h.queue, job.id!, 'failed');
     expect(seen).toHaveLength(1);
     expect(failed.failedReason).toMatch(/^RESPONSE_TOO_LARGE: /);
-    expect((await h.context(data.runId)).loyalty).toMatchObject({ truncated: true, body: null, error: { code: 'RESPONSE_TOO_LARGE' } });
+    expect((await h.context(data.runId)).loyalty).toMatchObject({
+      truncated: true,
+      body: null,
+      error: { code: 'RESPONSE_TOO_LARGE' },
+    });
   });
 
   it('an invalid job (bad method) is INVALID_JOB naming the field, and nothing is called', async () => {
@@ -123,7 +199,9 @@ describe('permanent failures fail at once, never burning attempts', () => {
     expect(failed.attemptsMade).toBe(1);
     expect(up.requests.length).toBe(before);
     // The ids are intact, so the journey still moves on down its failure branch.
-    expect(await eventsFor(data.runId)).toMatchObject([{ type: 'invoke.failed', errorCode: 'INVALID_JOB' }]);
+    expect(await eventsFor(data.runId)).toMatchObject([
+      { type: 'invoke.failed', errorCode: 'INVALID_JOB' },
+    ]);
   });
 
   it('an undefined variable is TEMPLATE_ERROR, and nothing is called', async () => {
@@ -131,15 +209,25 @@ describe('permanent failures fail at once, never burning attempts', () => {
     const data = jobData({ request: { url: `${up.url}/t/{{ customer.nope }}` } });
     const job = await h.queue.add('invoke', data, fast);
     const failed = await waitForJob(h.queue, job.id!, 'failed');
-    expect(failed.failedReason).toMatch(/^TEMPLATE_ERROR: request\.url: undefined variable: customer\.nope/);
+    expect(failed.failedReason).toMatch(
+      /^TEMPLATE_ERROR: request\.url: undefined variable: customer\.nope/,
+    );
     expect(failed.attemptsMade).toBe(1);
     expect(up.requests.length).toBe(before);
   });
 
   it('an unknown secret is TEMPLATE_ERROR naming the secret', async () => {
-    const data = jobData({ request: { url: `${up.url}/s`, headers: { Authorization: 'Bearer {{ secrets.NOPE }}' } } });
-    const failed = await waitForJob(h.queue, (await h.queue.add('invoke', data, fast)).id!, 'failed');
-    expect(failed.failedReason).toBe('TEMPLATE_ERROR: request.headers.Authorization: unknown secret NOPE (set INVOKE_SECRET_NOPE)');
+    const data = jobData({
+      request: { url: `${up.url}/s`, headers: { Authorization: 'Bearer {{ secrets.NOPE }}' } },
+    });
+    const failed = await waitForJob(
+      h.queue,
+      (await h.queue.add('invoke', data, fast)).id!,
+      'failed',
+    );
+    expect(failed.failedReason).toBe(
+      'TEMPLATE_ERROR: request.headers.Authorization: unknown secret NOPE (set INVOKE_SECRET_NOPE)',
+    );
   });
 
   it('a job whose deadline has passed is EXPIRED without a call', async () => {
@@ -156,7 +244,12 @@ describe('permanent failures fail at once, never burning attempts', () => {
 describe('secrets never leave the worker', () => {
   it('a secret header reaches upstream but no Redis key and no log line holds it', async () => {
     const seen = route('/auth', (_n, _r, res) => json(res, 200, { ok: 1 }));
-    const data = jobData({ request: { url: `${up.url}/auth`, headers: { Authorization: 'Bearer {{ secrets.LOYALTY_TOKEN }}' } } });
+    const data = jobData({
+      request: {
+        url: `${up.url}/auth`,
+        headers: { Authorization: 'Bearer {{ secrets.LOYALTY_TOKEN }}' },
+      },
+    });
     await waitForJob(h.queue, (await h.queue.add('invoke', data, fast)).id!, 'completed');
     expect(seen[0]!.headers.authorization).toBe(`Bearer ${SECRET}`);
     expect(await dumpNamespace(h.redis, h.ns)).not.toContain(SECRET);
@@ -165,11 +258,24 @@ describe('secrets never leave the worker', () => {
 
   it('a failing URL with the secret in its query leaves no trace in failedReason, stacktrace, logs or Redis', async () => {
     route(`/leaky/${SECRET}`, (_n, _r, res) => res.destroy()); // connection reset: a got error is thrown
-    const data = jobData({ request: { url: `${up.url}/leaky/{{ secrets.LOYALTY_TOKEN }}`, query: { key: '{{ secrets.LOYALTY_TOKEN }}' } } });
-    const job = await h.queue.add('invoke', data, { attempts: 2, backoff: { type: 'fixed', delay: 10 } });
+    const data = jobData({
+      request: {
+        url: `${up.url}/leaky/{{ secrets.LOYALTY_TOKEN }}`,
+        query: { key: '{{ secrets.LOYALTY_TOKEN }}' },
+      },
+    });
+    const job = await h.queue.add('invoke', data, {
+      attempts: 2,
+      backoff: { type: 'fixed', delay: 10 },
+    });
     const failed = await waitForJob(h.queue, job.id!, 'failed');
     expect(failed.failedReason).toMatch(/^CONNECT_ERROR: /);
-    for (const text of [failed.failedReason, JSON.stringify(failed.stacktrace), h.logs.join(''), await dumpNamespace(h.redis, h.ns)]) {
+    for (const text of [
+      failed.failedReason,
+      JSON.stringify(failed.stacktrace),
+      h.logs.join(''),
+      await dumpNamespace(h.redis, h.ns),
+    ]) {
       expect(text).not.toContain(SECRET);
       expect(text).not.toContain(encodeURIComponent(SECRET));
     }
@@ -179,16 +285,23 @@ describe('secrets never leave the worker', () => {
 describe('onFailure: hold', () => {
   it('emits nothing on final failure; an operator retry runs it again and emits on success', async () => {
     let healthy = false;
-    route('/held', (_n, _r, res) => (healthy ? json(res, 200, { back: true }) : json(res, 500, {})));
+    route('/held', (_n, _r, res) =>
+      healthy ? json(res, 200, { back: true }) : json(res, 500, {}),
+    );
     const data = jobData({ request: { url: `${up.url}/held` }, onFailure: 'hold' });
-    const job = await h.queue.add('invoke', data, { attempts: 2, backoff: { type: 'fixed', delay: 10 } });
+    const job = await h.queue.add('invoke', data, {
+      attempts: 2,
+      backoff: { type: 'fixed', delay: 10 },
+    });
     const failed = await waitForJob(h.queue, job.id!, 'failed');
     expect(await eventsFor(data.runId)).toEqual([]);
     expect(await h.context(data.runId)).toEqual({});
     healthy = true;
     await failed.retry('failed');
     await waitForJob(h.queue, job.id!, 'completed');
-    expect(await eventsFor(data.runId)).toMatchObject([{ type: 'invoke.completed', status: '200' }]);
+    expect(await eventsFor(data.runId)).toMatchObject([
+      { type: 'invoke.completed', status: '200' },
+    ]);
   });
 });
 
@@ -202,13 +315,23 @@ describe('ordering', () => {
     const checked: boolean[] = [];
     const reading = (async () => {
       while (checked.length < runs.length) {
-        const res = (await reader.xread('COUNT', 100, 'BLOCK', 2000, 'STREAMS', h.cfg.INVOKE_EVENTS_STREAM, lastId)) as [string, [string, string[]][]][] | null;
+        const res = (await reader.xread(
+          'COUNT',
+          100,
+          'BLOCK',
+          2000,
+          'STREAMS',
+          h.cfg.INVOKE_EVENTS_STREAM,
+          lastId,
+        )) as [string, [string, string[]][]][] | null;
         for (const [, entries] of res ?? []) {
           for (const [id, fields] of entries) {
             lastId = id;
             const runId = fields[fields.indexOf('runId') + 1]!;
             if (!runs.some((r) => r.runId === runId)) continue;
-            checked.push((await h.redis.hexists(`${h.cfg.INVOKE_CTX_PREFIX}:{${runId}}`, 'loyalty')) === 1);
+            checked.push(
+              (await h.redis.hexists(`${h.cfg.INVOKE_CTX_PREFIX}:{${runId}}`, 'loyalty')) === 1,
+            );
           }
         }
       }
