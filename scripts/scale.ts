@@ -23,6 +23,8 @@ const PROCESSES = arg('processes', '1,2,4').split(',').map(Number);
 const CONCURRENCY = arg('concurrency', '100');
 const REPEAT = Number(arg('repeat', '2'));
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+/** --fair=false enqueues straight to the FIFO (the client's fairShare: false) to compare. */
+const FAIR = arg('fair', 'true') !== 'false';
 
 function startWorker(env: Record<string, string>): Promise<ChildProcess> {
   const child = spawn(process.execPath, startArgs(), { env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
@@ -43,7 +45,7 @@ async function run(processes: number, upstreamUrl: string): Promise<number> {
   const env = { REDIS_URL, BULLMQ_PREFIX: prefix, INVOKE_CTX_PREFIX: `${prefix}:ctx`, INVOKE_EVENTS_STREAM: `${prefix}:events`, INVOKE_API_ENABLED: 'false', INVOKE_CONCURRENCY: CONCURRENCY, INVOKE_ALLOW_PRIVATE: '127.0.0.1/32', LOG_LEVEL: 'warn' };
   await queue.pause();
   const workers = await Promise.all(Array.from({ length: processes }, () => startWorker({ ...env, LOG_LEVEL: 'info' })));
-  const client = createInvokeClient({ redisUrl: REDIS_URL, prefix });
+  const client = createInvokeClient({ redisUrl: REDIS_URL, prefix, fairShare: FAIR });
   const id = randomBytes(3).toString('hex');
   await client.enqueueMany(Array.from({ length: JOBS }, (_, i) => ({
     v: 1, journeyId: 'scale', runId: `r-${id}-${i}`, stepId: 'call', customerId: `c-${i}`,
