@@ -22,6 +22,7 @@ import { cold, describeEnqueue, measureEnqueue, warm, type EnqueueTimes } from '
 import { measure, openNamespace, OPEN_LOOP_WARMUP_S, type Env, type Result, type Scenario, type WorkerKind } from './measure.js';
 import { startArgs } from '../start-command.js';
 import { machine, markdownTable, textTable, writeDocs, type Row } from './report.js';
+import { SECRETS_ENV, storeTenantSecret } from './secrets.js';
 
 const args = process.argv.slice(2);
 const flag = (name: string) => args.includes(`--${name}`);
@@ -43,6 +44,8 @@ const full: Scenario[] = [
   { id: 'norecords', title: 'small jobs, memory, attempt records off, c=100', upstreamMs: 0, concurrency: 100, job: 'small', prefill: 9_000, measure: 9_000, memory: true, oursEnv: { INVOKE_ATTEMPT_RECORDS: '0' } },
   { id: 'expect', title: 'instant, expect.success rule, c=100', upstreamMs: 0, concurrency: 100, job: 'expect', prefill: 20_000, measure: 20_000 },
   { id: 'cachehit', title: 'instant, 100 % cache hits, c=100', upstreamMs: 0, concurrency: 100, job: 'cached', prefill: 20_000, measure: 20_000 },
+  { id: 'envsecret', title: 'instant, environment secret in a header, c=100', upstreamMs: 0, concurrency: 100, job: 'envsecret', prefill: 20_000, measure: 20_000, serviceEnv: SECRETS_ENV },
+  { id: 'tenantsecret', title: 'instant, tenant secret in a header, c=100', upstreamMs: 0, concurrency: 100, job: 'tenantsecret', prefill: 20_000, measure: 20_000, serviceEnv: SECRETS_ENV, setup: (redis, ns) => storeTenantSecret(redis, ns.vaultPrefix) },
   { id: 'latency', title: 'latency at 50% of max, c=100', upstreamMs: 0, concurrency: 100, job: 'small', prefill: 0, measure: 8_000, loadFraction: 0.5 },
   { id: 'latency500', title: 'latency at 500 jobs/s, c=100', upstreamMs: 0, concurrency: 100, job: 'small', prefill: 0, measure: 5_000, fixedRate: 500 },
 ];
@@ -123,6 +126,13 @@ function checks(rows: Row[], wide: boolean, enqueue: EnqueueTimes | undefined): 
     if (!instant || !o) continue;
     const cpu = `CPU s/1k jobs ${o.cpuSecPer1k.toFixed(3)} vs ${instant.cpuSecPer1k.toFixed(3)}`;
     lines.push(`INFO  ${title}: ours ${Math.round(o.jobsPerSec)} jobs/s = ${(o.jobsPerSec / instant.jobsPerSec).toFixed(2)}x ours on instant (${Math.round(instant.jobsPerSec)} jobs/s); ${cpu}`);
+  }
+  // Issue 21: what a tenant secret costs on the hot path against an environment secret. The
+  // tenant job also claims its run (one script per job: docs/tenants.md), which is part of it.
+  const envSecret = oursIn('envsecret');
+  const tenantSecret = oursIn('tenantsecret');
+  if (envSecret && tenantSecret) {
+    lines.push(`INFO  tenant secret vs environment secret: ours ${Math.round(tenantSecret.jobsPerSec)} jobs/s with a tenant secret, ${Math.round(envSecret.jobsPerSec)} with an environment secret (${(tenantSecret.jobsPerSec / envSecret.jobsPerSec).toFixed(2)}x); CPU s/1k jobs ${tenantSecret.cpuSecPer1k.toFixed(3)} vs ${envSecret.cpuSecPer1k.toFixed(3)}${spread(rows.find((r) => r.scenario.id === 'tenantsecret')!.results, ['ours'], 'jobs/s, tenant')}${spread(rows.find((r) => r.scenario.id === 'envsecret')!.results, ['ours'], 'jobs/s, environment')}`);
   }
   // Issue 26: what the per-attempt records cost: ours on `memory` (records on, the default) against ours without them.
   const withRecords = oursIn('memory');

@@ -6,8 +6,9 @@
 import type { JobsOptions } from 'bullmq';
 import { idempotencyKey } from '../../src/contract/idempotency.js';
 import type { InvokeJobInput } from '../../src/contract/job.js';
+import { BENCH_SECRET, BENCH_TENANT } from './secrets.js';
 
-export type JobKind = 'small' | 'templated' | 'expect' | 'cached';
+export type JobKind = 'small' | 'templated' | 'expect' | 'cached' | 'envsecret' | 'tenantsecret';
 
 export const JOB_OPTIONS = { attempts: 5, backoff: { type: 'invoke', delay: 1000 } } as const;
 
@@ -61,7 +62,18 @@ function cached(upstream: string, runId: string): InvokeJobInput {
   return { ...small(upstream, runId), stepId: 'todays-offers', cache: { key: 'offers-{{ customer.id }}', ttlSeconds: 3600 } };
 }
 
-const BUILD: Record<JobKind, (upstream: string, runId: string) => InvokeJobInput> = { small, templated, expect: withExpect, cached };
+/** `small` sending a secret in a header: a platform secret (INVOKE_SECRET_BENCH_KEY), no tenant (v1). */
+function envSecret(upstream: string, runId: string): InvokeJobInput {
+  const job = small(upstream, runId);
+  return { ...job, request: { ...job.request, headers: { 'x-api-key': `{{ secrets.${BENCH_SECRET} }}` } } };
+}
+
+/** The same job of the bench tenant, whose own BENCH_KEY (the vault) it sends (contract 6.1). */
+function tenantSecret(upstream: string, runId: string): InvokeJobInput {
+  return { ...envSecret(upstream, runId), tenantId: BENCH_TENANT };
+}
+
+const BUILD: Record<JobKind, (upstream: string, runId: string) => InvokeJobInput> = { small, templated, expect: withExpect, cached, envsecret: envSecret, tenantsecret: tenantSecret };
 
 let seq = 0;
 

@@ -49,6 +49,10 @@ export interface Scenario {
   memory?: boolean;
   /** Extra environment for ours (a feature switched off to measure what it costs). */
   oursEnv?: Record<string, string>;
+  /** Environment the scenario's jobs need in ours and base (the secrets they read). */
+  serviceEnv?: Record<string, string>;
+  /** Runs on the fresh namespace before the worker starts (e.g. stores a tenant's secret). */
+  setup?: (redis: Redis, ns: { vaultPrefix: string }) => Promise<void>;
 }
 
 export interface Result {
@@ -130,9 +134,12 @@ export async function measure(env: Env, sc: Scenario, worker: WorkerKind, rate?:
       const waiting = await queue.getWaitingCount();
       if (waiting < sc.prefill) await add(sc.prefill - waiting);
     }
+    const vaultPrefix = `bench:${ns.id}:vault`;
+    if (sc.setup) await sc.setup(admin, { vaultPrefix });
     const workerEnv = {
-      REDIS_URL: env.redisUrl, INVOKE_QUEUE: queue.name, BULLMQ_PREFIX: ns.prefix, INVOKE_CTX_PREFIX: ns.ctx, INVOKE_EVENTS_STREAM: ns.stream,
+      REDIS_URL: env.redisUrl, INVOKE_QUEUE: queue.name, BULLMQ_PREFIX: ns.prefix, INVOKE_CTX_PREFIX: ns.ctx, INVOKE_EVENTS_STREAM: ns.stream, INVOKE_VAULT_PREFIX: vaultPrefix,
       INVOKE_CONCURRENCY: String(sc.concurrency), INVOKE_ALLOW_PRIVATE: '127.0.0.1/32', LOG_LEVEL: process.env.BENCH_OURS_LOG_LEVEL ?? 'info', BENCH_LOG_FILE: env.logFile,
+      ...(worker === 'ours' || worker === 'base' ? sc.serviceEnv : undefined),
       ...(worker === 'ours' ? sc.oursEnv : undefined),
     };
     const child = worker === 'ours' || worker === 'base'
@@ -169,6 +176,8 @@ export async function measure(env: Env, sc: Scenario, worker: WorkerKind, rate?:
         lastId = entryId;
         const f = toMap(fields);
         if (worker === 'empty' && f.event !== 'completed') continue;
+        // A failed job emits too: a run of failures (a secret the set-up missed) measures nothing.
+        if (f.type === 'invoke.failed') throw new Error(`${worker}/${sc.id}: job ${f.jobId} failed (${f.errorCode}): the scenario's set-up is wrong`);
         count++;
         if (count === skip) {
           tSkip = now;

@@ -6,6 +6,7 @@
  */
 import { ConfigError, loadConfig, type Config } from '../config.js';
 import type { Ops } from '../ops/index.js';
+import { OpsError } from '../ops/errors.js';
 import { withTimeout } from '../lib/with-timeout.js';
 import { redactUrl } from '../lib/redact-url.js';
 import { checkUnknownVariables, describeUnknown } from '../startup/unknown-env.js';
@@ -24,7 +25,8 @@ export function fail(code: number, message: string): never {
 export function config(): Config {
   try {
     const cfg = loadConfig(process.env);
-    for (const v of checkUnknownVariables(process.env, cfg.INVOKE_STRICT_CONFIG)) process.stderr.write(`invoke-api: warning: ${describeUnknown(v)}\n`);
+    for (const v of checkUnknownVariables(process.env, cfg.INVOKE_STRICT_CONFIG))
+      process.stderr.write(`invoke-api: warning: ${describeUnknown(v)}\n`);
     return cfg;
   } catch (err) {
     if (err instanceof ConfigError) fail(EXIT.usage, `invalid configuration: ${err.message}`);
@@ -36,7 +38,9 @@ export function config(): Config {
 const CONNECT_TIMEOUT_MS = 5000;
 
 /** Runs fn with a connected ops API and always closes it; returns fn's exit code. */
-export async function withOps(fn: (ops: Ops, cfg: Config) => Promise<number | void>): Promise<void> {
+export async function withOps(
+  fn: (ops: Ops, cfg: Config) => Promise<number | void>,
+): Promise<void> {
   const cfg = config();
   // Loaded on use, so `--help` and usage errors answer without loading BullMQ.
   const { createOps } = await import('../ops/index.js');
@@ -49,7 +53,9 @@ export async function withOps(fn: (ops: Ops, cfg: Config) => Promise<number | vo
     }
     code = (await fn(ops, cfg)) ?? EXIT.ok;
   } catch (err) {
-    code = err instanceof UsageError || /^(since|status|olderThan|older-than|tenant): /.test((err as Error).message) ? EXIT.usage : EXIT.problem;
+    const badInput =
+      err instanceof UsageError || (err instanceof OpsError && err.kind === 'bad-input');
+    code = badInput ? EXIT.usage : EXIT.problem;
     process.stderr.write(`invoke-api: ${(err as Error).message}\n`);
   } finally {
     await withTimeout(ops.close(), 2000);

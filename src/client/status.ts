@@ -5,7 +5,8 @@
  * eventId is this job's key: a later visit of the same step may have overwritten the variable.
  */
 import type { Queue } from 'bullmq';
-import { ERROR_CODES, type ErrorCode } from '../contract/errors.js';
+import type { ErrorCode } from '../contract/errors.js';
+import { failureFactsOf } from '../queue/failure-facts.js';
 import type { Envelope } from '../contract/envelope.js';
 import { idempotencyKey } from '../contract/idempotency.js';
 import { contextKey } from '../store/context.js';
@@ -34,18 +35,22 @@ export interface InvocationStatus {
   attemptRecords?: JobRecord[];
 }
 
-const CODES: ReadonlySet<string> = new Set(ERROR_CODES);
-
-export function errorCodeOf(failedReason: string | undefined): ErrorCode | null {
-  const code = /^([A-Z_]+):/.exec(failedReason ?? '')?.[1];
-  return code !== undefined && CODES.has(code) ? (code as ErrorCode) : null;
+interface Identity {
+  runId?: unknown;
+  stepId?: unknown;
+  visit?: unknown;
+  save?: { variable?: unknown };
+  onFailure?: unknown;
 }
 
-interface Identity { runId?: unknown; stepId?: unknown; visit?: unknown; save?: { variable?: unknown }; onFailure?: unknown }
-
-async function savedEnvelope(queue: Queue, ctxPrefix: string, data: Identity): Promise<Envelope | null> {
+async function savedEnvelope(
+  queue: Queue,
+  ctxPrefix: string,
+  data: Identity,
+): Promise<Envelope | null> {
   const { runId, stepId, save } = data;
-  if (typeof runId !== 'string' || typeof stepId !== 'string' || typeof save?.variable !== 'string') return null;
+  if (typeof runId !== 'string' || typeof stepId !== 'string' || typeof save?.variable !== 'string')
+    return null;
   const client = await queue.getBackend().client;
   const raw = await client.hget(contextKey(ctxPrefix, runId), save.variable);
   if (!raw) return null;
@@ -58,7 +63,12 @@ async function savedEnvelope(queue: Queue, ctxPrefix: string, data: Identity): P
   }
 }
 
-export async function readStatus(queue: Queue, ctxPrefix: string, jobId: string, opts: { attempts?: boolean } = {}): Promise<InvocationStatus | null> {
+export async function readStatus(
+  queue: Queue,
+  ctxPrefix: string,
+  jobId: string,
+  opts: { attempts?: boolean } = {},
+): Promise<InvocationStatus | null> {
   let job = await queue.getJob(jobId);
   if (!job) return null;
   const state = visibleState(await job.getState(), job);
@@ -66,13 +76,16 @@ export async function readStatus(queue: Queue, ctxPrefix: string, jobId: string,
   // The job may have finished between the two reads: then read its fields again, once finished.
   if (finished && !job.finishedOn) job = (await queue.getJob(jobId)) ?? job;
   const envelope = finished ? await savedEnvelope(queue, ctxPrefix, job.data as Identity) : null;
-  const records = opts.attempts ? (await readRecords(await queue.getBackend().client, `${queue.qualifiedName}:${jobId}`)).records : undefined;
+  const records = opts.attempts
+    ? (await readRecords(await queue.getBackend().client, `${queue.qualifiedName}:${jobId}`))
+        .records
+    : undefined;
   return {
     jobId,
     state,
     attempts: job.attemptsMade,
     maxAttempts: job.opts.attempts ?? 1,
-    lastErrorCode: errorCodeOf(job.failedReason),
+    lastErrorCode: failureFactsOf(job)?.code ?? null,
     held: state === 'failed' && (job.data as Identity).onFailure === 'hold' && envelope === null,
     envelope,
     enqueuedAt: new Date(job.timestamp).toISOString(),

@@ -66,7 +66,8 @@ export class InvokeError extends Error {
   readonly retryAfterMs: number | undefined;
 
   constructor(code: ErrorCode, message: string, opts: { retryable?: boolean; status?: number | null; retryAfterMs?: number } = {}) {
-    // BullMQ keeps only message as failedReason, so the code travels in it too.
+    // BullMQ keeps message as failedReason: people read the code there; code reads it from the
+    // stack (queue/failure-facts.ts).
     super(`${code}: ${message}`);
     this.code = code;
     this.detail = message;

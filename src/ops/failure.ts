@@ -1,10 +1,12 @@
 /**
  * What an operator needs to know about one failed job, read from the job hash alone (no extra
- * round trip per job): the processor writes `{ code, status, host }` as the job's progress on
- * every failed attempt, and failedReason is `CODE: message` (worker/outcome.ts). Failures from
- * outside our code (a stalled job, an internal error) get code INTERNAL.
+ * round trip per job): the facts of its last failed attempt (code, status, host) come with the
+ * stack BullMQ stored for it (queue/failure-facts.ts); failedReason, `CODE: detail`, is shown as
+ * it is. A failure from outside our code (a stalled job, an internal error) gets code INTERNAL.
  */
 import type { Job } from 'bullmq';
+import { failureFactsOf } from '../queue/failure-facts.js';
+import { badInput } from './errors.js';
 import { tenantScope } from './tenant-scope.js';
 
 export const GROUP_KEYS = ['host', 'code', 'status', 'journey', 'tenant'] as const;
@@ -39,14 +41,10 @@ export interface FailureFilter {
   held?: boolean | undefined;
 }
 
-interface Progress { code?: unknown; status?: unknown; host?: unknown }
-
 const str = (v: unknown) => (typeof v === 'string' ? v : '');
 
 export function failureOf(job: Job): Failure {
-  const p = (typeof job.progress === 'object' && job.progress !== null ? job.progress : {}) as Progress;
-  const reason = job.failedReason ?? '';
-  const codeFromReason = /^([A-Z_]+): /.exec(reason)?.[1];
+  const facts = failureFactsOf(job);
   const data = (job.data ?? {}) as Record<string, unknown>;
   return {
     id: job.id ?? '',
@@ -54,10 +52,10 @@ export function failureOf(job: Job): Failure {
     tenant: str(data.tenantId),
     runId: str(data.runId),
     stepId: str(data.stepId),
-    host: str(p.host),
-    code: str(p.code) || codeFromReason || 'INTERNAL',
-    status: typeof p.status === 'number' ? p.status : null,
-    reason,
+    host: facts?.host ?? '',
+    code: facts?.code ?? 'INTERNAL',
+    status: facts?.status ?? null,
+    reason: job.failedReason ?? '',
     attempts: job.attemptsMade,
     failedAt: job.finishedOn ?? job.timestamp,
     held: data.onFailure === 'hold',
@@ -70,37 +68,59 @@ export function matches(f: Failure, filter: FailureFilter, now = Date.now()): bo
   if (filter.code !== undefined && f.code !== filter.code.toUpperCase()) return false;
   if (filter.status !== undefined && f.status !== filter.status) return false;
   if (filter.journey !== undefined && f.journey !== filter.journey) return false;
-  if (filter.tenant !== undefined && f.tenant !== (filter.tenant === '-' ? '' : filter.tenant)) return false;
+  if (filter.tenant !== undefined && f.tenant !== (filter.tenant === '-' ? '' : filter.tenant))
+    return false;
   if (filter.held && !f.held) return false;
   return true;
 }
 
 export function groupValue(f: Failure, key: GroupKey): string {
   switch (key) {
-    case 'host': return f.host || '(none)';
-    case 'code': return f.code;
-    case 'status': return f.status === null ? '(none)' : String(f.status);
-    case 'journey': return f.journey || '(none)';
-    case 'tenant': return f.tenant || '(none)';
+    case 'host':
+      return f.host || '(none)';
+    case 'code':
+      return f.code;
+    case 'status':
+      return f.status === null ? '(none)' : String(f.status);
+    case 'journey':
+      return f.journey || '(none)';
+    case 'tenant':
+      return f.tenant || '(none)';
   }
 }
 
-const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };
+const UNITS: Record<string, number> = {
+  ms: 1,
+  s: 1000,
+  m: 60_000,
+  h: 3_600_000,
+  d: 86_400_000,
+  w: 604_800_000,
+};
 
 /** "90s", "15m", "1h", "7d" -> milliseconds; throws naming the bad value. */
 export function parseDuration(text: string, what = 'duration'): number {
   const m = /^(\d+(?:\.\d+)?)(ms|s|m|h|d|w)$/.exec(text.trim());
-  if (!m) throw new Error(`${what}: "${text}" is not a duration such as 30s, 15m, 1h or 7d`);
+  if (!m) throw badInput(`${what}: "${text}" is not a duration such as 30s, 15m, 1h or 7d`);
   return Math.round(Number(m[1]) * UNITS[m[2]!]!);
 }
 
-export interface FilterInput { since?: string | undefined; host?: string | undefined; code?: string | undefined; status?: string | number | undefined; journey?: string | undefined; tenant?: string | undefined; held?: boolean | undefined }
+export interface FilterInput {
+  since?: string | undefined;
+  host?: string | undefined;
+  code?: string | undefined;
+  status?: string | number | undefined;
+  journey?: string | undefined;
+  tenant?: string | undefined;
+  held?: boolean | undefined;
+}
 
 /** Filters as typed by an operator (CLI flags, query string) -> FailureFilter; errors name the flag. */
 export function toFilter(input: FilterInput): FailureFilter {
   const tenant = tenantScope(input.tenant);
   const status = input.status === undefined ? undefined : Number(input.status);
-  if (status !== undefined && !(Number.isInteger(status) && status >= 100 && status <= 599)) throw new Error(`status: "${input.status}" is not an HTTP status (100-599)`);
+  if (status !== undefined && !(Number.isInteger(status) && status >= 100 && status <= 599))
+    throw badInput(`status: "${input.status}" is not an HTTP status (100-599)`);
   return {
     sinceMs: input.since === undefined ? undefined : parseDuration(input.since, 'since'),
     host: input.host,

@@ -7,12 +7,25 @@ import { Queue } from 'bullmq';
 import type { Config } from '../config.js';
 import { createRedis, type RedisClient } from '../redis.js';
 import { createResultWriter } from '../store/result-writer.js';
-import { GROUP_KEYS, groupValue, type Failure, type FailureFilter, type GroupKey } from './failure.js';
+import {
+  GROUP_KEYS,
+  groupValue,
+  type Failure,
+  type FailureFilter,
+  type GroupKey,
+} from './failure.js';
 import { scanFailed } from './scan.js';
 import { queueStatus, type QueueStatus } from './status.js';
 import { inspectJob, type Inspection } from './inspect.js';
 import { retryWithData, type RetryWithDataResult } from './retry-with-data.js';
-import { cleanJobs, discardJobs, retryJobs, type ActionOptions, type ActionResult, type Target } from './actions.js';
+import {
+  cleanJobs,
+  discardJobs,
+  retryJobs,
+  type ActionOptions,
+  type ActionResult,
+  type Target,
+} from './actions.js';
 import { createCallbacks, type CallbacksConfig } from '../callbacks/service.js';
 import { retention, type RetentionConfig } from '../queue/job-options.js';
 import { defaultJobOptions } from '../client/create-invoke-client.js';
@@ -20,14 +33,39 @@ import { createWaitingOps, type WaitingOps } from './waiting.js';
 import { fairWaiting, type FairWaiting } from '../fair/report.js';
 import { clearStepCache, type CacheCleared, type CacheTarget } from './cache.js';
 
-export { GROUP_KEYS, parseDuration, type Failure, type FailureFilter, type GroupKey } from './failure.js';
-export type { QueueStatus, Inspection, ActionResult, Target, CacheTarget, CacheCleared, RetryWithDataResult };
+export {
+  GROUP_KEYS,
+  parseDuration,
+  type Failure,
+  type FailureFilter,
+  type GroupKey,
+} from './failure.js';
+export type {
+  QueueStatus,
+  Inspection,
+  ActionResult,
+  Target,
+  CacheTarget,
+  CacheCleared,
+  RetryWithDataResult,
+};
 export { RetryRefusedError } from './retry-with-data.js';
+export { OpsError, type OpsErrorKind } from './errors.js';
 export { JobsNotFoundError, tenantScope } from './tenant-scope.js';
 export type { WaitingList, WaitingStep, StepActions } from './waiting.js';
 
-export interface FailedList { failures: Failure[]; scanned: number; truncated: boolean }
-export interface FailedGroups { by: GroupKey; groups: { key: string; count: number; example: string }[]; total: number; scanned: number; truncated: boolean }
+export interface FailedList {
+  failures: Failure[];
+  scanned: number;
+  truncated: boolean;
+}
+export interface FailedGroups {
+  by: GroupKey;
+  groups: { key: string; count: number; example: string }[];
+  total: number;
+  scanned: number;
+  truncated: boolean;
+}
 
 export interface Ops {
   queue: Queue;
@@ -40,7 +78,11 @@ export interface Ops {
   inspect(id: string, tenant?: string): Promise<Inspection | undefined>;
   retry(target: Target, opts?: ActionOptions): Promise<ActionResult>;
   /** Re-runs one failed or held job with corrected `data`, same idempotency key, on record. */
-  retryWithData(id: string, data: unknown, opts: { by: string; dryRun?: boolean | undefined; tenant?: string | undefined }): Promise<RetryWithDataResult>;
+  retryWithData(
+    id: string,
+    data: unknown,
+    opts: { by: string; dryRun?: boolean | undefined; tenant?: string | undefined },
+  ): Promise<RetryWithDataResult>;
   discard(target: Target, opts?: ActionOptions): Promise<ActionResult>;
   pause(): Promise<void>;
   resume(): Promise<void>;
@@ -52,8 +94,23 @@ export interface Ops {
   close(): Promise<void>;
 }
 
-export type OpsConfig = Pick<Config, 'REDIS_URL' | 'REDIS_CLUSTER_NODES' | 'REDIS_SENTINELS' | 'REDIS_SENTINEL_NAME' | 'INVOKE_QUEUE' | 'BULLMQ_PREFIX' | 'INVOKE_CTX_PREFIX' | 'INVOKE_CTX_TTL_SECONDS' | 'INVOKE_EVENTS_STREAM' | 'INVOKE_EVENTS_MAXLEN' | 'INVOKE_CACHE_PREFIX'> & RetentionConfig & CallbacksConfig
-  & Pick<Config, 'INVOKE_ATTEMPT_RECORDS'>;
+export type OpsConfig = Pick<
+  Config,
+  | 'REDIS_URL'
+  | 'REDIS_CLUSTER_NODES'
+  | 'REDIS_SENTINELS'
+  | 'REDIS_SENTINEL_NAME'
+  | 'INVOKE_QUEUE'
+  | 'BULLMQ_PREFIX'
+  | 'INVOKE_CTX_PREFIX'
+  | 'INVOKE_CTX_TTL_SECONDS'
+  | 'INVOKE_EVENTS_STREAM'
+  | 'INVOKE_EVENTS_MAXLEN'
+  | 'INVOKE_CACHE_PREFIX'
+> &
+  RetentionConfig &
+  CallbacksConfig &
+  Pick<Config, 'INVOKE_ATTEMPT_RECORDS'>;
 
 /** Pass `redis` to share a connection (the HTTP server); otherwise the ops API owns its own. */
 export function createOps(cfg: OpsConfig, shared?: RedisClient): Ops {
@@ -62,11 +119,17 @@ export function createOps(cfg: OpsConfig, shared?: RedisClient): Ops {
   // Without a listener BullMQ console.errors every connection error; outages show in /readyz and logs.
   queue.on('error', () => undefined);
   const writeResult = createResultWriter(redis, cfg);
-  const waiting = createWaitingOps(createCallbacks(cfg, redis), queue, { ...defaultJobOptions(), ...retention(cfg) });
+  const waiting = createWaitingOps(createCallbacks(cfg, redis), queue, {
+    ...defaultJobOptions(),
+    ...retention(cfg),
+  });
 
   return {
     queue,
-    status: async (minutes) => ({ ...(await queueStatus(queue, redis, minutes)), callbacks: await waiting.counts() }),
+    status: async (minutes) => ({
+      ...(await queueStatus(queue, redis, minutes)),
+      callbacks: await waiting.counts(),
+    }),
     byTenant: (limit = 50) => fairWaiting(redis, cfg.BULLMQ_PREFIX, cfg.INVOKE_QUEUE, limit),
     failed: (filter, limit = 50) => scanFailed(queue, { filter, limit }),
     async groupFailed(filter, by) {
@@ -78,12 +141,15 @@ export function createOps(cfg: OpsConfig, shared?: RedisClient): Ops {
         g.count++;
         groups.set(key, g);
       }
-      const sorted = [...groups].map(([key, g]) => ({ key, ...g })).sort((a, b) => b.count - a.count || a.key.localeCompare(b.key));
+      const sorted = [...groups]
+        .map(([key, g]) => ({ key, ...g }))
+        .sort((a, b) => b.count - a.count || a.key.localeCompare(b.key));
       return { by, groups: sorted, total: failures.length, scanned, truncated };
     },
     inspect: (id, tenant) => inspectJob(queue, redis, cfg, id, tenant),
     retry: (target, opts) => retryJobs(queue, target, opts),
-    retryWithData: (id, data, opts) => retryWithData(queue, redis, id, data, { ...opts, keepRecords: cfg.INVOKE_ATTEMPT_RECORDS }),
+    retryWithData: (id, data, opts) =>
+      retryWithData(queue, redis, id, data, { ...opts, keepRecords: cfg.INVOKE_ATTEMPT_RECORDS }),
     discard: (target, opts) => discardJobs(queue, writeResult, target, opts),
     pause: () => queue.pause(),
     resume: () => queue.resume(),
@@ -97,4 +163,5 @@ export function createOps(cfg: OpsConfig, shared?: RedisClient): Ops {
   };
 }
 
-export const isGroupKey = (s: string): s is GroupKey => (GROUP_KEYS as readonly string[]).includes(s);
+export const isGroupKey = (s: string): s is GroupKey =>
+  (GROUP_KEYS as readonly string[]).includes(s);

@@ -6,16 +6,17 @@
 import { type Job, UnrecoverableError } from 'bullmq';
 import type { InvokeError } from '../contract/errors.js';
 import { RETRY_AFTER_TYPE } from '../queue/backoff.js';
+import { recordFacts } from '../queue/failure-facts.js';
 
-/** The error to throw so BullMQ retries (transient) or fails at once (permanent / final). */
-export function toBullError(job: Job, error: InvokeError, final: boolean): Error {
-  if (final || !error.retryable) {
-    const e = new UnrecoverableError(error.message);
-    e.stack = `UnrecoverableError: ${error.message}`;
-    return e;
-  }
+/**
+ * The error to throw so BullMQ retries (transient) or fails at once (permanent / final). Its
+ * stack, which BullMQ stores, carries the failure's facts (queue/failure-facts.ts).
+ */
+export function toBullError(job: Job, error: InvokeError, final: boolean, host: string): Error {
+  const facts = { code: error.code, status: error.status, host };
+  if (final || !error.retryable) return recordFacts(new UnrecoverableError(error.message), facts);
   if (error.retryAfterMs !== undefined) {
     job.opts.backoff = { type: RETRY_AFTER_TYPE, delay: error.retryAfterMs };
   }
-  return error;
+  return recordFacts(error, facts);
 }

@@ -120,8 +120,12 @@ export function createProcessor(deps: ProcessorDeps) {
       url: undefined,
       scrub: undefined,
     };
-    await finish(a, fromError(error), saveAs?.onFailure === 'hold' ? 'held' : 'failed');
-    throw toBullError(bull, error, true);
+    const host = await finish(
+      a,
+      fromError(error),
+      saveAs?.onFailure === 'hold' ? 'held' : 'failed',
+    );
+    throw toBullError(bull, error, true, host);
   }
 
   /**
@@ -174,8 +178,8 @@ export function createProcessor(deps: ProcessorDeps) {
 
     // 4. save + emit, or retry
     const kind = attemptKind(outcome, a, bull.opts.attempts ?? 1);
-    await finish(a, outcome, kind);
-    if (outcome.error) throw toBullError(bull, outcome.error, kind !== 'retry');
+    const host = await finish(a, outcome, kind);
+    if (outcome.error) throw toBullError(bull, outcome.error, kind !== 'retry', host);
   };
 
   /** Our error, scrubbed; anything foreign becomes ours. */
@@ -184,12 +188,15 @@ export function createProcessor(deps: ProcessorDeps) {
     throw internalError(err);
   }
 
-  /** Logs the attempt and, when it is the last one, saves and emits (not for a held failure). */
+  /**
+   * Logs the attempt and, when it is the last one, saves and emits (not for a held failure).
+   * Resolves to the host called, scrubbed, for the failure's facts.
+   */
   async function finish(
     a: Finished,
     outcome: Outcome,
     kind: AttemptInfo['outcome'],
-  ): Promise<void> {
+  ): Promise<string> {
     const { bull, job, method, url } = a;
     const durationMs = performance.now() - a.started;
     const code = outcome.error?.code;
@@ -201,9 +208,6 @@ export function createProcessor(deps: ProcessorDeps) {
       outcome.headers = scrub.deep(outcome.headers);
     }
     const writes: Promise<unknown>[] = [];
-    // Failed attempts only: structured facts the operator API filters and groups on (ops/failure.ts).
-    if (!outcome.ok)
-      writes.push(bull.updateProgress({ code: code ?? null, status: outcome.status, host }));
     if ((kind === 'completed' || kind === 'failed') && job !== undefined) {
       // The log line rides with the save and emit: one round trip per job on a single node.
       const envelope = toEnvelope(outcome, a.number, durationMs, idempotencyKey(job));
@@ -260,6 +264,7 @@ export function createProcessor(deps: ProcessorDeps) {
       scrub: a.scrub,
     };
     for (const observe of deps.observers ?? []) observe(info);
+    return host;
   }
 }
 

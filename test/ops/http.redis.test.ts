@@ -110,6 +110,21 @@ describe('dashboard at /ui', () => {
     const one = await (await fetch(`${base}/ui/api/queues/${encodeURIComponent(q.name)}/${job.id}`, auth)).json() as { job: { returnValue: unknown } };
     expect(one.job.returnValue).toEqual(shown);
   });
+  it("names a tenant's job by its tenant (invoke · acme) and keeps tenantId in the data; a v1 job is plain invoke", async () => {
+    const tenant = jobData({ tenantId: 'acme', request: { url: `${up.url}/ok` } });
+    const v1 = jobData({ request: { url: `${up.url}/ok` } });
+    const jobs = [await h.queue.add('invoke', tenant, { attempts: 1 }), await h.queue.add('invoke', v1, { attempts: 1 })];
+    for (const job of jobs) await waitForJob(h.queue, job.id!, 'completed');
+    const auth = { headers: { authorization: basic(TOKEN) } };
+    const list = await (await fetch(`${base}/ui/api/queues?activeQueue=invoke-api&status=completed`, auth)).json() as { queues: { name: string; jobs: { id: string; name: string; data: { tenantId?: string } }[] }[] };
+    const q = list.queues.find((x) => x.name.endsWith('invoke-api'))!;
+    const [shownTenant, shownV1] = jobs.map((job) => q.jobs.find((j) => j.id === job.id)!);
+    expect(shownTenant).toMatchObject({ name: 'invoke · acme', data: { tenantId: 'acme' } });
+    expect(shownV1!.name).toBe('invoke');
+    const one = await (await fetch(`${base}/ui/api/queues/${encodeURIComponent(q.name)}/${jobs[0]!.id}`, auth)).json() as { job: { name: string; data: { tenantId?: string } } };
+    expect(one.job).toMatchObject({ name: 'invoke · acme', data: { tenantId: 'acme' } });
+  });
+
   it("masks a raw producer's literal credential in the job data it shows, listed and alone", async () => {
     const LITERAL = 'literal-dashboard-key-9f8e7d';
     const data = jobData({ request: { url: `${up.url}/ok`, headers: { authorization: `Bearer ${LITERAL}`, 'x-api-key': LITERAL } } });

@@ -1,6 +1,6 @@
 /**
  * bull-board, the dashboard BullMQ users already know, at /ui: the invoke-api queue with job
- * data (templates, never secrets), attempts, the per-attempt job log, errors and the saved
+ * names carrying the tenant, data (templates, never secrets), attempts, the per-attempt job log, errors and the saved
  * envelope (as the return value). Protected by
  * the token like everything else (api/auth.ts sends a Basic challenge for /ui, so a browser
  * shows a login prompt; the password is INVOKE_API_TOKEN, static assets included).
@@ -28,6 +28,8 @@ class InvokeQueueAdapter extends BullMQAdapter {
     super(queue, { description: 'Journey step API calls (invoke-api-worker)' });
     // Literal credentials a raw producer put in headers are not shown (contract/literal-credentials.ts).
     this.setFormatter('data', (data) => maskJobData(data));
+    // The job list shows names, not data: a tenant's job says whose it is at a glance (issue 21).
+    this.setFormatter('name', (job: { name?: string; data?: unknown }) => dashboardName(job.name ?? '', job.data));
     this.attachEnvelopes = cfg && createEnvelopeReader(redis, cfg);
   }
   override async getRedisInfo(): Promise<string> {
@@ -55,6 +57,12 @@ class InvokeQueueAdapter extends BullMQAdapter {
 export const isDashboardJobId = (id: string) => isJobId(id) || /^[1-9][0-9]{0,15}$/.test(id);
 
 type EnvelopeConfig = Pick<Config, 'INVOKE_CTX_PREFIX' | 'secrets'>;
+
+/** `invoke · acme` for a job of tenant acme; the BullMQ name alone for a job without tenantId. */
+export function dashboardName(name: string, data: unknown): string {
+  const tenant = (data as { tenantId?: unknown } | null | undefined)?.tenantId;
+  return typeof tenant === 'string' && tenant !== '' ? `${name} · ${tenant}` : name;
+}
 
 /** With `cfg`, finished jobs show their saved envelope as the return value. */
 export function dashboardRoutes(queue: Queue, redis: RedisClient, cfg?: EnvelopeConfig) {
