@@ -27,7 +27,12 @@
 import { Redis } from 'ioredis';
 import { hostname } from 'node:os';
 import { pathToFileURL } from 'node:url';
-import { continuationEventSchema, envelopeSchema, type ContinuationEvent, type Envelope } from '../src/index.js';
+import {
+  continuationEventSchema,
+  envelopeSchema,
+  type ContinuationEvent,
+  type Envelope,
+} from '../src/index.js';
 
 export interface EngineConsumerOptions {
   /** A connection of its own: XREADGROUP BLOCK holds it while waiting. */
@@ -49,7 +54,13 @@ export interface EngineConsumerOptions {
   onError?: (err: unknown, entryId: string) => void;
 }
 
-export interface PollStats { handled: number; duplicates: number; invalid: number; failed: number; claimed: number }
+export interface PollStats {
+  handled: number;
+  duplicates: number;
+  invalid: number;
+  failed: number;
+  claimed: number;
+}
 
 type Entry = [id: string, fields: string[]];
 
@@ -109,12 +120,31 @@ export function createEngineConsumer(opts: EngineConsumerOptions) {
   /** One round: take over stale pending entries, then read new ones (blocking when idle). */
   async function poll(): Promise<PollStats> {
     const stats: PollStats = { handled: 0, duplicates: 0, invalid: 0, failed: 0, claimed: 0 };
-    const [next, claimed] = (await redis.xautoclaim(stream, group, consumer, opts.claimIdleMs ?? 60_000, claimCursor, 'COUNT', count)) as [string, Entry[]];
+    const [next, claimed] = (await redis.xautoclaim(
+      stream,
+      group,
+      consumer,
+      opts.claimIdleMs ?? 60_000,
+      claimCursor,
+      'COUNT',
+      count,
+    )) as [string, Entry[]];
     claimCursor = next;
     stats.claimed = claimed.length;
     for (const entry of claimed) await handle(entry, stats);
     const block = claimed.length > 0 ? 1 : (opts.blockMs ?? 5000);
-    const reply = (await redis.xreadgroup('GROUP', group, consumer, 'COUNT', count, 'BLOCK', block, 'STREAMS', stream, '>')) as [string, Entry[]][] | null;
+    const reply = (await redis.xreadgroup(
+      'GROUP',
+      group,
+      consumer,
+      'COUNT',
+      count,
+      'BLOCK',
+      block,
+      'STREAMS',
+      stream,
+      '>',
+    )) as [string, Entry[]][] | null;
     for (const entry of reply?.[0]?.[1] ?? []) await handle(entry, stats);
     return stats;
   }
@@ -125,7 +155,12 @@ export function createEngineConsumer(opts: EngineConsumerOptions) {
       await ensureGroup();
       while (!stopping) await poll();
     })();
-    return { stop: async () => { stopping = true; await loop; } };
+    return {
+      stop: async () => {
+        stopping = true;
+        await loop;
+      },
+    };
   }
 
   return { ensureGroup, poll, run, group, stream };
@@ -141,7 +176,9 @@ function toObject(fields: string[]): Record<string, string> {
 // variable names for the stream and the context prefix, so it follows the same configuration.
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
   const env = process.env;
-  const redis = new Redis(env.REDIS_URL || 'redis://127.0.0.1:6379', { maxRetriesPerRequest: null });
+  const redis = new Redis(env.REDIS_URL || 'redis://127.0.0.1:6379', {
+    maxRetriesPerRequest: null,
+  });
   const engine = createEngineConsumer({
     redis,
     consumer: `${hostname()}-${process.pid}`,
@@ -150,11 +187,15 @@ if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) 
     ...(env.ENGINE_GROUP ? { group: env.ENGINE_GROUP } : {}),
     ...(env.ENGINE_SEEN_PREFIX ? { seenPrefix: env.ENGINE_SEEN_PREFIX } : {}),
     blockMs: 1000,
-    onEvent: async (e, saved) => console.log(`${e.type} run=${e.runId} step=${e.stepId} ${e.variable}=${JSON.stringify(saved?.body ?? null)}${e.errorCode ? ` (${e.errorCode})` : ''}`),
+    onEvent: async (e, saved) =>
+      console.log(
+        `${e.type} run=${e.runId} step=${e.stepId} ${e.variable}=${JSON.stringify(saved?.body ?? null)}${e.errorCode ? ` (${e.errorCode})` : ''}`,
+      ),
     onError: (err, id) => console.error(`entry ${id} left pending: ${(err as Error).message}`),
   });
   await engine.ensureGroup(); // before saying we are ready: the group starts at '$'
   const running = engine.run();
   console.log(`consuming ${engine.stream} as group ${engine.group}; Ctrl-C to stop`);
-  for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => void running.stop().then(() => redis.quit()));
+  for (const sig of ['SIGINT', 'SIGTERM'] as const)
+    process.once(sig, () => void running.stop().then(() => redis.quit()));
 }

@@ -41,37 +41,88 @@ async function freePort(): Promise<number> {
 async function startRedis(): Promise<{ url: string; stop(): void }> {
   const port = await freePort();
   const dir = mkdtempSync(path.join(tmpdir(), 'bench-cb-'));
-  const proc = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'no'], { stdio: ['ignore', 'pipe', 'inherit'] });
-  await new Promise<void>((resolve) => proc.stdout!.on('data', (c: Buffer) => /Ready to accept/.test(String(c)) && resolve()));
+  const proc = spawn(
+    'redis-server',
+    [
+      '--port',
+      String(port),
+      '--bind',
+      '127.0.0.1',
+      '--dir',
+      dir,
+      '--save',
+      '',
+      '--appendonly',
+      'no',
+    ],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  await new Promise<void>((resolve) =>
+    proc.stdout!.on('data', (c: Buffer) => /Ready to accept/.test(String(c)) && resolve()),
+  );
   proc.stdout!.resume();
-  return { url: `redis://127.0.0.1:${port}`, stop: () => { proc.kill('SIGKILL'); rmSync(dir, { recursive: true, force: true }); } };
+  return {
+    url: `redis://127.0.0.1:${port}`,
+    stop: () => {
+      proc.kill('SIGKILL');
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
 }
 
 /** A realistic step: a templated POST with a body, customer data and a pick. */
 function job(i: number) {
   return invokeJobSchema.parse({
-    v: 1, journeyId: 'kyc-onboarding', runId: `run-${i.toString(36)}-${(i * 7919).toString(36)}`, stepId: 'credit-check', customerId: `cus-${i}`,
-    request: { method: 'POST', url: 'https://api.partner.example/v2/checks', headers: { authorization: 'Bearer {{ secrets.PARTNER }}' }, body: { customer: '{{ customer.id }}', email: '{{ customer.email }}', callback: '{{ callback.url }}' } },
+    v: 1,
+    journeyId: 'kyc-onboarding',
+    runId: `run-${i.toString(36)}-${(i * 7919).toString(36)}`,
+    stepId: 'credit-check',
+    customerId: `cus-${i}`,
+    request: {
+      method: 'POST',
+      url: 'https://api.partner.example/v2/checks',
+      headers: { authorization: 'Bearer {{ secrets.PARTNER }}' },
+      body: {
+        customer: '{{ customer.id }}',
+        email: '{{ customer.email }}',
+        callback: '{{ callback.url }}',
+      },
+    },
     data: { customer: { id: `cus-${i}`, email: `c${i}@example.com`, locale: 'en-GB' } },
     save: { variable: 'credit', pick: { verdict: 'body.verdict', score: 'body.score' } },
     wait: { callback: true, timeoutMs: 7 * 86_400_000 },
   });
 }
 
-const envelope: Envelope = { ok: true, status: 202, body: null, truncated: false, headers: { 'content-type': 'application/json' }, error: null, attempts: 1, durationMs: 120, at: new Date().toISOString(), eventId: 'x' };
+const envelope: Envelope = {
+  ok: true,
+  status: 202,
+  body: null,
+  truncated: false,
+  headers: { 'content-type': 'application/json' },
+  error: null,
+  attempts: 1,
+  durationMs: 120,
+  at: new Date().toISOString(),
+  eventId: 'x',
+};
 
 async function usedMemory(r: Redis): Promise<number> {
   return Number(/used_memory:(\d+)/.exec(await r.info('memory'))![1]);
 }
 
 async function inBatches(n: number, fn: (i: number) => Promise<unknown>): Promise<void> {
-  for (let i = 0; i < n; i += BATCH) await Promise.all(Array.from({ length: Math.min(BATCH, n - i) }, (_, k) => fn(i + k)));
+  for (let i = 0; i < n; i += BATCH)
+    await Promise.all(Array.from({ length: Math.min(BATCH, n - i) }, (_, k) => fn(i + k)));
 }
 
 async function main(): Promise<void> {
   const server = await startRedis();
   const redis = new Redis(server.url, { maxRetriesPerRequest: null });
-  const cfg = loadConfig({ REDIS_URL: server.url, INVOKE_CALLBACK_KEY: Buffer.alloc(32, 7).toString('base64') });
+  const cfg = loadConfig({
+    REDIS_URL: server.url,
+    INVOKE_CALLBACK_KEY: Buffer.alloc(32, 7).toString('base64'),
+  });
   let now = Date.now();
   const callbacks = createCallbacks(cfg, redis, () => now);
   const ts = Date.now();
@@ -79,10 +130,21 @@ async function main(): Promise<void> {
   // 1. memory per waiting step
   const empty = await usedMemory(redis);
   let t = performance.now();
-  await inBatches(N, (i) => { const j = job(i); return callbacks.wait(idempotencyKey(j), { ts, gen: 0, job: j, envelope, timeoutMs: 86_400_000 + i }); });
+  await inBatches(N, (i) => {
+    const j = job(i);
+    return callbacks.wait(idempotencyKey(j), {
+      ts,
+      gen: 0,
+      job: j,
+      envelope,
+      timeoutMs: 86_400_000 + i,
+    });
+  });
   const armMs = performance.now() - t;
-  const perStep = (await usedMemory(redis) - empty) / N;
-  const oneRecord = Number(await redis.memory('USAGE', callbacks.store.recordKey(idempotencyKey(job(0))), 'SAMPLES', '0'));
+  const perStep = ((await usedMemory(redis)) - empty) / N;
+  const oneRecord = Number(
+    await redis.memory('USAGE', callbacks.store.recordKey(idempotencyKey(job(0))), 'SAMPLES', '0'),
+  );
   const zset = Number(await redis.memory('USAGE', callbacks.store.deadlinesKey, 'SAMPLES', '0'));
   const jobBytes = JSON.stringify(job(0)).length;
 
@@ -98,11 +160,17 @@ async function main(): Promise<void> {
   const busy = await timeQuery('200 due');
   t = performance.now();
   let settled = 0;
-  for (;;) { const n = await callbacks.sweep(200); settled += n; if (n < 200) break; }
+  for (;;) {
+    const n = await callbacks.sweep(200);
+    settled += n;
+    if (n < 200) break;
+  }
   const sweepMs = performance.now() - t;
 
   // 3. tombstones: the settled steps' records
-  const tomb = Number(await redis.memory('USAGE', callbacks.store.recordKey(idempotencyKey(job(1))), 'SAMPLES', '0'));
+  const tomb = Number(
+    await redis.memory('USAGE', callbacks.store.recordKey(idempotencyKey(job(1))), 'SAMPLES', '0'),
+  );
 
   // Baseline: the same N steps parked as BullMQ delayed jobs (job hash + delayed ZSET member).
   await redis.flushall();
@@ -110,20 +178,46 @@ async function main(): Promise<void> {
   const queue = new Queue('invoke-api', { connection: redis, prefix: 'bull' });
   t = performance.now();
   for (let i = 0; i < N; i += BATCH) {
-    await queue.addBulk(Array.from({ length: Math.min(BATCH, N - i) }, (_, k) => { const j = job(i + k); return { name: 'invoke', data: j, opts: { jobId: idempotencyKey(j), delay: 86_400_000, attempts: 6, removeOnComplete: { age: 86400, count: 10000 } } }; }));
+    await queue.addBulk(
+      Array.from({ length: Math.min(BATCH, N - i) }, (_, k) => {
+        const j = job(i + k);
+        return {
+          name: 'invoke',
+          data: j,
+          opts: {
+            jobId: idempotencyKey(j),
+            delay: 86_400_000,
+            attempts: 6,
+            removeOnComplete: { age: 86400, count: 10000 },
+          },
+        };
+      }),
+    );
   }
   const baseMs = performance.now() - t;
-  const perDelayed = (await usedMemory(redis) - base0) / N;
+  const perDelayed = ((await usedMemory(redis)) - base0) / N;
 
   const mb = (b: number) => `${(b / 1024 / 1024).toFixed(0)} MiB`;
-  console.log(`N = ${N} waiting steps, job JSON ${jobBytes} bytes; redis ${(await redis.info('server')).match(/redis_version:(\S+)/)![1]}`);
-  console.log(`waiting step (record + ZSET member): ${perStep.toFixed(0)} bytes (INFO used_memory delta / N); one record MEMORY USAGE ${oneRecord} bytes; ZSET ${mb(zset)} total`);
+  console.log(
+    `N = ${N} waiting steps, job JSON ${jobBytes} bytes; redis ${(await redis.info('server')).match(/redis_version:(\S+)/)![1]}`,
+  );
+  console.log(
+    `waiting step (record + ZSET member): ${perStep.toFixed(0)} bytes (INFO used_memory delta / N); one record MEMORY USAGE ${oneRecord} bytes; ZSET ${mb(zset)} total`,
+  );
   console.log(`  -> 1,000,000 waiting steps ~ ${mb(perStep * 1_000_000)}`);
-  console.log(`baseline, BullMQ delayed job with the same data: ${perDelayed.toFixed(0)} bytes -> 1,000,000 ~ ${mb(perDelayed * 1_000_000)}; ratio ours/baseline ${(perStep / perDelayed).toFixed(2)}`);
-  console.log(`arming ${N}: ${(armMs / 1000).toFixed(1)} s (${Math.round(N / (armMs / 1000))}/s, ${BATCH} in flight); baseline addBulk: ${(baseMs / 1000).toFixed(1)} s`);
+  console.log(
+    `baseline, BullMQ delayed job with the same data: ${perDelayed.toFixed(0)} bytes -> 1,000,000 ~ ${mb(perDelayed * 1_000_000)}; ratio ours/baseline ${(perStep / perDelayed).toFixed(2)}`,
+  );
+  console.log(
+    `arming ${N}: ${(armMs / 1000).toFixed(1)} s (${Math.round(N / (armMs / 1000))}/s, ${BATCH} in flight); baseline addBulk: ${(baseMs / 1000).toFixed(1)} s`,
+  );
   console.log(`${idle}\n${busy}`);
-  console.log(`sweep: ${settled} due steps settled (CALLBACK_TIMEOUT saved + emitted) in ${sweepMs.toFixed(0)} ms (${(sweepMs / settled).toFixed(2)} ms each)`);
-  console.log(`tombstone of a finished step: ${tomb} bytes (MEMORY USAGE), kept ${Math.round((30 + 7))} days after enqueue to answer repeats`);
+  console.log(
+    `sweep: ${settled} due steps settled (CALLBACK_TIMEOUT saved + emitted) in ${sweepMs.toFixed(0)} ms (${(sweepMs / settled).toFixed(2)} ms each)`,
+  );
+  console.log(
+    `tombstone of a finished step: ${tomb} bytes (MEMORY USAGE), kept ${Math.round(30 + 7)} days after enqueue to answer repeats`,
+  );
   await queue.close();
   redis.disconnect();
   server.stop();

@@ -20,7 +20,13 @@ import { createLogger } from '../src/logger.js';
 import { createScrubber } from '../src/template/secrets.js';
 import { createWorkerApp, type WorkerApp } from '../src/app.js';
 import { createInvokeClient } from '../src/client/create-invoke-client.js';
-import { cleanNamespace, namespace, namespaceKeys, redisClient, type Namespace } from '../test/helpers/redis.js';
+import {
+  cleanNamespace,
+  namespace,
+  namespaceKeys,
+  redisClient,
+  type Namespace,
+} from '../test/helpers/redis.js';
 import { startUpstream, type Upstream } from './bench/infra.js';
 import { jobData } from '../test/helpers/harness.js';
 
@@ -29,17 +35,40 @@ const SCALE = Number(arg('scale') ?? 1);
 const ONLY = (arg('only') ?? 'throughput,hol,tenants').split(',');
 const ROUNDS = Number(process.env.ROUNDS ?? 3);
 const CONCURRENCY = Number(arg('concurrency') ?? 100);
-const quiet = createLogger('warn', createScrubber(new Map()), new Writable({ write: (_c, _e, cb) => cb() }));
+const quiet = createLogger(
+  'warn',
+  createScrubber(new Map()),
+  new Writable({ write: (_c, _e, cb) => cb() }),
+);
 const redis = redisClient();
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(xs.length * p))]!;
+const pct = (xs: number[], p: number) =>
+  [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(xs.length * p))]!;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-interface Rig { ns: Namespace; app: WorkerApp; client: ReturnType<typeof createInvokeClient>; close(): Promise<void> }
+interface Rig {
+  ns: Namespace;
+  app: WorkerApp;
+  client: ReturnType<typeof createInvokeClient>;
+  close(): Promise<void>;
+}
 
-function rig(fairShare: boolean, ns = namespace('bfair')): Omit<Rig, 'app'> & { startWorker(): WorkerApp } {
-  const cfg = loadConfig({ ...ns.env, INVOKE_ALLOW_PRIVATE: '127.0.0.1/32', INVOKE_CONCURRENCY: String(CONCURRENCY), LOG_LEVEL: 'warn' });
-  const client = createInvokeClient({ connection: redisClient(), queue: ns.queue, prefix: ns.prefix, fairShare });
+function rig(
+  fairShare: boolean,
+  ns = namespace('bfair'),
+): Omit<Rig, 'app'> & { startWorker(): WorkerApp } {
+  const cfg = loadConfig({
+    ...ns.env,
+    INVOKE_ALLOW_PRIVATE: '127.0.0.1/32',
+    INVOKE_CONCURRENCY: String(CONCURRENCY),
+    LOG_LEVEL: 'warn',
+  });
+  const client = createInvokeClient({
+    connection: redisClient(),
+    queue: ns.queue,
+    prefix: ns.prefix,
+    fairShare,
+  });
   let app: WorkerApp | undefined;
   return {
     ns,
@@ -55,16 +84,29 @@ function rig(fairShare: boolean, ns = namespace('bfair')): Omit<Rig, 'app'> & { 
 }
 
 const step = (up: Upstream, tenantId: string, journeyId: string, n: number, tag = '') =>
-  jobData({ tenantId, journeyId, runId: `${tenantId}-${journeyId}-${n}${tag}`, request: { url: `${up.url}/${tenantId}` } });
+  jobData({
+    tenantId,
+    journeyId,
+    runId: `${tenantId}-${journeyId}-${n}${tag}`,
+    request: { url: `${up.url}/${tenantId}` },
+  });
 
 async function completed(r: Pick<Rig, 'client'>): Promise<number> {
   return (await r.client.queue.getJobCounts('completed')).completed ?? 0;
 }
 
 /** jobs/s running the first `measured` of `n` jobs enqueued before the worker starts. */
-async function drain(fairShare: boolean, jobs: (i: number) => ReturnType<typeof step>, n: number, measured = n) {
+async function drain(
+  fairShare: boolean,
+  jobs: (i: number) => ReturnType<typeof step>,
+  n: number,
+  measured = n,
+) {
   const r = rig(fairShare);
-  for (let i = 0; i < n; i += 5000) await r.client.enqueueMany(Array.from({ length: Math.min(5000, n - i) }, (_, j) => jobs(i + j)));
+  for (let i = 0; i < n; i += 5000)
+    await r.client.enqueueMany(
+      Array.from({ length: Math.min(5000, n - i) }, (_, j) => jobs(i + j)),
+    );
   const memory = await memoryOf(r.ns);
   const t0 = performance.now();
   r.startWorker();
@@ -93,13 +135,22 @@ async function throughput(up: Upstream) {
   for (let round = 0; round < ROUNDS; round++) {
     // Interleaved, alternating which goes first, so load changes hit both alike.
     const order = round % 2 ? [true, false] : [false, true];
-    for (const fair of order) (fair ? on : off).push((await drain(fair, (i) => step(up, 'solo', 'j', i, `-${round}`), n)).perSec);
+    for (const fair of order)
+      (fair ? on : off).push(
+        (await drain(fair, (i) => step(up, 'solo', 'j', i, `-${round}`), n)).perSec,
+      );
   }
-  console.log(`throughput, one tenant, ${n} jobs, concurrency ${CONCURRENCY}: fair off ${off.map(Math.round).join('/')} jobs/s, on ${on.map(Math.round).join('/')} jobs/s; median ratio on/off ${(median(on) / median(off)).toFixed(2)}`);
+  console.log(
+    `throughput, one tenant, ${n} jobs, concurrency ${CONCURRENCY}: fair off ${off.map(Math.round).join('/')} jobs/s, on ${on.map(Math.round).join('/')} jobs/s; median ratio on/off ${(median(on) / median(off)).toFixed(2)}`,
+  );
 }
 
 /** Latency of `probes` steps, one at a time, each from enqueue to completed (job timestamps). */
-async function probe(r: Pick<Rig, 'client'>, make: (i: number) => ReturnType<typeof step>, probes: number): Promise<number[] & { waits?: number[] }> {
+async function probe(
+  r: Pick<Rig, 'client'>,
+  make: (i: number) => ReturnType<typeof step>,
+  probes: number,
+): Promise<number[] & { waits?: number[] }> {
   const out: number[] & { waits?: number[] } = [];
   out.waits = [];
   for (let i = 0; i < probes; i++) {
@@ -129,7 +180,10 @@ async function headOfLine(up: Upstream) {
   await alone.close();
 
   const fair = rig(true);
-  for (let i = 0; i < blast; i += 5000) await fair.client.enqueueMany(Array.from({ length: Math.min(5000, blast - i) }, (_, j) => step(up, 'big', 'promo', i + j)));
+  for (let i = 0; i < blast; i += 5000)
+    await fair.client.enqueueMany(
+      Array.from({ length: Math.min(5000, blast - i) }, (_, j) => step(up, 'big', 'promo', i + j)),
+    );
   fair.startWorker();
   while ((await completed(fair)) < 2 * CONCURRENCY) await sleep(20);
   const [behindB, behindA] = await Promise.all([
@@ -140,16 +194,27 @@ async function headOfLine(up: Upstream) {
   await fair.close();
 
   const fifo = rig(false);
-  for (let i = 0; i < blast; i += 5000) await fifo.client.enqueueMany(Array.from({ length: Math.min(5000, blast - i) }, (_, j) => step(up, 'big', 'promo', i + j)));
+  for (let i = 0; i < blast; i += 5000)
+    await fifo.client.enqueueMany(
+      Array.from({ length: Math.min(5000, blast - i) }, (_, j) => step(up, 'big', 'promo', i + j)),
+    );
   fifo.startWorker();
   while ((await completed(fifo)) < 2 * CONCURRENCY) await sleep(20);
   const fifoB = await probe(fifo, (i) => step(up, 'small', 'orders', i, '-fifo'), 1);
   await fifo.close();
 
-  console.log(`head of line, partner 100 ms, concurrency ${CONCURRENCY}, blast ${blast} (still ${blastLeft} waiting when the probes were done):`);
-  console.log(`  small tenant's step  alone: ${fmt(aloneB)}; behind the blast, fair share: ${fmt(behindB)} (p95 ratio ${(pct(behindB, 0.95) / pct(aloneB, 0.95)).toFixed(2)})`);
-  console.log(`  big tenant's other journey  alone: ${fmt(aloneA)}; behind the blast, fair share: ${fmt(behindA)} (p95 ratio ${(pct(behindA, 0.95) / pct(aloneA, 0.95)).toFixed(2)})`);
-  console.log(`  small tenant's step behind the blast, first-in first-out (fair share off): ${fifoB[0]} ms`);
+  console.log(
+    `head of line, partner 100 ms, concurrency ${CONCURRENCY}, blast ${blast} (still ${blastLeft} waiting when the probes were done):`,
+  );
+  console.log(
+    `  small tenant's step  alone: ${fmt(aloneB)}; behind the blast, fair share: ${fmt(behindB)} (p95 ratio ${(pct(behindB, 0.95) / pct(aloneB, 0.95)).toFixed(2)})`,
+  );
+  console.log(
+    `  big tenant's other journey  alone: ${fmt(aloneA)}; behind the blast, fair share: ${fmt(behindA)} (p95 ratio ${(pct(behindA, 0.95) / pct(aloneA, 0.95)).toFixed(2)})`,
+  );
+  console.log(
+    `  small tenant's step behind the blast, first-in first-out (fair share off): ${fifoB[0]} ms`,
+  );
 }
 
 async function tenants(up: Upstream) {
@@ -161,11 +226,18 @@ async function tenants(up: Upstream) {
     const rates: number[] = [];
     let mem = { fair: 0, all: 0 };
     for (let round = 0; round < ROUNDS; round++) {
-      const r = await drain(true, (i) => step(up, `t${i % count}`, 'j', i, `-${round}`), n, measured);
+      const r = await drain(
+        true,
+        (i) => step(up, `t${i % count}`, 'j', i, `-${round}`),
+        n,
+        measured,
+      );
       rates.push(r.perSec);
       mem = r.memory;
     }
-    console.log(`tenants ${count}: ${n} jobs waiting, first ${measured} run at ${rates.map(Math.round).join('/')} jobs/s (median ${Math.round(median(rates))}); fair index ${(mem.fair / 1024).toFixed(0)} KiB (${(mem.fair / n).toFixed(0)} B/job), queue total ${(mem.all / 1024 / 1024).toFixed(1)} MiB (${(mem.all / n).toFixed(0)} B/job)`);
+    console.log(
+      `tenants ${count}: ${n} jobs waiting, first ${measured} run at ${rates.map(Math.round).join('/')} jobs/s (median ${Math.round(median(rates))}); fair index ${(mem.fair / 1024).toFixed(0)} KiB (${(mem.fair / n).toFixed(0)} B/job), queue total ${(mem.all / 1024 / 1024).toFixed(1)} MiB (${(mem.all / n).toFixed(0)} B/job)`,
+    );
   }
 }
 

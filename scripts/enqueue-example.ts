@@ -30,12 +30,23 @@ function startMockPartner(): Promise<http.Server> {
   const server = http.createServer((req, res) => {
     const ok = req.headers.authorization === `Bearer ${TOKEN}`;
     res.writeHead(ok ? 200 : 401, { 'content-type': 'application/json' });
-    res.end(JSON.stringify(ok ? { customer: req.url?.split('/').pop(), points: 42, tier: { name: 'gold' } } : { error: 'bad token' }));
+    res.end(
+      JSON.stringify(
+        ok
+          ? { customer: req.url?.split('/').pop(), points: 42, tier: { name: 'gold' } }
+          : { error: 'bad token' },
+      ),
+    );
   });
   return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(server)));
 }
 
-async function waitForEvent(redis: Redis, stream: string, eventId: string, fromId: string): Promise<Record<string, string>> {
+async function waitForEvent(
+  redis: Redis,
+  stream: string,
+  eventId: string,
+  fromId: string,
+): Promise<Record<string, string>> {
   let last = fromId;
   for (let tries = 0; tries < 20; tries++) {
     const reply = await redis.xread('COUNT', 100, 'BLOCK', 1000, 'STREAMS', stream, last);
@@ -47,7 +58,9 @@ async function waitForEvent(redis: Redis, stream: string, eventId: string, fromI
       }
     }
   }
-  throw new Error(`no continuation event for ${eventId} within 20 s: is Redis reachable at REDIS_URL?`);
+  throw new Error(
+    `no continuation event for ${eventId} within 20 s: is Redis reachable at REDIS_URL?`,
+  );
 }
 
 async function main(): Promise<void> {
@@ -68,12 +81,19 @@ async function main(): Promise<void> {
     partner.close();
     await queue.close();
     reader.disconnect();
-    throw new Error(`${busy} on queue ${cfg.INVOKE_QUEUE}: stop it, or run with INVOKE_QUEUE=<a queue of your own>`);
+    throw new Error(
+      `${busy} on queue ${cfg.INVOKE_QUEUE}: stop it, or run with INVOKE_QUEUE=<a queue of your own>`,
+    );
   }
   const fromId = `${Date.now() - 1}-0`;
   let enqueued: string | undefined;
   const worker = createWorkerApp(cfg, createLogger(cfg.LOG_LEVEL, createScrubber(cfg.secrets)));
-  const client = createInvokeClient({ redisUrl: cfg.REDIS_URL, queue: cfg.INVOKE_QUEUE, prefix: cfg.BULLMQ_PREFIX, ctxPrefix: cfg.INVOKE_CTX_PREFIX });
+  const client = createInvokeClient({
+    redisUrl: cfg.REDIS_URL,
+    queue: cfg.INVOKE_QUEUE,
+    prefix: cfg.BULLMQ_PREFIX,
+    ctxPrefix: cfg.INVOKE_CTX_PREFIX,
+  });
   try {
     const step = {
       v: 1 as const,
@@ -81,7 +101,11 @@ async function main(): Promise<void> {
       runId: `run-example-${randomBytes(3).toString('hex')}`,
       stepId: 'fetch-loyalty',
       customerId: 'cus-123',
-      request: { method: 'GET' as const, url: `${partnerUrl}/loyalty/{{ customer.id }}`, headers: { Authorization: 'Bearer {{ secrets.LOYALTY_TOKEN }}' } },
+      request: {
+        method: 'GET' as const,
+        url: `${partnerUrl}/loyalty/{{ customer.id }}`,
+        headers: { Authorization: 'Bearer {{ secrets.LOYALTY_TOKEN }}' },
+      },
       data: { customer: { id: 'cus-123', email: 'a@b.co' } },
       save: { variable: 'loyalty', pick: { points: 'body.points', tier: 'body.tier.name' } },
     };
@@ -90,12 +114,21 @@ async function main(): Promise<void> {
     enqueued = jobId;
     console.log(`enqueued ${jobId} (deduplicated: ${deduplicated}) on queue ${cfg.INVOKE_QUEUE}`);
     const event = await waitForEvent(reader, cfg.INVOKE_EVENTS_STREAM, jobId, fromId);
-    console.log(`\ncontinuation event on ${cfg.INVOKE_EVENTS_STREAM} after ${Math.round(performance.now() - started)} ms:`);
+    console.log(
+      `\ncontinuation event on ${cfg.INVOKE_EVENTS_STREAM} after ${Math.round(performance.now() - started)} ms:`,
+    );
     console.log(event);
-    const saved = await reader.hget(contextKey(cfg.INVOKE_CTX_PREFIX, step.runId), step.save.variable);
-    console.log(`\nenvelope saved in ${contextKey(cfg.INVOKE_CTX_PREFIX, step.runId)} field ${step.save.variable}:`);
+    const saved = await reader.hget(
+      contextKey(cfg.INVOKE_CTX_PREFIX, step.runId),
+      step.save.variable,
+    );
+    console.log(
+      `\nenvelope saved in ${contextKey(cfg.INVOKE_CTX_PREFIX, step.runId)} field ${step.save.variable}:`,
+    );
     console.log(JSON.stringify(JSON.parse(saved ?? 'null'), null, 2));
-    console.log(`\nits status (what GET /v1/invocations/${encodeURIComponent(jobId)} answers while the job is retained):`);
+    console.log(
+      `\nits status (what GET /v1/invocations/${encodeURIComponent(jobId)} answers while the job is retained):`,
+    );
     console.log(await client.status(jobId));
   } finally {
     // Closed first: a closing worker and client still write (queue metadata).
@@ -110,9 +143,18 @@ async function main(): Promise<void> {
 }
 
 /** Removes the example's jobs, its events on the shared stream, and every key it created. */
-async function removeTraces(redis: Redis, queue: Queue, cfg: ReturnType<typeof loadConfig>, before: Set<string>, fromId: string, jobId: string | undefined): Promise<number> {
+async function removeTraces(
+  redis: Redis,
+  queue: Queue,
+  cfg: ReturnType<typeof loadConfig>,
+  before: Set<string>,
+  fromId: string,
+  jobId: string | undefined,
+): Promise<number> {
   const entries = await redis.xrange(cfg.INVOKE_EVENTS_STREAM, fromId, '+');
-  const mine = entries.filter(([, fields]) => parseEventFields(fields).eventId === jobId).map(([id]) => id);
+  const mine = entries
+    .filter(([, fields]) => parseEventFields(fields).eventId === jobId)
+    .map(([id]) => id);
   if (mine.length) await redis.xdel(cfg.INVOKE_EVENTS_STREAM, ...mine);
   if (jobId) await queue.remove(jobId);
   const added = [...(await keysOf(redis, cfg))].filter((k) => !before.has(k));
@@ -132,7 +174,12 @@ async function othersOnQueue(queue: Queue): Promise<string | undefined> {
 /** The keys this example can create: the queue's, the destination state, the stream and context. */
 async function keysOf(redis: Redis, cfg: ReturnType<typeof loadConfig>): Promise<Set<string>> {
   const found = new Set<string>();
-  for (const pattern of [`${cfg.BULLMQ_PREFIX}:${cfg.INVOKE_QUEUE}:*`, `${cfg.BULLMQ_PREFIX}:dest:*`, cfg.INVOKE_EVENTS_STREAM, `${cfg.INVOKE_CTX_PREFIX}:{run-example-*}`]) {
+  for (const pattern of [
+    `${cfg.BULLMQ_PREFIX}:${cfg.INVOKE_QUEUE}:*`,
+    `${cfg.BULLMQ_PREFIX}:dest:*`,
+    cfg.INVOKE_EVENTS_STREAM,
+    `${cfg.INVOKE_CTX_PREFIX}:{run-example-*}`,
+  ]) {
     let cursor = '0';
     do {
       const [next, keys] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);

@@ -15,7 +15,9 @@ const cell = (s: string) => s.replace(/\|/g, '\\|').replace(/\n/g, ' ');
 /** "One of: a, b" for enum settings (also behind a transform, as the booleans are). */
 function allowed(schema: z.ZodType): string {
   const inner = schema instanceof z.ZodPipe ? (schema.in as z.ZodType) : schema;
-  return inner instanceof z.ZodEnum ? ` One of: ${inner.options.map((o) => `\`${String(o)}\``).join(', ')}.` : '';
+  return inner instanceof z.ZodEnum
+    ? ` One of: ${inner.options.map((o) => `\`${String(o)}\``).join(', ')}.`
+    : '';
 }
 
 function defaultCell(def: string | undefined): string {
@@ -25,7 +27,10 @@ function defaultCell(def: string | undefined): string {
 }
 
 export function renderConfigDocs(): string {
-  const rows = Object.entries(settings).map(([name, s]) => `| \`${name}\` | ${defaultCell(s.default)} | ${cell(s.doc + allowed(s.schema as z.ZodType))} |`);
+  const rows = Object.entries(settings).map(
+    ([name, s]) =>
+      `| \`${name}\` | ${defaultCell(s.default)} | ${cell(s.doc + allowed(s.schema as z.ZodType))} |`,
+  );
   return [
     '# Configuration reference',
     '',

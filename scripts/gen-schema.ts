@@ -4,7 +4,12 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { jobSchemaText } from '../src/contract/json-schema.js';
 
-const file = join(dirname(fileURLToPath(import.meta.url)), '..', 'schema', 'invoke-job.schema.json');
+const file = join(
+  dirname(fileURLToPath(import.meta.url)),
+  '..',
+  'schema',
+  'invoke-job.schema.json',
+);
 mkdirSync(dirname(file), { recursive: true });
 writeFileSync(file, jobSchemaText());
 process.stdout.write(`wrote ${file}\n`);

@@ -1,7 +1,12 @@
 /** Types for scripts/mock-partner.mjs (plain JS so the compose demo runs it on a stock node image). */
 export declare const MEMBERS: Record<string, { points: number; tier: { name: string } }>;
 
-export interface PartnerCall { method: string; path: string; body: string; status: number }
+export interface PartnerCall {
+  method: string;
+  path: string;
+  body: string;
+  status: number;
+}
 
 export interface MockPartner {
   url: string;

@@ -44,7 +44,14 @@ function route(req, body, state) {
       state.failedOnce.add(input.customerId);
       return [503, { error: 'offers service warming up' }];
     }
-    return [200, { offer: OFFERS[input.tier] ?? 'a welcome gift', forTier: input.tier, points: Number(input.points) }];
+    return [
+      200,
+      {
+        offer: OFFERS[input.tier] ?? 'a welcome gift',
+        forTier: input.tier,
+        points: Number(input.points),
+      },
+    ];
   }
   if (url.pathname === '/healthz') return [200, { status: 'ok' }];
   return [404, { error: 'no such route' }];
@@ -70,13 +77,20 @@ export async function startMockPartner(opts = {}) {
   const { port } = /** @type {import('node:net').AddressInfo} */ (server.address());
   return {
     url: `http://${opts.host && opts.host !== '0.0.0.0' ? opts.host : '127.0.0.1'}:${port}`,
-    close: () => new Promise((resolve) => { server.closeAllConnections(); server.close(() => resolve(undefined)); }),
+    close: () =>
+      new Promise((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve(undefined));
+      }),
   };
 }
 
 // Run directly (compose `partner` service): --host, --port, --flaky cus-ben,cus-x
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  const arg = (name, def) => { const i = process.argv.indexOf(`--${name}`); return i > 0 ? process.argv[i + 1] : def; };
+  const arg = (name, def) => {
+    const i = process.argv.indexOf(`--${name}`);
+    return i > 0 ? process.argv[i + 1] : def;
+  };
   const partner = await startMockPartner({
     host: arg('host', '127.0.0.1'),
     port: Number(arg('port', '9000')),
@@ -85,5 +99,6 @@ if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) 
   });
   process.stdout.write(`mock partner listening on ${partner.url}\n`);
   // PID 1 in a container: exit on SIGTERM instead of waiting for the kill.
-  for (const sig of ['SIGTERM', 'SIGINT']) process.on(sig, () => void partner.close().then(() => process.exit(0)));
+  for (const sig of ['SIGTERM', 'SIGINT'])
+    process.on(sig, () => void partner.close().then(() => process.exit(0)));
 }

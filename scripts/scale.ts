@@ -17,15 +17,21 @@ import { Redis } from 'ioredis';
 import { createInvokeClient } from '../src/client/create-invoke-client.js';
 import { startArgs } from './start-command.js';
 
-const arg = (name: string, def: string) => process.argv.find((a) => a.startsWith(`--${name}=`))?.split('=')[1] ?? def;
+const arg = (name: string, def: string) =>
+  process.argv.find((a) => a.startsWith(`--${name}=`))?.split('=')[1] ?? def;
 const JOBS = Number(arg('jobs', '6000'));
 const PROCESSES = arg('processes', '1,2,4').split(',').map(Number);
 const CONCURRENCY = arg('concurrency', '100');
 const REPEAT = Number(arg('repeat', '2'));
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+/** --fair=false enqueues straight to the FIFO (the client's fairShare: false) to compare. */
+const FAIR = arg('fair', 'true') !== 'false';
 
 function startWorker(env: Record<string, string>): Promise<ChildProcess> {
-  const child = spawn(process.execPath, startArgs(), { env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, startArgs(), {
+    env: { PATH: process.env.PATH ?? '', ...env },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   return new Promise((resolve, reject) => {
     let out = '';
     child.stdout!.on('data', (c: Buffer) => {
@@ -40,21 +46,45 @@ async function run(processes: number, upstreamUrl: string): Promise<number> {
   const prefix = `scale:${randomBytes(4).toString('hex')}`;
   const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
   const queue = new Queue('invoke-api', { connection: redis, prefix });
-  const env = { REDIS_URL, BULLMQ_PREFIX: prefix, INVOKE_CTX_PREFIX: `${prefix}:ctx`, INVOKE_EVENTS_STREAM: `${prefix}:events`, INVOKE_API_ENABLED: 'false', INVOKE_CONCURRENCY: CONCURRENCY, INVOKE_ALLOW_PRIVATE: '127.0.0.1/32', LOG_LEVEL: 'warn' };
+  const env = {
+    REDIS_URL,
+    BULLMQ_PREFIX: prefix,
+    INVOKE_CTX_PREFIX: `${prefix}:ctx`,
+    INVOKE_EVENTS_STREAM: `${prefix}:events`,
+    INVOKE_API_ENABLED: 'false',
+    INVOKE_CONCURRENCY: CONCURRENCY,
+    INVOKE_ALLOW_PRIVATE: '127.0.0.1/32',
+    LOG_LEVEL: 'warn',
+  };
   await queue.pause();
-  const workers = await Promise.all(Array.from({ length: processes }, () => startWorker({ ...env, LOG_LEVEL: 'info' })));
-  const client = createInvokeClient({ redisUrl: REDIS_URL, prefix });
+  const workers = await Promise.all(
+    Array.from({ length: processes }, () => startWorker({ ...env, LOG_LEVEL: 'info' })),
+  );
+  const client = createInvokeClient({ redisUrl: REDIS_URL, prefix, fairShare: FAIR });
   const id = randomBytes(3).toString('hex');
-  await client.enqueueMany(Array.from({ length: JOBS }, (_, i) => ({
-    v: 1, journeyId: 'scale', runId: `r-${id}-${i}`, stepId: 'call', customerId: `c-${i}`,
-    request: { method: 'GET', url: `${upstreamUrl}/x/{{ customer.id }}` }, data: { customer: { id: `c-${i}` } }, save: { variable: 'v' },
-  })));
+  await client.enqueueMany(
+    Array.from({ length: JOBS }, (_, i) => ({
+      v: 1,
+      journeyId: 'scale',
+      runId: `r-${id}-${i}`,
+      stepId: 'call',
+      customerId: `c-${i}`,
+      request: { method: 'GET', url: `${upstreamUrl}/x/{{ customer.id }}` },
+      data: { customer: { id: `c-${i}` } },
+      save: { variable: 'v' },
+    })),
+  );
   const t0 = performance.now();
   await queue.resume();
-  while (((await queue.getJobCounts('completed')).completed ?? 0) < JOBS) await new Promise((r) => setTimeout(r, 50));
+  while (((await queue.getJobCounts('completed')).completed ?? 0) < JOBS)
+    await new Promise((r) => setTimeout(r, 50));
   const seconds = (performance.now() - t0) / 1000;
   for (const w of workers) w.kill('SIGTERM');
-  await Promise.all(workers.map((w) => new Promise((r) => (w.exitCode !== null ? r(undefined) : w.once('exit', r)))));
+  await Promise.all(
+    workers.map(
+      (w) => new Promise((r) => (w.exitCode !== null ? r(undefined) : w.once('exit', r))),
+    ),
+  );
   await client.close();
   await removeKeys(redis, `${prefix}:*`);
   await queue.close();
@@ -78,7 +108,12 @@ async function main(): Promise<void> {
   });
   await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));
   const url = `http://127.0.0.1:${(upstream.address() as AddressInfo).port}`;
-  console.log(`${os.cpus().length} CPUs (${os.cpus()[0]?.model}), load ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}; ${JOBS} jobs, concurrency ${CONCURRENCY} per process, best of ${REPEAT}`);
+  console.log(
+    `${os.cpus().length} CPUs (${os.cpus()[0]?.model}), load ${os
+      .loadavg()
+      .map((l) => l.toFixed(1))
+      .join(' ')}; ${JOBS} jobs, concurrency ${CONCURRENCY} per process, best of ${REPEAT}`,
+  );
   const best = new Map<number, number>();
   for (let r = 0; r < REPEAT; r++) {
     // Alternate the order so drift in the machine's load falls on every count alike.
@@ -90,8 +125,14 @@ async function main(): Promise<void> {
   }
   const base = best.get(PROCESSES[0]!)!;
   console.log('\n| worker processes | jobs/s | vs 1 process |\n| ---: | ---: | ---: |');
-  for (const n of PROCESSES) console.log(`| ${n} | ${best.get(n)!.toFixed(0)} | ${(best.get(n)! / base).toFixed(2)}x |`);
-  console.log(`load after: ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}`);
+  for (const n of PROCESSES)
+    console.log(`| ${n} | ${best.get(n)!.toFixed(0)} | ${(best.get(n)! / base).toFixed(2)}x |`);
+  console.log(
+    `load after: ${os
+      .loadavg()
+      .map((l) => l.toFixed(1))
+      .join(' ')}`,
+  );
   upstream.close();
 }
 

@@ -40,7 +40,11 @@ export interface WorkerApp {
   close(timeoutMs: number): Promise<boolean>;
 }
 
-export function createWorkerApp(cfg: Config, logger: Logger, extra: AttemptHooks & { auth?: AuthOptions; onTenantLimited?: TenantLimited } = {}): WorkerApp {
+export function createWorkerApp(
+  cfg: Config,
+  logger: Logger,
+  extra: AttemptHooks & { auth?: AuthOptions; onTenantLimited?: TenantLimited } = {},
+): WorkerApp {
   const { auth: authOptions, onTenantLimited, ...hooks } = extra;
   const redis = createRedis(cfg, 'store');
   const bullConnection = createRedis(cfg, 'worker');
@@ -49,14 +53,23 @@ export function createWorkerApp(cfg: Config, logger: Logger, extra: AttemptHooks
   const http = createHttpClient(cfg);
   const scrub = createScrubber(cfg.secrets);
   const tenancy = createTenancy(cfg, redis, scrub);
-  const records = createAttemptRecorder(redis, { keep: cfg.INVOKE_ATTEMPT_RECORDS, bodyLimit: cfg.INVOKE_ATTEMPT_BODY_BYTES, userAgent: cfg.INVOKE_USER_AGENT, scrub, logger });
+  const records = createAttemptRecorder(redis, {
+    keep: cfg.INVOKE_ATTEMPT_RECORDS,
+    bodyLimit: cfg.INVOKE_ATTEMPT_BODY_BYTES,
+    userAgent: cfg.INVOKE_USER_AGENT,
+    scrub,
+    logger,
+  });
   const auth = createAuth(cfg, redis, http, authOptions);
   const callbacks = createCallbacks(cfg, redis);
   const sweeper = startSweeper(callbacks, cfg.INVOKE_CALLBACK_SWEEP_MS, logger);
   // Every worker admits from the fair index (docs/fair-share.md); tenant limits run first.
   const fair = createFairShare(cfg, logger, undefined, onTenantLimited);
   const processor = createProcessor({
-    renderer: createRenderer({ budgetMs: cfg.INVOKE_TEMPLATE_BUDGET_MS, maxBodyChars: cfg.INVOKE_MAX_REQUEST_BYTES }),
+    renderer: createRenderer({
+      budgetMs: cfg.INVOKE_TEMPLATE_BUDGET_MS,
+      maxBodyChars: cfg.INVOKE_MAX_REQUEST_BYTES,
+    }),
     http,
     readContext: (runId) => readContext(redis, contextKey(cfg.INVOKE_CTX_PREFIX, runId)),
     writeResult: createResultWriter(redis, cfg),
@@ -64,7 +77,10 @@ export function createWorkerApp(cfg: Config, logger: Logger, extra: AttemptHooks
     secrets: cfg.secrets,
     scrub,
     tenancy,
-    limits: { retryAfterMaxMs: cfg.INVOKE_RETRY_AFTER_MAX_MS, maxErrorBodyBytes: cfg.INVOKE_MAX_ERROR_BODY_BYTES },
+    limits: {
+      retryAfterMaxMs: cfg.INVOKE_RETRY_AFTER_MAX_MS,
+      maxErrorBodyBytes: cfg.INVOKE_MAX_ERROR_BODY_BYTES,
+    },
     auth: auth.stage,
     waitStage: createWaitStage(callbacks),
     cache: createResponseCacheFor(redis, cfg, logger),
@@ -83,10 +99,13 @@ export function createWorkerApp(cfg: Config, logger: Logger, extra: AttemptHooks
   });
   worker.on('error', (err) => {
     // BullMQ raises one per reconnect attempt; watchConnection already logs the outage once.
-    if (isConnectionError(err)) logger.debug({ code: (err as { code?: string }).code }, 'worker connection error');
+    if (isConnectionError(err))
+      logger.debug({ code: (err as { code?: string }).code }, 'worker connection error');
     else logger.error({ err: { name: err.name, message: err.message } }, 'worker error');
   });
-  fair.start(worker).catch((err: Error) => logger.error({ err: { name: err.name } }, 'fair-share start failed'));
+  fair
+    .start(worker)
+    .catch((err: Error) => logger.error({ err: { name: err.name } }, 'fair-share start failed'));
 
   async function close(timeoutMs: number): Promise<boolean> {
     // worker.close() never resolves while Redis is unreachable: bound it ourselves.
@@ -102,5 +121,11 @@ export function createWorkerApp(cfg: Config, logger: Logger, extra: AttemptHooks
 }
 
 async function quit(r: RedisClient): Promise<void> {
-  if (!(await withTimeout(r.quit().then(() => undefined), 1000))) r.disconnect();
+  if (
+    !(await withTimeout(
+      r.quit().then(() => undefined),
+      1000,
+    ))
+  )
+    r.disconnect();
 }

@@ -7,10 +7,24 @@
 import { pino, type Logger } from 'pino';
 import type { Scrub } from './template/secrets.js';
 
-const SENSITIVE = ['authorization', 'Authorization', 'AUTHORIZATION', 'cookie', 'Cookie', 'x-api-key', 'X-Api-Key', 'X-API-Key'];
+const SENSITIVE = [
+  'authorization',
+  'Authorization',
+  'AUTHORIZATION',
+  'cookie',
+  'Cookie',
+  'x-api-key',
+  'X-Api-Key',
+  'X-API-Key',
+];
 export const REDACT_PATHS = [
   ...SENSITIVE.flatMap((h) => [`headers["${h}"]`, `*.headers["${h}"]`, `req.headers["${h}"]`]),
-  'token', '*.token', 'password', '*.password', 'secrets', '*.secrets',
+  'token',
+  '*.token',
+  'password',
+  '*.password',
+  'secrets',
+  '*.secrets',
 ];
 const CENSOR = '[REDACTED]';
 
@@ -24,7 +38,11 @@ export function logDestination(dest: string | number = 1): pino.DestinationStrea
   return pino.destination({ dest, sync: false, minLength: 4096, periodicFlush: 1000 });
 }
 
-export function createLogger(level: string, scrub: Scrub, destination?: pino.DestinationStream): Logger {
+export function createLogger(
+  level: string,
+  scrub: Scrub,
+  destination?: pino.DestinationStream,
+): Logger {
   return pino(
     {
       level,

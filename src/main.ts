@@ -12,7 +12,11 @@ import { withTimeout } from './lib/with-timeout.js';
 import { waitForRedis } from './startup/wait-for-redis.js';
 import { explainListenError } from './startup/explain.js';
 import { checkUnknownVariables, describeUnknown, unknownVariables } from './startup/unknown-env.js';
-import { createDestinations, loadDestinationPolicy, type Destinations } from './destinations/index.js';
+import {
+  createDestinations,
+  loadDestinationPolicy,
+  type Destinations,
+} from './destinations/index.js';
 import { createRedis, type RedisClient } from './redis.js';
 import { loadTenantPolicy } from './fair/index.js';
 import { createEgressPolicy } from './http/egress.js';
@@ -63,8 +67,16 @@ function stop(line: string, logger: Logger): never {
 async function checkEvictionPolicy(redis: RedisClient, logger: Logger): Promise<void> {
   try {
     const reply = (await redis.config('GET', 'maxmemory-policy')) as unknown;
-    const policy = Array.isArray(reply) ? reply[1] : reply instanceof Map ? [...reply.values()][0] : (reply as Record<string, string>)?.['maxmemory-policy'];
-    if (policy !== 'noeviction') logger.warn({ policy }, 'Redis maxmemory-policy should be noeviction: evicted keys are lost jobs');
+    const policy = Array.isArray(reply)
+      ? reply[1]
+      : reply instanceof Map
+        ? [...reply.values()][0]
+        : (reply as Record<string, string>)?.['maxmemory-policy'];
+    if (policy !== 'noeviction')
+      logger.warn(
+        { policy },
+        'Redis maxmemory-policy should be noeviction: evicted keys are lost jobs',
+      );
   } catch {
     logger.debug('could not read maxmemory-policy');
   }
@@ -87,8 +99,11 @@ function onSignals(stop: (signal: string) => Promise<void>, logger: Logger): voi
 async function main(): Promise<void> {
   const cfg = config();
   const logger = createLogger(cfg.LOG_LEVEL, createScrubber(cfg.secrets));
-  process.on('unhandledRejection', (reason) => logger.error({ err: { name: (reason as Error)?.name } }, 'unhandled rejection'));
-  for (const v of unknownVariables(process.env)) logger.warn({ variable: v.name, suggestion: v.suggestion }, describeUnknown(v));
+  process.on('unhandledRejection', (reason) =>
+    logger.error({ err: { name: (reason as Error)?.name } }, 'unhandled rejection'),
+  );
+  for (const v of unknownVariables(process.env))
+    logger.warn({ variable: v.name, suggestion: v.suggestion }, describeUnknown(v));
   const unreachable = await waitForRedis(cfg, cfg.INVOKE_REDIS_STARTUP_GRACE_MS, logger);
   if (unreachable) stop(unreachable, logger);
   const badKey = await checkSecretsKeys(cfg);
@@ -98,7 +113,9 @@ async function main(): Promise<void> {
   }
 
   let app: WorkerApp | undefined;
-  const sources: MetricsSources = { concurrency: cfg.INVOKE_WORKER_ENABLED ? cfg.INVOKE_CONCURRENCY : 0 };
+  const sources: MetricsSources = {
+    concurrency: cfg.INVOKE_WORKER_ENABLED ? cfg.INVOKE_CONCURRENCY : 0,
+  };
   const metrics = createMetrics(sources);
 
   // The HTTP server listens before the worker starts: a taken port stops the process before it
@@ -113,7 +130,11 @@ async function main(): Promise<void> {
     ops = createOps(cfg, redis);
     Object.assign(sources, { queue: ops.queue, redis });
     registerDestinationMetrics(metrics.registry, { redis, prefix: cfg.BULLMQ_PREFIX });
-    registerFairMetrics(metrics.registry, { redis, prefix: cfg.BULLMQ_PREFIX, queue: cfg.INVOKE_QUEUE });
+    registerFairMetrics(metrics.registry, {
+      redis,
+      prefix: cfg.BULLMQ_PREFIX,
+      queue: cfg.INVOKE_QUEUE,
+    });
     try {
       producers = createProducerApi(cfg);
       server = await buildServer({
@@ -122,10 +143,20 @@ async function main(): Promise<void> {
         readiness: {
           checks: {
             redis: async () => (await withTimeout(redis.ping(), 1000)) && redis.status === 'ready',
-            ...(cfg.INVOKE_WORKER_ENABLED ? { worker: async () => app?.worker.isRunning() ?? false } : {}),
+            ...(cfg.INVOKE_WORKER_ENABLED
+              ? { worker: async () => app?.worker.isRunning() ?? false }
+              : {}),
           },
         },
-        plugins: [...producers.plugins, metricsRoutes(metrics.registry), dashboardRoutes(ops.queue, redis, cfg), opsRoutes(ops), credentialRoutes(createCredentialAdmin(cfg, redis)), callbackRoutes(app?.callbacks ?? createCallbacks(cfg, redis), cfg), waitingPageRoutes(ops.waiting)],
+        plugins: [
+          ...producers.plugins,
+          metricsRoutes(metrics.registry),
+          dashboardRoutes(ops.queue, redis, cfg),
+          opsRoutes(ops),
+          credentialRoutes(createCredentialAdmin(cfg, redis)),
+          callbackRoutes(app?.callbacks ?? createCallbacks(cfg, redis), cfg),
+          waitingPageRoutes(ops.waiting),
+        ],
       });
     } catch (err) {
       if (err instanceof UnsafeBindError) {
@@ -134,8 +165,13 @@ async function main(): Promise<void> {
       }
       throw err;
     }
-    await server.listen({ port: cfg.PORT, host: cfg.INVOKE_API_HOST }).catch((err: Error) => stop(explainListenError(err, cfg.INVOKE_API_HOST, cfg.PORT), logger));
-    logger.info({ url: `http://${cfg.INVOKE_API_HOST}:${cfg.PORT}`, auth: Boolean(cfg.INVOKE_API_TOKEN) }, 'HTTP server listening');
+    await server
+      .listen({ port: cfg.PORT, host: cfg.INVOKE_API_HOST })
+      .catch((err: Error) => stop(explainListenError(err, cfg.INVOKE_API_HOST, cfg.PORT), logger));
+    logger.info(
+      { url: `http://${cfg.INVOKE_API_HOST}:${cfg.PORT}`, auth: Boolean(cfg.INVOKE_API_TOKEN) },
+      'HTTP server listening',
+    );
   }
 
   let destinations: Destinations | undefined;
@@ -143,14 +179,25 @@ async function main(): Promise<void> {
   if (cfg.INVOKE_WORKER_ENABLED) {
     opsEvents = createOpsEvents(cfg, logger);
     destinations = createDestinations(cfg, logger, undefined, opsEvents.onDestinationEvent);
-    app = createWorkerApp(cfg, logger, { ...destinations.hooks, observers: [metrics.observe, opsEvents.observer, ...(destinations.hooks.observers ?? [])], auth: { onTokenRequest: registerAuthMetrics(metrics.registry) }, onTenantLimited: opsEvents.onTenantLimited });
+    app = createWorkerApp(cfg, logger, {
+      ...destinations.hooks,
+      observers: [metrics.observe, opsEvents.observer, ...(destinations.hooks.observers ?? [])],
+      auth: { onTokenRequest: registerAuthMetrics(metrics.registry) },
+      onTenantLimited: opsEvents.onTenantLimited,
+    });
     sources.inFlight = app.inFlight;
     await checkEvictionPolicy(app.redis, logger);
-    logger.info({ queue: cfg.INVOKE_QUEUE, prefix: cfg.BULLMQ_PREFIX, concurrency: cfg.INVOKE_CONCURRENCY }, 'worker started');
+    logger.info(
+      { queue: cfg.INVOKE_QUEUE, prefix: cfg.BULLMQ_PREFIX, concurrency: cfg.INVOKE_CONCURRENCY },
+      'worker started',
+    );
   }
 
   onSignals(async (signal) => {
-    logger.info({ signal, drainMs: cfg.INVOKE_SHUTDOWN_TIMEOUT_MS }, 'shutting down: no new jobs, draining in-flight calls');
+    logger.info(
+      { signal, drainMs: cfg.INVOKE_SHUTDOWN_TIMEOUT_MS },
+      'shutting down: no new jobs, draining in-flight calls',
+    );
     await server?.close();
     await producers?.close();
     await ops?.close();

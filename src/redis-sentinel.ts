@@ -18,7 +18,10 @@
  */
 import { Redis, type RedisOptions } from 'ioredis';
 
-export interface SentinelAddress { host: string; port: number }
+export interface SentinelAddress {
+  host: string;
+  port: number;
+}
 type Options = RedisOptions & { sentinels: SentinelAddress[]; name: string };
 
 const SWITCH = '+switch-master';
@@ -45,7 +48,13 @@ function followSwitches(client: Redis, sentinels: SentinelAddress[], name: strin
   // Every Sentinel announces the same switch: act on it once, not once per Sentinel.
   let lastSwitch = '';
   const listeners = sentinels.map(({ host, port }) => {
-    const sub = new Redis({ host, port, maxRetriesPerRequest: null, retryStrategy: (n) => Math.min(n * 200, 2000), connectionName: 'invoke-api:sentinel-watch' });
+    const sub = new Redis({
+      host,
+      port,
+      maxRetriesPerRequest: null,
+      retryStrategy: (n) => Math.min(n * 200, 2000),
+      connectionName: 'invoke-api:sentinel-watch',
+    });
     sub.on('error', () => undefined); // one Sentinel down: the others still announce
     sub.on('message', (_channel: string, message: string) => {
       // "<master name> <old ip> <old port> <new ip> <new port>"

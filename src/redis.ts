@@ -29,9 +29,18 @@ function authFromUrl(redisUrl: string): Pick<RedisOptions, 'username' | 'passwor
   };
 }
 
-export function createRedis(cfg: Pick<Config, 'REDIS_URL' | 'REDIS_CLUSTER_NODES' | 'REDIS_SENTINELS' | 'REDIS_SENTINEL_NAME'>, name: string): RedisClient {
+export function createRedis(
+  cfg: Pick<
+    Config,
+    'REDIS_URL' | 'REDIS_CLUSTER_NODES' | 'REDIS_SENTINELS' | 'REDIS_SENTINEL_NAME'
+  >,
+  name: string,
+): RedisClient {
   const options: RedisOptions = {
-    maxRetriesPerRequest: null, enableReadyCheck: true, connectionName: `invoke-api:${name}`, retryStrategy: (n) => Math.min(n * 200, 2000),
+    maxRetriesPerRequest: null,
+    enableReadyCheck: true,
+    connectionName: `invoke-api:${name}`,
+    retryStrategy: (n) => Math.min(n * 200, 2000),
     // A master demoted by a failover answers writes with READONLY: reconnect (to the new master)
     // and re-send the command instead of failing it.
     reconnectOnError: (err) => (err.message.startsWith('READONLY') ? 2 : false),
@@ -44,19 +53,37 @@ export function createRedis(cfg: Pick<Config, 'REDIS_URL' | 'REDIS_CLUSTER_NODES
   return client;
 }
 
-function connect(cfg: Pick<Config, 'REDIS_URL' | 'REDIS_CLUSTER_NODES' | 'REDIS_SENTINELS' | 'REDIS_SENTINEL_NAME'>, options: RedisOptions): RedisClient {
+function connect(
+  cfg: Pick<
+    Config,
+    'REDIS_URL' | 'REDIS_CLUSTER_NODES' | 'REDIS_SENTINELS' | 'REDIS_SENTINEL_NAME'
+  >,
+  options: RedisOptions,
+): RedisClient {
   if (cfg.REDIS_CLUSTER_NODES?.length) {
     const redisOptions = { ...options, ...authFromUrl(cfg.REDIS_URL) };
-    return new Cluster(cfg.REDIS_CLUSTER_NODES.map(hostPort), { redisOptions, enableReadyCheck: true, clusterRetryStrategy: (n) => Math.min(n * 200, 2000) });
+    return new Cluster(cfg.REDIS_CLUSTER_NODES.map(hostPort), {
+      redisOptions,
+      enableReadyCheck: true,
+      clusterRetryStrategy: (n) => Math.min(n * 200, 2000),
+    });
   }
   if (cfg.REDIS_SENTINELS?.length) return sentinelRedis(cfg, options);
   return new Redis(cfg.REDIS_URL, options);
 }
 
 /** Exported for the switch test, which shortens the reconnect delay to widen the race it checks. */
-export function sentinelRedis(cfg: Pick<Config, 'REDIS_URL' | 'REDIS_SENTINELS' | 'REDIS_SENTINEL_NAME'>, options: RedisOptions): Redis {
+export function sentinelRedis(
+  cfg: Pick<Config, 'REDIS_URL' | 'REDIS_SENTINELS' | 'REDIS_SENTINEL_NAME'>,
+  options: RedisOptions,
+): Redis {
   // Follows +switch-master at once (redis-sentinel.ts says why not ioredis's failoverDetector).
-  return new SentinelRedis({ ...options, ...authFromUrl(cfg.REDIS_URL), sentinels: (cfg.REDIS_SENTINELS ?? []).map(hostPort), name: cfg.REDIS_SENTINEL_NAME });
+  return new SentinelRedis({
+    ...options,
+    ...authFromUrl(cfg.REDIS_URL),
+    sentinels: (cfg.REDIS_SENTINELS ?? []).map(hostPort),
+    name: cfg.REDIS_SENTINEL_NAME,
+  });
 }
 
 export const isCluster = (r: RedisClient): r is Cluster => r instanceof Cluster;
@@ -66,7 +93,11 @@ export const isCluster = (r: RedisClient): r is Cluster => r instanceof Cluster;
  * with the outage length when it is ready again. The 'error' listener also stops ioredis
  * printing "Unhandled error event" to stderr on every reconnect attempt.
  */
-export function watchConnection(client: RedisClient, name: string, logger: Pick<Logger, 'warn' | 'info' | 'debug'>): void {
+export function watchConnection(
+  client: RedisClient,
+  name: string,
+  logger: Pick<Logger, 'warn' | 'info' | 'debug'>,
+): void {
   let downSince: number | undefined;
   let everReady = false;
   client.on('reconnecting', () => {
@@ -78,8 +109,13 @@ export function watchConnection(client: RedisClient, name: string, logger: Pick<
   client.on('ready', () => {
     everReady = true;
     if (downSince === undefined) return;
-    logger.info({ connection: name, outageMs: Date.now() - downSince }, 'redis connection restored');
+    logger.info(
+      { connection: name, outageMs: Date.now() - downSince },
+      'redis connection restored',
+    );
     downSince = undefined;
   });
-  client.on('error', (err: Error & { code?: string }) => logger.debug({ connection: name, code: err.code }, 'redis connection error'));
+  client.on('error', (err: Error & { code?: string }) =>
+    logger.debug({ connection: name, code: err.code }, 'redis connection error'),
+  );
 }

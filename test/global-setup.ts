@@ -30,11 +30,14 @@ export default function setup(): () => Promise<void> {
       if (left.length > 0) {
         // One line per namespace: the label names the test file that leaked.
         const byNamespace = new Map<string, number>();
-        for (const k of left) byNamespace.set(k.split(':')[1]!, (byNamespace.get(k.split(':')[1]!) ?? 0) + 1);
+        for (const k of left)
+          byNamespace.set(k.split(':')[1]!, (byNamespace.get(k.split(':')[1]!) ?? 0) + 1);
         for (let i = 0; i < left.length; i += 500) await redis.del(...left.slice(i, i + 500));
         // vitest reports a teardown error but still exits 0: set the exit code ourselves.
         process.exitCode = 1;
-        throw new Error(`${left.length} keys left in Redis by this test run (removed now):\n${[...byNamespace].map(([ns, n]) => `  test:${ns}:* ${n} keys`).join('\n')}`);
+        throw new Error(
+          `${left.length} keys left in Redis by this test run (removed now):\n${[...byNamespace].map(([ns, n]) => `  test:${ns}:* ${n} keys`).join('\n')}`,
+        );
       }
     } finally {
       redis.disconnect();

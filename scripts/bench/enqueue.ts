@@ -32,13 +32,17 @@ export async function measureEnqueue(redisUrl: string): Promise<EnqueueTimes> {
       let t0 = performance.now();
       const results = await client.enqueueMany(inputs);
       times.enqueueMany.push(performance.now() - t0);
-      if (results.some((r) => r.deduplicated)) throw new Error('enqueueMany deduplicated fresh jobs');
+      if (results.some((r) => r.deduplicated))
+        throw new Error('enqueueMany deduplicated fresh jobs');
       const bulk = makeJobs('small', 'http://127.0.0.1:1', JOBS);
       t0 = performance.now();
       await queue.addBulk(bulk);
       times.addBulk.push(performance.now() - t0);
     } finally {
-      await Promise.all([client.queue.obliterate({ force: true }), queue.obliterate({ force: true })]);
+      await Promise.all([
+        client.queue.obliterate({ force: true }),
+        queue.obliterate({ force: true }),
+      ]);
       await Promise.all([client.close(), queue.close()]);
       await connection.quit();
     }
@@ -51,6 +55,8 @@ export const cold = (ms: number[]) => ms[0]!;
 
 export function describeEnqueue(t: EnqueueTimes): string {
   const r = (n: number) => Math.round(n);
-  return `enqueue ${t.jobs.toLocaleString('en')} jobs: client enqueueMany ${r(cold(t.enqueueMany))} ms first call, ${r(warm(t.enqueueMany))} ms warm; ` +
-    `Queue.addBulk ${r(cold(t.addBulk))} / ${r(warm(t.addBulk))} ms (rounds: ${t.enqueueMany.map(r).join(', ')} vs ${t.addBulk.map(r).join(', ')})`;
+  return (
+    `enqueue ${t.jobs.toLocaleString('en')} jobs: client enqueueMany ${r(cold(t.enqueueMany))} ms first call, ${r(warm(t.enqueueMany))} ms warm; ` +
+    `Queue.addBulk ${r(cold(t.addBulk))} / ${r(warm(t.addBulk))} ms (rounds: ${t.enqueueMany.map(r).join(', ')} vs ${t.addBulk.map(r).join(', ')})`
+  );
 }

@@ -19,14 +19,26 @@ import os from 'node:os';
 import path from 'node:path';
 import { startRedis, startUpstream } from './infra.js';
 import { cold, describeEnqueue, measureEnqueue, warm, type EnqueueTimes } from './enqueue.js';
-import { measure, openNamespace, OPEN_LOOP_WARMUP_S, type Env, type Result, type Scenario, type WorkerKind } from './measure.js';
+import {
+  measure,
+  openNamespace,
+  OPEN_LOOP_WARMUP_S,
+  type Env,
+  type Result,
+  type Scenario,
+  type WorkerKind,
+} from './measure.js';
 import { startArgs } from '../start-command.js';
 import { machine, markdownTable, textTable, writeDocs, type Row } from './report.js';
 import { SECRETS_ENV, storeTenantSecret } from './secrets.js';
 
 const args = process.argv.slice(2);
 const flag = (name: string) => args.includes(`--${name}`);
-const option = (name: string) => args.find((a) => a.startsWith(`--${name}=`))?.split('=')[1]?.split(',');
+const option = (name: string) =>
+  args
+    .find((a) => a.startsWith(`--${name}=`))
+    ?.split('=')[1]
+    ?.split(',');
 const quick = flag('quick');
 
 // Long enough that the measured window (after the first 20 %) is the JIT-warm steady state a
@@ -34,20 +46,143 @@ const quick = flag('quick');
 // still warming (zod's first 2,000 parses averaged 39 us, the rest 7 us). Memory is measured
 // where every job is still retained (ours keeps the newest 10,000 completed jobs).
 const full: Scenario[] = [
-  { id: 'instant', title: 'instant upstream, c=100', upstreamMs: 0, concurrency: 100, job: 'small', prefill: 20_000, measure: 20_000 },
-  { id: 'slow200', title: '100 ms upstream, c=200', upstreamMs: 100, concurrency: 200, job: 'small', prefill: 12_000, measure: 12_000 },
-  { id: 'slow1000', title: '100 ms upstream, c=1000', upstreamMs: 100, concurrency: 1000, job: 'small', prefill: 20_000, measure: 20_000 },
-  { id: 'depth1k', title: 'depth 1k waiting, c=100', upstreamMs: 0, concurrency: 100, job: 'small', prefill: 1_000, measure: 20_000, keepDepth: true },
-  { id: 'depth100k', title: 'depth 100k waiting, c=100', upstreamMs: 0, concurrency: 100, job: 'small', prefill: 100_000, measure: 20_000, keepDepth: true },
-  { id: 'templates', title: '20 vars, 10 KiB body, c=100', upstreamMs: 0, concurrency: 100, job: 'templated', prefill: 9_000, measure: 9_000, memory: true },
-  { id: 'memory', title: 'small jobs, memory, c=100', upstreamMs: 0, concurrency: 100, job: 'small', prefill: 9_000, measure: 9_000, memory: true },
-  { id: 'norecords', title: 'small jobs, memory, attempt records off, c=100', upstreamMs: 0, concurrency: 100, job: 'small', prefill: 9_000, measure: 9_000, memory: true, oursEnv: { INVOKE_ATTEMPT_RECORDS: '0' } },
-  { id: 'expect', title: 'instant, expect.success rule, c=100', upstreamMs: 0, concurrency: 100, job: 'expect', prefill: 20_000, measure: 20_000 },
-  { id: 'cachehit', title: 'instant, 100 % cache hits, c=100', upstreamMs: 0, concurrency: 100, job: 'cached', prefill: 20_000, measure: 20_000 },
-  { id: 'envsecret', title: 'instant, environment secret in a header, c=100', upstreamMs: 0, concurrency: 100, job: 'envsecret', prefill: 20_000, measure: 20_000, serviceEnv: SECRETS_ENV },
-  { id: 'tenantsecret', title: 'instant, tenant secret in a header, c=100', upstreamMs: 0, concurrency: 100, job: 'tenantsecret', prefill: 20_000, measure: 20_000, serviceEnv: SECRETS_ENV, setup: (redis, ns) => storeTenantSecret(redis, ns.vaultPrefix) },
-  { id: 'latency', title: 'latency at 50% of max, c=100', upstreamMs: 0, concurrency: 100, job: 'small', prefill: 0, measure: 8_000, loadFraction: 0.5 },
-  { id: 'latency500', title: 'latency at 500 jobs/s, c=100', upstreamMs: 0, concurrency: 100, job: 'small', prefill: 0, measure: 5_000, fixedRate: 500 },
+  {
+    id: 'instant',
+    title: 'instant upstream, c=100',
+    upstreamMs: 0,
+    concurrency: 100,
+    job: 'small',
+    prefill: 20_000,
+    measure: 20_000,
+  },
+  {
+    id: 'slow200',
+    title: '100 ms upstream, c=200',
+    upstreamMs: 100,
+    concurrency: 200,
+    job: 'small',
+    prefill: 12_000,
+    measure: 12_000,
+  },
+  {
+    id: 'slow1000',
+    title: '100 ms upstream, c=1000',
+    upstreamMs: 100,
+    concurrency: 1000,
+    job: 'small',
+    prefill: 20_000,
+    measure: 20_000,
+  },
+  {
+    id: 'depth1k',
+    title: 'depth 1k waiting, c=100',
+    upstreamMs: 0,
+    concurrency: 100,
+    job: 'small',
+    prefill: 1_000,
+    measure: 20_000,
+    keepDepth: true,
+  },
+  {
+    id: 'depth100k',
+    title: 'depth 100k waiting, c=100',
+    upstreamMs: 0,
+    concurrency: 100,
+    job: 'small',
+    prefill: 100_000,
+    measure: 20_000,
+    keepDepth: true,
+  },
+  {
+    id: 'templates',
+    title: '20 vars, 10 KiB body, c=100',
+    upstreamMs: 0,
+    concurrency: 100,
+    job: 'templated',
+    prefill: 9_000,
+    measure: 9_000,
+    memory: true,
+  },
+  {
+    id: 'memory',
+    title: 'small jobs, memory, c=100',
+    upstreamMs: 0,
+    concurrency: 100,
+    job: 'small',
+    prefill: 9_000,
+    measure: 9_000,
+    memory: true,
+  },
+  {
+    id: 'norecords',
+    title: 'small jobs, memory, attempt records off, c=100',
+    upstreamMs: 0,
+    concurrency: 100,
+    job: 'small',
+    prefill: 9_000,
+    measure: 9_000,
+    memory: true,
+    oursEnv: { INVOKE_ATTEMPT_RECORDS: '0' },
+  },
+  {
+    id: 'expect',
+    title: 'instant, expect.success rule, c=100',
+    upstreamMs: 0,
+    concurrency: 100,
+    job: 'expect',
+    prefill: 20_000,
+    measure: 20_000,
+  },
+  {
+    id: 'cachehit',
+    title: 'instant, 100 % cache hits, c=100',
+    upstreamMs: 0,
+    concurrency: 100,
+    job: 'cached',
+    prefill: 20_000,
+    measure: 20_000,
+  },
+  {
+    id: 'envsecret',
+    title: 'instant, environment secret in a header, c=100',
+    upstreamMs: 0,
+    concurrency: 100,
+    job: 'envsecret',
+    prefill: 20_000,
+    measure: 20_000,
+    serviceEnv: SECRETS_ENV,
+  },
+  {
+    id: 'tenantsecret',
+    title: 'instant, tenant secret in a header, c=100',
+    upstreamMs: 0,
+    concurrency: 100,
+    job: 'tenantsecret',
+    prefill: 20_000,
+    measure: 20_000,
+    serviceEnv: SECRETS_ENV,
+    setup: (redis, ns) => storeTenantSecret(redis, ns.vaultPrefix),
+  },
+  {
+    id: 'latency',
+    title: 'latency at 50% of max, c=100',
+    upstreamMs: 0,
+    concurrency: 100,
+    job: 'small',
+    prefill: 0,
+    measure: 8_000,
+    loadFraction: 0.5,
+  },
+  {
+    id: 'latency500',
+    title: 'latency at 500 jobs/s, c=100',
+    upstreamMs: 0,
+    concurrency: 100,
+    job: 'small',
+    prefill: 0,
+    measure: 5_000,
+    fixedRate: 500,
+  },
 ];
 const short: Scenario[] = [
   { ...full[0]!, prefill: 3_000, measure: 3_000 },
@@ -59,12 +194,19 @@ const short: Scenario[] = [
  * machine's load falls on all alike, and keeps each worker's best run (highest jobs/s; lowest
  * p99 in the latency scenario): the least disturbed measurement of each.
  */
-async function runScenario(env: Env, sc: Scenario, workers: WorkerKind[], repeat: number, rate: number | undefined): Promise<Result[]> {
+async function runScenario(
+  env: Env,
+  sc: Scenario,
+  workers: WorkerKind[],
+  repeat: number,
+  rate: number | undefined,
+): Promise<Result[]> {
   const shared = sc.keepDepth ? await openNamespace(env) : undefined;
   const best = new Map<WorkerKind, Result>();
   const runs = new Map<WorkerKind, number[]>(workers.map((w) => [w, []]));
   const cpuRuns = new Map<WorkerKind, number[]>(workers.map((w) => [w, []]));
-  const better = (a: Result, b: Result) => (a.latency && b.latency ? a.latency.p99 < b.latency.p99 : a.jobsPerSec > b.jobsPerSec);
+  const better = (a: Result, b: Result) =>
+    a.latency && b.latency ? a.latency.p99 < b.latency.p99 : a.jobsPerSec > b.jobsPerSec;
   try {
     for (let round = 0; round < repeat; round++) {
       for (const w of round % 2 ? [...workers].reverse() : workers) {
@@ -85,11 +227,18 @@ async function runScenario(env: Env, sc: Scenario, workers: WorkerKind[], repeat
 
 /** " (runs: ours 5928/5800/5702, naive ...)": each worker's figure in every run, in run order. */
 function spread(results: Result[], workers: readonly WorkerKind[], unit: string): string {
-  const parts = workers.map((w) => results.find((r) => r.worker === w)).filter((r) => r?.runs && r.runs.length > 1).map((r) => `${r!.worker} ${r!.runs!.join('/')}`);
+  const parts = workers
+    .map((w) => results.find((r) => r.worker === w))
+    .filter((r) => r?.runs && r.runs.length > 1)
+    .map((r) => `${r!.worker} ${r!.runs!.join('/')}`);
   return parts.length ? ` (every run, ${unit}: ${parts.join(', ')})` : '';
 }
 
-function checks(rows: Row[], wide: boolean, enqueue: EnqueueTimes | undefined): { ok: boolean; lines: string[] } {
+function checks(
+  rows: Row[],
+  wide: boolean,
+  enqueue: EnqueueTimes | undefined,
+): { ok: boolean; lines: string[] } {
   const lines: string[] = [];
   let ok = true;
   const check = (pass: boolean, text: string) => {
@@ -98,48 +247,85 @@ function checks(rows: Row[], wide: boolean, enqueue: EnqueueTimes | undefined): 
   };
   const min = wide ? 0.5 : 0.9;
   for (const { scenario, results } of rows) {
-    const [naive, ours] = (['naive', 'ours'] as const).map((w) => results.find((r) => r.worker === w));
+    const [naive, ours] = (['naive', 'ours'] as const).map((w) =>
+      results.find((r) => r.worker === w),
+    );
     // In the open-loop scenario every worker runs at the same fixed rate: no throughput ratio.
-    if (naive && ours && scenario.loadFraction === undefined && scenario.fixedRate === undefined) check(ours.jobsPerSec >= min * naive.jobsPerSec, `${scenario.title}: ours ${(ours.jobsPerSec / naive.jobsPerSec).toFixed(2)}x naive (target >= ${min}x)${spread(results, ['ours', 'naive'], 'jobs/s')}`);
+    if (naive && ours && scenario.loadFraction === undefined && scenario.fixedRate === undefined)
+      check(
+        ours.jobsPerSec >= min * naive.jobsPerSec,
+        `${scenario.title}: ours ${(ours.jobsPerSec / naive.jobsPerSec).toFixed(2)}x naive (target >= ${min}x)${spread(results, ['ours', 'naive'], 'jobs/s')}`,
+      );
     if (!wide && ours && scenario.id === 'slow200') {
       const bound = scenario.concurrency / (scenario.upstreamMs / 1000);
-      const runsMet = ours.runs && ours.runs.length > 1 ? `; met in ${ours.runs.filter((n) => n >= 0.9 * bound).length} of ${ours.runs.length} runs: ${ours.runs.join('/')}` : '';
-      check(ours.jobsPerSec >= 0.9 * bound, `${scenario.title}: ours ${Math.round(ours.jobsPerSec)} jobs/s = ${(ours.jobsPerSec / bound).toFixed(2)}x of concurrency/latency ${bound} (target >= 0.9x${runsMet})`);
+      const runsMet =
+        ours.runs && ours.runs.length > 1
+          ? `; met in ${ours.runs.filter((n) => n >= 0.9 * bound).length} of ${ours.runs.length} runs: ${ours.runs.join('/')}`
+          : '';
+      check(
+        ours.jobsPerSec >= 0.9 * bound,
+        `${scenario.title}: ours ${Math.round(ours.jobsPerSec)} jobs/s = ${(ours.jobsPerSec / bound).toFixed(2)}x of concurrency/latency ${bound} (target >= 0.9x${runsMet})`,
+      );
     }
     if (!wide && ours?.latency) {
-      const others = (['empty', 'naive'] as const).map((w) => results.find((r) => r.worker === w)).filter((r) => r?.latency).map((r) => `${r!.worker} ${r!.latency!.p99} ms`);
-      const coldText = ours.coldP99 === undefined ? '' : ` (first ${OPEN_LOOP_WARMUP_S} s of a fresh process, not measured: p99 ${ours.coldP99} ms; the driver's own XREAD delay after the XADD, not counted: p99 ${ours.readDelayP99} ms)`;
+      const others = (['empty', 'naive'] as const)
+        .map((w) => results.find((r) => r.worker === w))
+        .filter((r) => r?.latency)
+        .map((r) => `${r!.worker} ${r!.latency!.p99} ms`);
+      const coldText =
+        ours.coldP99 === undefined
+          ? ''
+          : ` (first ${OPEN_LOOP_WARMUP_S} s of a fresh process, not measured: p99 ${ours.coldP99} ms; the driver's own XREAD delay after the XADD, not counted: p99 ${ours.readDelayP99} ms)`;
       const text = `${scenario.title}: ours p99 enqueue-to-event overhead ${ours.latency.p99} ms (target < 20 ms)${others.length ? `; ${others.join(', ')}` : ''}${coldText}`;
       // The target is at half of the max; the fixed lower rate is reported for context.
-      const runsMet = ours.runs && ours.runs.length > 1 ? `; met in ${ours.runs.filter((p99) => p99 < 20).length} of ${ours.runs.length} runs` : '';
-      if (scenario.loadFraction !== undefined) check(ours.latency.p99 < 20, text + runsMet + spread(results, ['ours', 'empty', 'naive'], 'p99 ms'));
+      const runsMet =
+        ours.runs && ours.runs.length > 1
+          ? `; met in ${ours.runs.filter((p99) => p99 < 20).length} of ${ours.runs.length} runs`
+          : '';
+      if (scenario.loadFraction !== undefined)
+        check(
+          ours.latency.p99 < 20,
+          text + runsMet + spread(results, ['ours', 'empty', 'naive'], 'p99 ms'),
+        );
       else lines.push(`INFO  ${text}${spread(results, ['ours', 'empty', 'naive'], 'p99 ms')}`);
-      for (const r of results) if (r.split) lines.push(`      ${r.worker}: enqueue to processedOn p50/p99 ${r.split.pickup.p50}/${r.split.pickup.p99} ms, processedOn to event ${r.split.processing.p50}/${r.split.processing.p99} ms`);
+      for (const r of results)
+        if (r.split)
+          lines.push(
+            `      ${r.worker}: enqueue to processedOn p50/p99 ${r.split.pickup.p50}/${r.split.pickup.p99} ms, processedOn to event ${r.split.processing.p50}/${r.split.processing.p99} ms`,
+          );
     }
   }
   // Issue 24: what an outcome rule costs and what a cache hit saves, against ours on `instant`.
-  const oursIn = (id: string) => rows.find((r) => r.scenario.id === id)?.results.find((r) => r.worker === 'ours');
+  const oursIn = (id: string) =>
+    rows.find((r) => r.scenario.id === id)?.results.find((r) => r.worker === 'ours');
   const instant = oursIn('instant');
   for (const id of ['expect', 'cachehit']) {
     const o = oursIn(id);
     const title = rows.find((r) => r.scenario.id === id)?.scenario.title;
     if (!instant || !o) continue;
     const cpu = `CPU s/1k jobs ${o.cpuSecPer1k.toFixed(3)} vs ${instant.cpuSecPer1k.toFixed(3)}`;
-    lines.push(`INFO  ${title}: ours ${Math.round(o.jobsPerSec)} jobs/s = ${(o.jobsPerSec / instant.jobsPerSec).toFixed(2)}x ours on instant (${Math.round(instant.jobsPerSec)} jobs/s); ${cpu}`);
+    lines.push(
+      `INFO  ${title}: ours ${Math.round(o.jobsPerSec)} jobs/s = ${(o.jobsPerSec / instant.jobsPerSec).toFixed(2)}x ours on instant (${Math.round(instant.jobsPerSec)} jobs/s); ${cpu}`,
+    );
   }
   // Issue 21: what a tenant secret costs on the hot path against an environment secret. The
   // tenant job also claims its run (one script per job: docs/tenants.md), which is part of it.
   const envSecret = oursIn('envsecret');
   const tenantSecret = oursIn('tenantsecret');
   if (envSecret && tenantSecret) {
-    lines.push(`INFO  tenant secret vs environment secret: ours ${Math.round(tenantSecret.jobsPerSec)} jobs/s with a tenant secret, ${Math.round(envSecret.jobsPerSec)} with an environment secret (${(tenantSecret.jobsPerSec / envSecret.jobsPerSec).toFixed(2)}x); CPU s/1k jobs ${tenantSecret.cpuSecPer1k.toFixed(3)} vs ${envSecret.cpuSecPer1k.toFixed(3)}${spread(rows.find((r) => r.scenario.id === 'tenantsecret')!.results, ['ours'], 'jobs/s, tenant')}${spread(rows.find((r) => r.scenario.id === 'envsecret')!.results, ['ours'], 'jobs/s, environment')}`);
+    lines.push(
+      `INFO  tenant secret vs environment secret: ours ${Math.round(tenantSecret.jobsPerSec)} jobs/s with a tenant secret, ${Math.round(envSecret.jobsPerSec)} with an environment secret (${(tenantSecret.jobsPerSec / envSecret.jobsPerSec).toFixed(2)}x); CPU s/1k jobs ${tenantSecret.cpuSecPer1k.toFixed(3)} vs ${envSecret.cpuSecPer1k.toFixed(3)}${spread(rows.find((r) => r.scenario.id === 'tenantsecret')!.results, ['ours'], 'jobs/s, tenant')}${spread(rows.find((r) => r.scenario.id === 'envsecret')!.results, ['ours'], 'jobs/s, environment')}`,
+    );
   }
   // Issue 26: what the per-attempt records cost: ours on `memory` (records on, the default) against ours without them.
   const withRecords = oursIn('memory');
   const off = oursIn('norecords');
   if (withRecords && off) {
-    const bytes = (r: typeof off) => (r.memBytesPerJob === undefined ? '-' : String(Math.round(r.memBytesPerJob)));
-    lines.push(`INFO  attempt records: ours ${Math.round(withRecords.jobsPerSec)} jobs/s with, ${Math.round(off.jobsPerSec)} without (${(withRecords.jobsPerSec / off.jobsPerSec).toFixed(2)}x); CPU s/1k jobs ${withRecords.cpuSecPer1k.toFixed(3)} with, ${off.cpuSecPer1k.toFixed(3)} without; Redis B/job ${bytes(withRecords)} with, ${bytes(off)} without`);
+    const bytes = (r: typeof off) =>
+      r.memBytesPerJob === undefined ? '-' : String(Math.round(r.memBytesPerJob));
+    lines.push(
+      `INFO  attempt records: ours ${Math.round(withRecords.jobsPerSec)} jobs/s with, ${Math.round(off.jobsPerSec)} without (${(withRecords.jobsPerSec / off.jobsPerSec).toFixed(2)}x); CPU s/1k jobs ${withRecords.cpuSecPer1k.toFixed(3)} with, ${off.cpuSecPer1k.toFixed(3)} without; Redis B/job ${bytes(withRecords)} with, ${bytes(off)} without`,
+    );
   }
   for (const { scenario, results } of rows) {
     const ours = results.find((r) => r.worker === 'ours');
@@ -147,35 +333,48 @@ function checks(rows: Row[], wide: boolean, enqueue: EnqueueTimes | undefined): 
     if (!ours || !base) continue;
     const unit = ours.latency ? 'p99 ms' : 'jobs/s';
     const cpu = `ours ${ours.cpuRuns?.join('/')}, base ${base.cpuRuns?.join('/')}`;
-    lines.push(`INFO  ${scenario.title}: A/B ours vs base${spread(results, ['ours', 'base'], unit)}; CPU s/1k jobs: ${cpu}`);
+    lines.push(
+      `INFO  ${scenario.title}: A/B ours vs base${spread(results, ['ours', 'base'], unit)}; CPU s/1k jobs: ${cpu}`,
+    );
   }
   if (enqueue) {
     const ms = Math.round(warm(enqueue.enqueueMany));
-    check(ms < 1000, `enqueueMany of ${enqueue.jobs.toLocaleString('en')} jobs: ${ms} ms warm, ${Math.round(cold(enqueue.enqueueMany))} ms as the process's first call (target < 1,000 ms); Queue.addBulk ${Math.round(warm(enqueue.addBulk))} ms`);
+    check(
+      ms < 1000,
+      `enqueueMany of ${enqueue.jobs.toLocaleString('en')} jobs: ${ms} ms warm, ${Math.round(cold(enqueue.enqueueMany))} ms as the process's first call (target < 1,000 ms); Queue.addBulk ${Math.round(warm(enqueue.addBulk))} ms`,
+    );
   }
   return { ok, lines };
 }
 
 async function main(): Promise<void> {
   const only = option('only');
-  const workers = (option('workers') ?? (quick ? ['naive', 'ours'] : ['empty', 'naive', 'ours'])) as WorkerKind[];
+  const workers = (option('workers') ??
+    (quick ? ['naive', 'ours'] : ['empty', 'naive', 'ours'])) as WorkerKind[];
   const repeat = Number(option('repeat')?.[0] ?? 2);
   const scale = Number(option('scale')?.[0] ?? 1);
-  const scaled = (s: Scenario) =>
-    ({ ...s, prefill: Math.round(s.prefill * scale), measure: Math.round(s.measure * scale) });
+  const scaled = (s: Scenario) => ({
+    ...s,
+    prefill: Math.round(s.prefill * scale),
+    measure: Math.round(s.measure * scale),
+  });
   const scenarios = (quick ? short : full).filter((s) => !only || only.includes(s.id)).map(scaled);
   if (workers.includes('base') && !option('base')) {
     throw new Error('--workers=...,base needs --base=DIR (a checkout with dist/ built)');
   }
   const redis = await startRedis(process.env.REDIS_URL);
   // Ctrl-C: children exit with the IPC channel, but our redis-server has none.
-  for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => void redis.stop().finally(() => process.exit(130)));
+  for (const signal of ['SIGINT', 'SIGTERM'] as const)
+    process.once(signal, () => void redis.stop().finally(() => process.exit(130)));
   const tmp = mkdtempSync(path.join(os.tmpdir(), 'bench-'));
   const profileDir = path.resolve('.bench-tmp/profiles');
   if (flag('profile')) mkdirSync(profileDir, { recursive: true });
   const [instant, slow] = await Promise.all([startUpstream(0), startUpstream(100)]);
   const env: Env = {
-    redisUrl: redis.url, ownedRedis: redis.owned, upstreams: { 0: instant.url, 100: slow.url }, logFile: process.env.BENCH_LOG_FILE ?? path.join(tmp, 'worker.log'),
+    redisUrl: redis.url,
+    ownedRedis: redis.owned,
+    upstreams: { 0: instant.url, 100: slow.url },
+    logFile: process.env.BENCH_LOG_FILE ?? path.join(tmp, 'worker.log'),
     nodeArgs: flag('profile') ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [],
     baseDir: option('base')?.[0],
   };
@@ -185,7 +384,9 @@ async function main(): Promise<void> {
     const enqueue = quick ? undefined : await measureEnqueue(redis.url);
     if (enqueue) console.log(describeEnqueue(enqueue));
     for (const sc of scenarios) {
-      const ref = rows.find((r) => r.scenario.id === 'instant')?.results.find((r) => r.worker === 'ours')?.jobsPerSec ?? Number(option('max')?.[0] ?? 1000);
+      const ref =
+        rows.find((r) => r.scenario.id === 'instant')?.results.find((r) => r.worker === 'ours')
+          ?.jobsPerSec ?? Number(option('max')?.[0] ?? 1000);
       const rate = sc.loadFraction !== undefined ? sc.loadFraction * ref : sc.fixedRate;
       const results = await runScenario(env, sc, workers, repeat, rate);
       rows.push({ scenario: sc, results });
@@ -194,7 +395,11 @@ async function main(): Promise<void> {
     console.log(textTable(rows));
     const { ok, lines } = checks(rows, quick, enqueue);
     console.log(lines.join('\n'));
-    if (!quick && !flag('no-docs')) writeDocs(path.resolve('docs/benchmarks.md'), section(rows, lines, enqueue!, redis.url, repeat, [loadAtStart, os.loadavg()[0]!]));
+    if (!quick && !flag('no-docs'))
+      writeDocs(
+        path.resolve('docs/benchmarks.md'),
+        section(rows, lines, enqueue!, redis.url, repeat, [loadAtStart, os.loadavg()[0]!]),
+      );
     process.exitCode = quick && !ok ? 1 : 0;
   } finally {
     await Promise.all([instant.stop(), slow.stop(), redis.stop()]);
@@ -202,7 +407,14 @@ async function main(): Promise<void> {
   }
 }
 
-function section(rows: Row[], lines: string[], enqueue: EnqueueTimes, redisUrl: string, repeat: number, load: number[]): string {
+function section(
+  rows: Row[],
+  lines: string[],
+  enqueue: EnqueueTimes,
+  redisUrl: string,
+  repeat: number,
+  load: number[],
+): string {
   return `## Throughput and latency
 
 Measured by \`npm run bench\` (scripts/bench/) on ${new Date().toISOString().slice(0, 10)}: ${machine(redisUrl)}.

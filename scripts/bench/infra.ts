@@ -22,14 +22,35 @@ export async function freePort(): Promise<number> {
   });
 }
 
-export interface OwnedRedis { url: string; owned: boolean; stop(): Promise<void> }
+export interface OwnedRedis {
+  url: string;
+  owned: boolean;
+  stop(): Promise<void>;
+}
 
 /** Our own redis-server (no persistence, noeviction like production), or REDIS_URL as given. */
 export async function startRedis(given: string | undefined): Promise<OwnedRedis> {
   if (given) return { url: given, owned: false, stop: async () => undefined };
   const port = await freePort();
   const dir = mkdtempSync(path.join(os.tmpdir(), 'bench-redis-'));
-  const proc = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, '--maxmemory-policy', 'noeviction'], { stdio: 'ignore' });
+  const proc = spawn(
+    'redis-server',
+    [
+      '--port',
+      String(port),
+      '--bind',
+      '127.0.0.1',
+      '--save',
+      '',
+      '--appendonly',
+      'no',
+      '--dir',
+      dir,
+      '--maxmemory-policy',
+      'noeviction',
+    ],
+    { stdio: 'ignore' },
+  );
   await waitForPort(port, proc);
   return {
     url: `redis://127.0.0.1:${port}`,
@@ -65,8 +86,17 @@ export interface Child {
 }
 
 /** A TypeScript file under scripts/bench run by node with tsx, with an IPC channel. */
-export function startChild(file: string, args: string[], env: Record<string, string>, nodeArgs: string[] = []): Child {
-  const proc = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', path.join(here, file), ...args], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], env: { ...process.env, ...env } });
+export function startChild(
+  file: string,
+  args: string[],
+  env: Record<string, string>,
+  nodeArgs: string[] = [],
+): Child {
+  const proc = spawn(
+    process.execPath,
+    [...nodeArgs, '--import', 'tsx', path.join(here, file), ...args],
+    { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], env: { ...process.env, ...env } },
+  );
   const next = <T>(replyType: string) =>
     new Promise<T>((resolve, reject) => {
       const onMsg = (m: { type: string }) => {
@@ -75,7 +105,8 @@ export function startChild(file: string, args: string[], env: Record<string, str
         proc.off('exit', onExit);
         resolve(m as T);
       };
-      const onExit = (code: number | null) => reject(new Error(`${file} exited (${code}) before sending ${replyType}`));
+      const onExit = (code: number | null) =>
+        reject(new Error(`${file} exited (${code}) before sending ${replyType}`));
       proc.on('message', onMsg);
       proc.once('exit', onExit);
     });
@@ -99,7 +130,10 @@ export async function stopChild(proc: ChildProcess, graceMs = 15_000): Promise<v
   clearTimeout(timer);
 }
 
-export interface Upstream { url: string; stop(): Promise<void> }
+export interface Upstream {
+  url: string;
+  stop(): Promise<void>;
+}
 
 export async function startUpstream(latencyMs: number): Promise<Upstream> {
   const child = startChild('upstream-child.ts', [String(latencyMs)], {});

@@ -20,7 +20,11 @@ function small(upstream: string, runId: string): InvokeJobInput {
     runId,
     stepId: 'fetch-loyalty',
     customerId: 'cus-1',
-    request: { method: 'POST', url: `${upstream}/loyalty/{{ customer.id }}`, body: { email: '{{ customer.email }}', tags: ['vip'] } },
+    request: {
+      method: 'POST',
+      url: `${upstream}/loyalty/{{ customer.id }}`,
+      body: { email: '{{ customer.email }}', tags: ['vip'] },
+    },
     data: { customer: { id: 'cus-1', email: 'a@b.co' } },
     save: { variable: 'loyalty' },
   };
@@ -34,7 +38,12 @@ function templated(upstream: string, runId: string): InvokeJobInput {
     customer[`f${i}`] = `value-${i}`;
     fields[`field${i}`] = `{{ customer.f${i} }}`;
   }
-  const items = Array.from({ length: 70 }, (_, i) => ({ sku: `SKU-${String(i).padStart(5, '0')}`, name: 'A static catalogue line', qty: i % 5, price: 12.5 }));
+  const items = Array.from({ length: 70 }, (_, i) => ({
+    sku: `SKU-${String(i).padStart(5, '0')}`,
+    name: 'A static catalogue line',
+    qty: i % 5,
+    price: 12.5,
+  }));
   return {
     v: 1,
     journeyId: 'bench-flow',
@@ -44,7 +53,10 @@ function templated(upstream: string, runId: string): InvokeJobInput {
     request: {
       method: 'POST',
       url: `${upstream}/orders/{{ customer.id }}`,
-      headers: { 'x-customer-email': '{{ customer.email }}', 'accept-language': '{{ customer.locale }}' },
+      headers: {
+        'x-customer-email': '{{ customer.email }}',
+        'accept-language': '{{ customer.locale }}',
+      },
       body: { fields, items },
     },
     data: { customer },
@@ -54,18 +66,28 @@ function templated(upstream: string, runId: string): InvokeJobInput {
 
 /** `small` with an outcome rule over the body (contract 6.3): the cost of evaluating it. */
 function withExpect(upstream: string, runId: string): InvokeJobInput {
-  return { ...small(upstream, runId), expect: { success: "response.status == 200 and response.body.tier.name == 'gold'" } };
+  return {
+    ...small(upstream, runId),
+    expect: { success: "response.status == 200 and response.body.tier.name == 'gold'" },
+  };
 }
 
 /** `small` with a step cache every job shares (contract 6.4): all but the first job are hits. */
 function cached(upstream: string, runId: string): InvokeJobInput {
-  return { ...small(upstream, runId), stepId: 'todays-offers', cache: { key: 'offers-{{ customer.id }}', ttlSeconds: 3600 } };
+  return {
+    ...small(upstream, runId),
+    stepId: 'todays-offers',
+    cache: { key: 'offers-{{ customer.id }}', ttlSeconds: 3600 },
+  };
 }
 
 /** `small` sending a secret in a header: a platform secret (INVOKE_SECRET_BENCH_KEY), no tenant (v1). */
 function envSecret(upstream: string, runId: string): InvokeJobInput {
   const job = small(upstream, runId);
-  return { ...job, request: { ...job.request, headers: { 'x-api-key': `{{ secrets.${BENCH_SECRET} }}` } } };
+  return {
+    ...job,
+    request: { ...job.request, headers: { 'x-api-key': `{{ secrets.${BENCH_SECRET} }}` } },
+  };
 }
 
 /** The same job of the bench tenant, whose own BENCH_KEY (the vault) it sends (contract 6.1). */
@@ -73,11 +95,22 @@ function tenantSecret(upstream: string, runId: string): InvokeJobInput {
   return { ...envSecret(upstream, runId), tenantId: BENCH_TENANT };
 }
 
-const BUILD: Record<JobKind, (upstream: string, runId: string) => InvokeJobInput> = { small, templated, expect: withExpect, cached, envsecret: envSecret, tenantsecret: tenantSecret };
+const BUILD: Record<JobKind, (upstream: string, runId: string) => InvokeJobInput> = {
+  small,
+  templated,
+  expect: withExpect,
+  cached,
+  envsecret: envSecret,
+  tenantsecret: tenantSecret,
+};
 
 let seq = 0;
 
-export interface BulkJob { name: string; data: InvokeJobInput; opts: JobsOptions }
+export interface BulkJob {
+  name: string;
+  data: InvokeJobInput;
+  opts: JobsOptions;
+}
 
 /**
  * A batch of jobs for Queue.addBulk. The enqueue time (ms since epoch) is carried in the job
@@ -90,7 +123,11 @@ export function makeJobs(kind: JobKind, upstream: string, n: number): BulkJob[] 
   for (let i = 0; i < n; i++) {
     const runId = `run-${++seq}-${enqueuedAt}`;
     const data = BUILD[kind](upstream, runId);
-    out.push({ name: 'invoke', data, opts: { ...JOB_OPTIONS, jobId: idempotencyKey({ runId, stepId: data.stepId }) } });
+    out.push({
+      name: 'invoke',
+      data,
+      opts: { ...JOB_OPTIONS, jobId: idempotencyKey({ runId, stepId: data.stepId }) },
+    });
   }
   return out;
 }

@@ -88,16 +88,33 @@ export interface Env {
 let runs = 0;
 
 /** A queue, prefix, context prefix and stream of the bench's own; a Queue to fill it. */
-export interface Namespace { id: string; queue: Queue; prefix: string; ctx: string; stream: string; added: number; close(): Promise<void> }
+export interface Namespace {
+  id: string;
+  queue: Queue;
+  prefix: string;
+  ctx: string;
+  stream: string;
+  added: number;
+  close(): Promise<void>;
+}
 
 export async function openNamespace(env: Env): Promise<Namespace> {
   const id = `${process.pid}-${++runs}`;
   const prefix = `bench:${id}:bull`;
   // A long BullMQ event stream so the driver never misses a 'completed' entry to trimming.
-  const queue = new Queue('invoke-api', { connection: new Redis(env.redisUrl, { maxRetriesPerRequest: null }), prefix, streams: { events: { maxLen: 2_000_000 } } });
+  const queue = new Queue('invoke-api', {
+    connection: new Redis(env.redisUrl, { maxRetriesPerRequest: null }),
+    prefix,
+    streams: { events: { maxLen: 2_000_000 } },
+  });
   await queue.waitUntilReady();
   return {
-    id, queue, prefix, ctx: `bench:${id}:ctx`, stream: `bench:${id}:continuations`, added: 0,
+    id,
+    queue,
+    prefix,
+    ctx: `bench:${id}:ctx`,
+    stream: `bench:${id}:continuations`,
+    added: 0,
     async close() {
       await queue.close();
       const admin = queue.opts.connection as Redis;
@@ -109,7 +126,8 @@ export async function openNamespace(env: Env): Promise<Namespace> {
 
 async function addJobs(ns: Namespace, sc: Scenario, upstream: string, n: number): Promise<void> {
   ns.added += n;
-  for (let i = 0; i < n; i += 1000) await ns.queue.addBulk(makeJobs(sc.job, upstream, Math.min(1000, n - i)));
+  for (let i = 0; i < n; i += 1000)
+    await ns.queue.addBulk(makeJobs(sc.job, upstream, Math.min(1000, n - i)));
 }
 
 /**
@@ -117,7 +135,13 @@ async function addJobs(ns: Namespace, sc: Scenario, upstream: string, n: number)
  * jobs, is reused from run to run and left paused and topped up for the next; otherwise the run
  * has a fresh one, removed at the end.
  */
-export async function measure(env: Env, sc: Scenario, worker: WorkerKind, rate?: number, shared?: Namespace): Promise<Result> {
+export async function measure(
+  env: Env,
+  sc: Scenario,
+  worker: WorkerKind,
+  rate?: number,
+  shared?: Namespace,
+): Promise<Result> {
   const ns = shared ?? (await openNamespace(env));
   const admin = new Redis(env.redisUrl, { maxRetriesPerRequest: null });
   const reader = new Redis(env.redisUrl, { maxRetriesPerRequest: null });
@@ -137,97 +161,130 @@ export async function measure(env: Env, sc: Scenario, worker: WorkerKind, rate?:
     const vaultPrefix = `bench:${ns.id}:vault`;
     if (sc.setup) await sc.setup(admin, { vaultPrefix });
     const workerEnv = {
-      REDIS_URL: env.redisUrl, INVOKE_QUEUE: queue.name, BULLMQ_PREFIX: ns.prefix, INVOKE_CTX_PREFIX: ns.ctx, INVOKE_EVENTS_STREAM: ns.stream, INVOKE_VAULT_PREFIX: vaultPrefix,
-      INVOKE_CONCURRENCY: String(sc.concurrency), INVOKE_ALLOW_PRIVATE: '127.0.0.1/32', LOG_LEVEL: process.env.BENCH_OURS_LOG_LEVEL ?? 'info', BENCH_LOG_FILE: env.logFile,
+      REDIS_URL: env.redisUrl,
+      INVOKE_QUEUE: queue.name,
+      BULLMQ_PREFIX: ns.prefix,
+      INVOKE_CTX_PREFIX: ns.ctx,
+      INVOKE_EVENTS_STREAM: ns.stream,
+      INVOKE_VAULT_PREFIX: vaultPrefix,
+      INVOKE_CONCURRENCY: String(sc.concurrency),
+      INVOKE_ALLOW_PRIVATE: '127.0.0.1/32',
+      LOG_LEVEL: process.env.BENCH_OURS_LOG_LEVEL ?? 'info',
+      BENCH_LOG_FILE: env.logFile,
       ...(worker === 'ours' || worker === 'base' ? sc.serviceEnv : undefined),
       ...(worker === 'ours' ? sc.oursEnv : undefined),
     };
-    const child = worker === 'ours' || worker === 'base'
-      ? await startService(workerEnv, env.logFile, env.nodeArgs, worker === 'base' ? env.baseDir : '.')
-      : await startIpcWorker(worker, workerEnv, env.nodeArgs);
+    const child =
+      worker === 'ours' || worker === 'base'
+        ? await startService(
+            workerEnv,
+            env.logFile,
+            env.nodeArgs,
+            worker === 'base' ? env.baseDir : '.',
+          )
+        : await startIpcWorker(worker, workerEnv, env.nodeArgs);
     try {
-    const streamKey = worker === 'empty' ? `${ns.prefix}:${queue.name}:events` : ns.stream;
-    let lastId = (await reader.xrevrange(streamKey, '+', '-', 'COUNT', 1))[0]?.[0] ?? '0-0';
-    const addedAtStart = ns.added;
+      const streamKey = worker === 'empty' ? `${ns.prefix}:${queue.name}:events` : ns.stream;
+      let lastId = (await reader.xrevrange(streamKey, '+', '-', 'COUNT', 1))[0]?.[0] ?? '0-0';
+      const addedAtStart = ns.added;
 
-    // Warm-up excluded: 20 % of a prefilled run; an open-loop run's first OPEN_LOOP_WARMUP_S
-    // seconds of jobs, added on top of the measured ones.
-    const skip = rate === undefined ? Math.floor(sc.measure * 0.2) : Math.round(rate * OPEN_LOOP_WARMUP_S);
-    const total = rate === undefined ? sc.measure : skip + sc.measure;
-    // CPU is counted over the same window as jobs/s: warm-up (JIT, sockets) excluded alike.
-    if (skip === 0) child.mark();
-    let count = 0;
-    let tSkip = Date.now();
-    const latencies: number[] = [];
-    const coldLatencies: number[] = [];
-    const readDelays: number[] = [];
-    const measured: Array<{ jobId: string; enqueued: number; emitted: number }> = [];
-    let feeding: Promise<void> = Promise.resolve();
-    let stopFeeding = false;
-    if (rate === undefined) await queue.resume();
-    else feeding = feed(rate, total, add, () => stopFeeding);
-    let topping = false;
+      // Warm-up excluded: 20 % of a prefilled run; an open-loop run's first OPEN_LOOP_WARMUP_S
+      // seconds of jobs, added on top of the measured ones.
+      const skip =
+        rate === undefined ? Math.floor(sc.measure * 0.2) : Math.round(rate * OPEN_LOOP_WARMUP_S);
+      const total = rate === undefined ? sc.measure : skip + sc.measure;
+      // CPU is counted over the same window as jobs/s: warm-up (JIT, sockets) excluded alike.
+      if (skip === 0) child.mark();
+      let count = 0;
+      let tSkip = Date.now();
+      const latencies: number[] = [];
+      const coldLatencies: number[] = [];
+      const readDelays: number[] = [];
+      const measured: Array<{ jobId: string; enqueued: number; emitted: number }> = [];
+      let feeding: Promise<void> = Promise.resolve();
+      let stopFeeding = false;
+      if (rate === undefined) await queue.resume();
+      else feeding = feed(rate, total, add, () => stopFeeding);
+      let topping = false;
 
-    while (count < total) {
-      const reply = await reader.xread('COUNT', 2000, 'BLOCK', 30_000, 'STREAMS', streamKey, lastId);
-      if (!reply) throw new Error(`${worker}/${sc.id}: no event for 30 s after ${count} of ${total}`);
-      const now = Date.now();
-      for (const [entryId, fields] of reply[0]![1]) {
-        lastId = entryId;
-        const f = toMap(fields);
-        if (worker === 'empty' && f.event !== 'completed') continue;
-        // A failed job emits too: a run of failures (a secret the set-up missed) measures nothing.
-        if (f.type === 'invoke.failed') throw new Error(`${worker}/${sc.id}: job ${f.jobId} failed (${f.errorCode}): the scenario's set-up is wrong`);
-        count++;
-        if (count === skip) {
-          tSkip = now;
-          child.mark();
+      while (count < total) {
+        const reply = await reader.xread(
+          'COUNT',
+          2000,
+          'BLOCK',
+          30_000,
+          'STREAMS',
+          streamKey,
+          lastId,
+        );
+        if (!reply)
+          throw new Error(`${worker}/${sc.id}: no event for 30 s after ${count} of ${total}`);
+        const now = Date.now();
+        for (const [entryId, fields] of reply[0]![1]) {
+          lastId = entryId;
+          const f = toMap(fields);
+          if (worker === 'empty' && f.event !== 'completed') continue;
+          // A failed job emits too: a run of failures (a secret the set-up missed) measures nothing.
+          if (f.type === 'invoke.failed')
+            throw new Error(
+              `${worker}/${sc.id}: job ${f.jobId} failed (${f.errorCode}): the scenario's set-up is wrong`,
+            );
+          count++;
+          if (count === skip) {
+            tSkip = now;
+            child.mark();
+          }
+          // The entry ID's first part is the ms time of the XADD on Redis's clock (same host).
+          const emittedAt = Number(entryId.slice(0, entryId.indexOf('-')));
+          const enqueued = enqueuedAt(f.jobId ?? '');
+          (count > skip ? latencies : coldLatencies).push(emittedAt - enqueued);
+          if (count > skip && rate !== undefined) {
+            readDelays.push(now - emittedAt);
+            if (f.jobId) measured.push({ jobId: f.jobId, enqueued, emitted: emittedAt });
+          }
         }
-        // The entry ID's first part is the ms time of the XADD on Redis's clock (same host).
-        const emittedAt = Number(entryId.slice(0, entryId.indexOf('-')));
-        const enqueued = enqueuedAt(f.jobId ?? '');
-        (count > skip ? latencies : coldLatencies).push(emittedAt - enqueued);
-        if (count > skip && rate !== undefined) {
-          readDelays.push(now - emittedAt);
-          if (f.jobId) measured.push({ jobId: f.jobId, enqueued, emitted: emittedAt });
+        // Depth scenarios: keep about `prefill` jobs waiting while the worker drains them.
+        if (sc.keepDepth && !topping && ns.added - addedAtStart - count < -500) {
+          topping = true;
+          void add(500).finally(() => (topping = false));
         }
       }
-      // Depth scenarios: keep about `prefill` jobs waiting while the worker drains them.
-      if (sc.keepDepth && !topping && ns.added - addedAtStart - count < -500) {
-        topping = true;
-        void add(500).finally(() => (topping = false));
-      }
-    }
-    const tEnd = Date.now();
-    stopFeeding = true;
-    const split = rate !== undefined ? await pickupSplit(admin, `${ns.prefix}:${queue.name}`, measured.slice(-5_000)) : undefined;
-    const report = await child.report();
-    await queue.pause();
-    await feeding;
-    await child.stop();
-    while (topping) await new Promise((r) => setTimeout(r, 20));
+      const tEnd = Date.now();
+      stopFeeding = true;
+      const split =
+        rate !== undefined
+          ? await pickupSplit(admin, `${ns.prefix}:${queue.name}`, measured.slice(-5_000))
+          : undefined;
+      const report = await child.report();
+      await queue.pause();
+      await feeding;
+      await child.stop();
+      while (topping) await new Promise((r) => setTimeout(r, 20));
 
-    let memBytesPerJob: number | undefined;
-    if (sc.memory) {
-      // BullMQ's event stream is capped at 10,000 in production; trim our long one before counting.
-      await admin.xtrim(`${ns.prefix}:${queue.name}:events`, 'MAXLEN', 0);
-      const retained = await admin.zcard(`${ns.prefix}:${queue.name}:completed`);
-      memBytesPerJob = retained > 0 ? ((await usedMemory(admin)) - memBefore) / retained : undefined;
-    }
-    const lat = rate !== undefined ? percentiles(latencies.map((l) => l - sc.upstreamMs)) : undefined;
-    const cold = rate !== undefined ? percentiles(coldLatencies.map((l) => l - sc.upstreamMs)) : undefined;
-    return {
-      worker,
-      jobsPerSec: (count - skip) / Math.max(0.001, (tEnd - tSkip) / 1000),
-      latency: lat,
-      ...(cold ? { coldP99: cold.p99 } : {}),
-      ...(rate !== undefined ? { readDelayP99: percentiles(readDelays).p99 } : {}),
-      ...(split ? { split } : {}),
-      cpuSecPer1k: report.cpuMs / Math.max(1, count - skip),
-      peakRssMb: report.maxRssKb / 1024,
-      memBytesPerJob,
-      ...(rate !== undefined ? { rate } : {}),
-    };
+      let memBytesPerJob: number | undefined;
+      if (sc.memory) {
+        // BullMQ's event stream is capped at 10,000 in production; trim our long one before counting.
+        await admin.xtrim(`${ns.prefix}:${queue.name}:events`, 'MAXLEN', 0);
+        const retained = await admin.zcard(`${ns.prefix}:${queue.name}:completed`);
+        memBytesPerJob =
+          retained > 0 ? ((await usedMemory(admin)) - memBefore) / retained : undefined;
+      }
+      const lat =
+        rate !== undefined ? percentiles(latencies.map((l) => l - sc.upstreamMs)) : undefined;
+      const cold =
+        rate !== undefined ? percentiles(coldLatencies.map((l) => l - sc.upstreamMs)) : undefined;
+      return {
+        worker,
+        jobsPerSec: (count - skip) / Math.max(0.001, (tEnd - tSkip) / 1000),
+        latency: lat,
+        ...(cold ? { coldP99: cold.p99 } : {}),
+        ...(rate !== undefined ? { readDelayP99: percentiles(readDelays).p99 } : {}),
+        ...(split ? { split } : {}),
+        cpuSecPer1k: report.cpuMs / Math.max(1, count - skip),
+        peakRssMb: report.maxRssKb / 1024,
+        memBytesPerJob,
+        ...(rate !== undefined ? { rate } : {}),
+      };
     } finally {
       await stopChild(child.proc);
     }
@@ -238,7 +295,11 @@ export async function measure(env: Env, sc: Scenario, worker: WorkerKind, rate?:
 }
 
 /** empty and naive: scripts/bench/worker-child.ts, driven over IPC. */
-async function startIpcWorker(kind: WorkerKind, env: Record<string, string>, nodeArgs: string[]): Promise<WorkerProcess> {
+async function startIpcWorker(
+  kind: WorkerKind,
+  env: Record<string, string>,
+  nodeArgs: string[],
+): Promise<WorkerProcess> {
   const child = startChild('worker-child.ts', [kind], env, nodeArgs);
   await child.next('ready');
   return {
@@ -259,7 +320,12 @@ async function startIpcWorker(kind: WorkerKind, env: Record<string, string>, nod
  * one or two at a time as a journey engine would send them (a 10 ms tick added them in bursts
  * of ~10 that waited behind each other: ~9 ms of the p99 was the driver's own batching).
  */
-async function feed(rate: number, total: number, add: (n: number) => Promise<void>, stopped: () => boolean): Promise<void> {
+async function feed(
+  rate: number,
+  total: number,
+  add: (n: number) => Promise<void>,
+  stopped: () => boolean,
+): Promise<void> {
   const start = Date.now();
   let sent = 0;
   while (sent < total && !stopped()) {
@@ -291,7 +357,11 @@ export type Percentiles = { p50: number; p95: number; p99: number };
  * fetch and moveToActive: the queue's share) and processedOn to the event (the processor's
  * share). Read from the job hashes still retained (ours keeps the newest 10,000 completed).
  */
-async function pickupSplit(redis: Redis, queueKey: string, jobs: Array<{ jobId: string; enqueued: number; emitted: number }>) {
+async function pickupSplit(
+  redis: Redis,
+  queueKey: string,
+  jobs: Array<{ jobId: string; enqueued: number; emitted: number }>,
+) {
   const pipeline = redis.pipeline();
   for (const j of jobs) pipeline.hget(`${queueKey}:${j.jobId}`, 'processedOn');
   const replies = (await pipeline.exec()) ?? [];
@@ -303,7 +373,9 @@ async function pickupSplit(redis: Redis, queueKey: string, jobs: Array<{ jobId: 
     pickup.push(on - jobs[i]!.enqueued);
     processing.push(jobs[i]!.emitted - on);
   });
-  return pickup.length ? { pickup: percentiles(pickup), processing: percentiles(processing) } : undefined;
+  return pickup.length
+    ? { pickup: percentiles(pickup), processing: percentiles(processing) }
+    : undefined;
 }
 
 export function percentiles(values: number[]): Percentiles {

@@ -20,6 +20,13 @@ export const SECRETS_ENV = { INVOKE_SECRETS_KEY: KEY, [`INVOKE_SECRET_${BENCH_SE
 
 /** Stores the tenant's BENCH_KEY, bound to the loopback upstream, in the vault under `prefix`. */
 export async function storeTenantSecret(redis: Redis, prefix: string): Promise<void> {
-  const vault = createVault({ redis, prefix, keys: vaultKeys({ INVOKE_SECRETS_KEY: KEY, INVOKE_SECRETS_OLD_KEYS: [] }) });
-  await createTenantSecrets(vault).set(BENCH_TENANT, BENCH_SECRET, { value: VALUE, hosts: ['127.0.0.1'] });
+  const vault = createVault({
+    redis,
+    prefix,
+    keys: vaultKeys({ INVOKE_SECRETS_KEY: KEY, INVOKE_SECRETS_OLD_KEYS: [] }),
+  });
+  await createTenantSecrets(vault).set(BENCH_TENANT, BENCH_SECRET, {
+    value: VALUE,
+    hosts: ['127.0.0.1'],
+  });
 }

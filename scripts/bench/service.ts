@@ -45,10 +45,17 @@ export async function startService(
   if (!existsSync(main)) throw new Error('dist/main.js is missing: run `npm run build` first');
   const port = await freePort();
   const log = openSync(logFile, 'a');
-  const proc = spawn(process.execPath, [...nodeArgs, ...startArgs().slice(0, -1), main], { stdio: ['ignore', log, 'inherit'], env: { ...process.env, ...env, PORT: String(port) } });
+  const proc = spawn(process.execPath, [...nodeArgs, ...startArgs().slice(0, -1), main], {
+    stdio: ['ignore', log, 'inherit'],
+    env: { ...process.env, ...env, PORT: String(port) },
+  });
   closeSync(log);
   const pid = proc.pid!;
-  const exited = new Promise<never>((_, reject) => proc.once('exit', (code) => reject(new Error(`dist/main.js exited (${code}) before it was ready`))));
+  const exited = new Promise<never>((_, reject) =>
+    proc.once('exit', (code) =>
+      reject(new Error(`dist/main.js exited (${code}) before it was ready`)),
+    ),
+  );
   await Promise.race([exited, waitReady(port)]);
   let cpuAtMark = cpuMs(pid);
   return {
@@ -63,7 +70,10 @@ export async function startService(
 
 async function waitReady(port: number): Promise<void> {
   for (let i = 0; i < 300; i++) {
-    const ok = await fetch(`http://127.0.0.1:${port}/readyz`).then((r) => r.ok, () => false);
+    const ok = await fetch(`http://127.0.0.1:${port}/readyz`).then(
+      (r) => r.ok,
+      () => false,
+    );
     if (ok) return;
     await new Promise((r) => setTimeout(r, 100));
   }

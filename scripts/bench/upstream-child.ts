@@ -13,7 +13,10 @@ const server = http.createServer((req, res) => {
   req.resume();
   req.on('end', () => {
     const send = () => {
-      res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(reply) });
+      res.writeHead(200, {
+        'content-type': 'application/json',
+        'content-length': Buffer.byteLength(reply),
+      });
       res.end(reply);
     };
     if (latencyMs > 0) setTimeout(send, latencyMs);
@@ -23,5 +26,7 @@ const server = http.createServer((req, res) => {
 // Keep-alive sockets stay open between bench phases; a worker at concurrency 1,000 opens 1,000.
 server.keepAliveTimeout = 60_000;
 server.maxRequestsPerSocket = 0;
-server.listen(0, '127.0.0.1', () => process.send?.({ type: 'ready', port: (server.address() as AddressInfo).port }));
+server.listen(0, '127.0.0.1', () =>
+  process.send?.({ type: 'ready', port: (server.address() as AddressInfo).port }),
+);
 process.on('disconnect', () => process.exit(0));

@@ -14,8 +14,15 @@ const kind = process.argv[2] as 'empty' | 'naive';
 const env = process.env as Record<string, string>;
 const connection = () => new Redis(env.REDIS_URL!, { maxRetriesPerRequest: null });
 
-function bullWorker(processor: (job: Job) => Promise<unknown>): { worker: Worker; close: () => Promise<unknown> } {
-  const worker = new Worker(env.INVOKE_QUEUE!, processor, { connection: connection(), prefix: env.BULLMQ_PREFIX, concurrency: Number(env.INVOKE_CONCURRENCY) });
+function bullWorker(processor: (job: Job) => Promise<unknown>): {
+  worker: Worker;
+  close: () => Promise<unknown>;
+} {
+  const worker = new Worker(env.INVOKE_QUEUE!, processor, {
+    connection: connection(),
+    prefix: env.BULLMQ_PREFIX,
+    concurrency: Number(env.INVOKE_CONCURRENCY),
+  });
   return { worker, close: () => worker.close() };
 }
 
@@ -24,11 +31,45 @@ function naive() {
   const redis = connection();
   return bullWorker(async (job) => {
     const { request, runId, stepId, save, journeyId } = job.data;
-    const res = await got(request.url, { method: request.method, headers: request.headers, json: request.body, throwHttpErrors: false, retry: { limit: 0 } });
+    const res = await got(request.url, {
+      method: request.method,
+      headers: request.headers,
+      json: request.body,
+      throwHttpErrors: false,
+      retry: { limit: 0 },
+    });
     const ok = res.statusCode >= 200 && res.statusCode < 300;
-    const envelope = { ok, status: res.statusCode, body: JSON.parse(res.body), attempts: job.attemptsMade + 1, at: new Date().toISOString(), eventId: job.id };
-    await redis.hset(`${env.INVOKE_CTX_PREFIX}:{${runId}}`, save.variable, JSON.stringify(envelope));
-    await redis.xadd(env.INVOKE_EVENTS_STREAM!, '*', 'eventId', job.id!, 'type', ok ? 'invoke.completed' : 'invoke.failed', 'journeyId', journeyId, 'runId', runId, 'stepId', stepId, 'status', String(res.statusCode), 'jobId', job.id!);
+    const envelope = {
+      ok,
+      status: res.statusCode,
+      body: JSON.parse(res.body),
+      attempts: job.attemptsMade + 1,
+      at: new Date().toISOString(),
+      eventId: job.id,
+    };
+    await redis.hset(
+      `${env.INVOKE_CTX_PREFIX}:{${runId}}`,
+      save.variable,
+      JSON.stringify(envelope),
+    );
+    await redis.xadd(
+      env.INVOKE_EVENTS_STREAM!,
+      '*',
+      'eventId',
+      job.id!,
+      'type',
+      ok ? 'invoke.completed' : 'invoke.failed',
+      'journeyId',
+      journeyId,
+      'runId',
+      runId,
+      'stepId',
+      stepId,
+      'status',
+      String(res.statusCode),
+      'jobId',
+      job.id!,
+    );
   });
 }
 
@@ -44,7 +85,12 @@ process.on('message', async (msg: { type: string }) => {
     completedAtMark = completed;
   } else if (msg.type === 'report') {
     const cpu = process.cpuUsage(cpuAtMark);
-    process.send?.({ type: 'report', cpuMs: (cpu.user + cpu.system) / 1000, completed: completed - completedAtMark, maxRssKb: process.resourceUsage().maxRSS });
+    process.send?.({
+      type: 'report',
+      cpuMs: (cpu.user + cpu.system) / 1000,
+      completed: completed - completedAtMark,
+      maxRssKb: process.resourceUsage().maxRSS,
+    });
   } else if (msg.type === 'stop') {
     await close();
     process.exit(0);

@@ -32,7 +32,6 @@ export function presentedToken(req: FastifyRequest): string | undefined {
   return undefined;
 }
 
-
 export function registerAuth(app: FastifyInstance, cfg: Config): void {
   const token = cfg.INVOKE_API_TOKEN;
   if (!token) {
@@ -46,7 +45,10 @@ export function registerAuth(app: FastifyInstance, cfg: Config): void {
     if (path.startsWith(PUBLIC_PREFIX)) return;
     if (tokenMatches(token, presentedToken(req))) return;
     // Basic challenge so a browser opening /ui shows a login prompt (user name is ignored).
-    if (path.startsWith('/ui')) reply.header('www-authenticate', 'Basic realm="invoke-api", charset="UTF-8"');
-    return reply.code(401).send({ error: 'unauthorized', message: 'send Authorization: Bearer <INVOKE_API_TOKEN>' });
+    if (path.startsWith('/ui'))
+      reply.header('www-authenticate', 'Basic realm="invoke-api", charset="UTF-8"');
+    return reply
+      .code(401)
+      .send({ error: 'unauthorized', message: 'send Authorization: Bearer <INVOKE_API_TOKEN>' });
   });
 }

@@ -9,7 +9,11 @@ import type { FastifyInstance, FastifyError, FastifyRequest } from 'fastify';
 
 export class BodyError extends Error {
   override name = 'BodyError';
-  constructor(readonly statusCode: number, readonly code: string, message: string) {
+  constructor(
+    readonly statusCode: number,
+    readonly code: string,
+    message: string,
+  ) {
     super(message);
   }
 }
@@ -56,12 +60,22 @@ export function lineColumn(body: string, offset: number): { line: number; column
 
 export function explainInvalidJson(body: string): BodyError {
   const err = parseError(body);
-  if (!err) return new BodyError(400, 'INVALID_JSON', 'body: keys __proto__ and constructor.prototype are refused');
+  if (!err)
+    return new BodyError(
+      400,
+      'INVALID_JSON',
+      'body: keys __proto__ and constructor.prototype are refused',
+    );
   const at = AT.exec(err.message);
   const offset = at ? Number(at[1]) : jsonErrorOffset(body);
   const { line, column } = lineColumn(body, offset);
-  const what = offset >= body.length ? 'ends too early' : `has an unexpected ${JSON.stringify(body[offset])}`;
-  return new BodyError(400, 'INVALID_JSON', `body is not valid JSON: it ${what} at line ${line}, column ${column} (offset ${offset})`);
+  const what =
+    offset >= body.length ? 'ends too early' : `has an unexpected ${JSON.stringify(body[offset])}`;
+  return new BodyError(
+    400,
+    'INVALID_JSON',
+    `body is not valid JSON: it ${what} at line ${line}, column ${column} (offset ${offset})`,
+  );
 }
 
 const CURL_HINT = "(curl: -H 'content-type: application/json')";
@@ -70,10 +84,17 @@ const CURL_HINT = "(curl: -H 'content-type: application/json')";
 export function explainBodyError(err: FastifyError, req: FastifyRequest): BodyError | undefined {
   if (err.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') {
     const got = req.headers['content-type'];
-    const was = got ? `content-type ${got.split(';')[0]} is not accepted` : 'the request has no content-type';
-    return new BodyError(415, 'UNSUPPORTED_MEDIA_TYPE', `${was}: send the body as application/json ${CURL_HINT}`);
+    const was = got
+      ? `content-type ${got.split(';')[0]} is not accepted`
+      : 'the request has no content-type';
+    return new BodyError(
+      415,
+      'UNSUPPORTED_MEDIA_TYPE',
+      `${was}: send the body as application/json ${CURL_HINT}`,
+    );
   }
-  if (err.code === 'FST_ERR_CTP_EMPTY_JSON_BODY') return new BodyError(400, 'INVALID_JSON', 'body is empty: send a JSON object');
+  if (err.code === 'FST_ERR_CTP_EMPTY_JSON_BODY')
+    return new BodyError(400, 'INVALID_JSON', 'body is empty: send a JSON object');
   return undefined;
 }
 
@@ -86,10 +107,18 @@ export function explainJsonBodies(app: FastifyInstance): void {
   app.removeContentTypeParser('application/json');
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (req, body, done) => {
     if (jsonDeeperThan(body as string, MAX_JSON_DEPTH)) {
-      return done(new BodyError(400, 'JSON_TOO_DEEP', `body nests arrays or objects more than ${MAX_JSON_DEPTH} levels deep (the limit)`), undefined);
+      return done(
+        new BodyError(
+          400,
+          'JSON_TOO_DEEP',
+          `body nests arrays or objects more than ${MAX_JSON_DEPTH} levels deep (the limit)`,
+        ),
+        undefined,
+      );
     }
     parse(req, body as string, (err: Error | null, value?: unknown) => {
-      if (err && (err as FastifyError).code === 'FST_ERR_CTP_INVALID_JSON_BODY') return done(explainInvalidJson(body as string), undefined);
+      if (err && (err as FastifyError).code === 'FST_ERR_CTP_INVALID_JSON_BODY')
+        return done(explainInvalidJson(body as string), undefined);
       done(err, value);
     });
   });

@@ -32,7 +32,11 @@ export function createProducerApi(cfg: Config) {
     client,
     tenancy,
     dryRun,
-    plugins: [openapiPlugin(API_VERSION), invocationRoutes({ client, dryRun, redisReady: () => !connectionDown(redis.status) }), tenantRoutes(tenancy.secrets)],
+    plugins: [
+      openapiPlugin(API_VERSION),
+      invocationRoutes({ client, dryRun, redisReady: () => !connectionDown(redis.status) }),
+      tenantRoutes(tenancy.secrets),
+    ],
     async close(): Promise<void> {
       await Promise.allSettled([client.close(), dryRun.close()]);
       await redis.quit().catch(() => redis.disconnect());

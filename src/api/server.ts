@@ -5,7 +5,11 @@
  * with no token configured the server refuses to bind anywhere but loopback.
  */
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
-import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
+import {
+  serializerCompiler,
+  validatorCompiler,
+  type ZodTypeProvider,
+} from 'fastify-type-provider-zod';
 import type { Config } from '../config.js';
 import type { Logger } from '../logger.js';
 import { registerAuth } from './auth.js';
@@ -30,11 +34,17 @@ export class UnsafeBindError extends Error {
 export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   const { cfg } = deps;
   if (!cfg.INVOKE_API_TOKEN && !LOOPBACK.has(cfg.INVOKE_API_HOST)) {
-    throw new UnsafeBindError(`INVOKE_API_TOKEN: required when INVOKE_API_HOST is ${cfg.INVOKE_API_HOST} (not loopback)`);
+    throw new UnsafeBindError(
+      `INVOKE_API_TOKEN: required when INVOKE_API_HOST is ${cfg.INVOKE_API_HOST} (not loopback)`,
+    );
   }
-  const app = Fastify({ loggerInstance: deps.logger.child({ component: 'api' }) as FastifyBaseLogger, logController: new LogController({ disableRequestLogging: true }), bodyLimit: cfg.INVOKE_API_BODY_LIMIT_BYTES,
+  const app = Fastify({
+    loggerInstance: deps.logger.child({ component: 'api' }) as FastifyBaseLogger,
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: cfg.INVOKE_API_BODY_LIMIT_BYTES,
     // Callback tokens carry their (encrypted) jobId: up to a few KB for long run and step ids.
-    routerOptions: { maxParamLength: MAX_TOKEN_CHARS } }).withTypeProvider<ZodTypeProvider>();
+    routerOptions: { maxParamLength: MAX_TOKEN_CHARS },
+  }).withTypeProvider<ZodTypeProvider>();
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   explainJsonBodies(app as unknown as FastifyInstance);

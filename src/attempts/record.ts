@@ -42,10 +42,18 @@ export interface OperatorRecord {
 
 export type JobRecord = AttemptRecord | OperatorRecord;
 
-export interface RecordOptions { userAgent: string; bodyLimit: number; scrub: Scrub }
+export interface RecordOptions {
+  userAgent: string;
+  bodyLimit: number;
+  scrub: Scrub;
+}
 
 /** An AttemptInfo -> its record, masked and scrubbed (the scrubber runs over the whole JSON). */
-export function buildAttemptRecord(info: AttemptInfo, opts: RecordOptions, now = Date.now()): AttemptRecord {
+export function buildAttemptRecord(
+  info: AttemptInfo,
+  opts: RecordOptions,
+  now = Date.now(),
+): AttemptRecord {
   const shown = info.request ? shownRequest(info.request, opts.userAgent) : undefined;
   const res = info.response;
   return {

@@ -10,7 +10,14 @@
 import type { AttemptInfo, AttemptObserver } from '../queue/attempt-hooks.js';
 import type { Logger } from '../logger.js';
 import { isCluster, type RedisClient } from '../redis.js';
-import { buildAttemptRecord, decodeRecord, encodeRecord, RECORD_PREFIX, type JobRecord, type RecordOptions } from './record.js';
+import {
+  buildAttemptRecord,
+  decodeRecord,
+  encodeRecord,
+  RECORD_PREFIX,
+  type JobRecord,
+  type RecordOptions,
+} from './record.js';
 
 // KEYS job hash, job log; ARGV line, K, prefix. Replies 1 (kept) or 0 (the job is gone).
 const APPEND_RECORD = `
@@ -57,11 +64,18 @@ return kept`;
 const BATCH_MAX = 200;
 
 type ScriptClient = {
-  invokeAppendRecord(jobKey: string, logKey: string, line: string, k: number, prefix: string): Promise<number>;
+  invokeAppendRecord(
+    jobKey: string,
+    logKey: string,
+    line: string,
+    k: number,
+    prefix: string,
+  ): Promise<number>;
   invokeAppendRecords(numKeys: number, ...keysThenArgs: (string | number)[]): Promise<number>;
 };
 
-export const jobKeyOf = (job: { queueQualifiedName: string; id?: string | undefined }) => `${job.queueQualifiedName}:${job.id}`;
+export const jobKeyOf = (job: { queueQualifiedName: string; id?: string | undefined }) =>
+  `${job.queueQualifiedName}:${job.id}`;
 
 function define(redis: RedisClient): void {
   if (!(redis as unknown as Partial<ScriptClient>).invokeAppendRecord) {
@@ -71,9 +85,21 @@ function define(redis: RedisClient): void {
 }
 
 /** Appends one record line to a job's log, keeping the last `keep` records. */
-export async function appendRecord(redis: RedisClient, jobKey: string, record: JobRecord, keep: number, scrub: (s: string) => string): Promise<boolean> {
+export async function appendRecord(
+  redis: RedisClient,
+  jobKey: string,
+  record: JobRecord,
+  keep: number,
+  scrub: (s: string) => string,
+): Promise<boolean> {
   define(redis);
-  const reply = await (redis as unknown as ScriptClient).invokeAppendRecord(jobKey, `${jobKey}:logs`, encodeRecord(record, scrub), keep, RECORD_PREFIX);
+  const reply = await (redis as unknown as ScriptClient).invokeAppendRecord(
+    jobKey,
+    `${jobKey}:logs`,
+    encodeRecord(record, scrub),
+    keep,
+    RECORD_PREFIX,
+  );
   return reply === 1;
 }
 
@@ -84,7 +110,10 @@ export interface AttemptRecorderOptions extends RecordOptions {
 }
 
 /** The processor observer that records every attempt, and flush() for a clean shutdown. */
-export function createAttemptRecorder(redis: RedisClient, opts: AttemptRecorderOptions): { observe: AttemptObserver; flush(): Promise<void> } {
+export function createAttemptRecorder(
+  redis: RedisClient,
+  opts: AttemptRecorderOptions,
+): { observe: AttemptObserver; flush(): Promise<void> } {
   define(redis);
   const cluster = isCluster(redis);
   let queued: { jobKey: string; line: string }[] = [];
@@ -115,13 +144,26 @@ export function createAttemptRecorder(redis: RedisClient, opts: AttemptRecorderO
           keys.push(jobKey, `${jobKey}:logs`);
           lines.push(line);
         }
-        await (redis as unknown as ScriptClient).invokeAppendRecords(keys.length, ...keys, opts.keep, RECORD_PREFIX, ...lines);
+        await (redis as unknown as ScriptClient).invokeAppendRecords(
+          keys.length,
+          ...keys,
+          opts.keep,
+          RECORD_PREFIX,
+          ...lines,
+        );
       }
       return 0;
     }
     // A Cluster spreads the jobs over slots: one call per record, pipelined.
     const pipe = redis.pipeline();
-    for (const { jobKey, line } of batch) (pipe as unknown as ScriptClient).invokeAppendRecord(jobKey, `${jobKey}:logs`, line, opts.keep, RECORD_PREFIX);
+    for (const { jobKey, line } of batch)
+      (pipe as unknown as ScriptClient).invokeAppendRecord(
+        jobKey,
+        `${jobKey}:logs`,
+        line,
+        opts.keep,
+        RECORD_PREFIX,
+      );
     const replies = await pipe.exec();
     return replies?.filter(([err]) => err).length ?? 0;
   }
@@ -139,7 +181,11 @@ export function createAttemptRecorder(redis: RedisClient, opts: AttemptRecorderO
 }
 
 /** A job's records, oldest first, and its other log lines. */
-export async function readRecords(redis: { lrange(key: string, start: number, stop: number): Promise<string[]> }, jobKey: string, limit = 1000): Promise<{ records: JobRecord[]; lines: string[] }> {
+export async function readRecords(
+  redis: { lrange(key: string, start: number, stop: number): Promise<string[]> },
+  jobKey: string,
+  limit = 1000,
+): Promise<{ records: JobRecord[]; lines: string[] }> {
   const all = await redis.lrange(`${jobKey}:logs`, 0, limit - 1);
   const records: JobRecord[] = [];
   const lines: string[] = [];

@@ -32,13 +32,20 @@ function template(source: string): Template[] {
 
 /** The string that is signed. path is the request target: path and query, as sent. */
 export function signingPayload(cred: HmacCredential, input: SignInput): string {
-  const vars = { method: input.method, path: `${input.url.pathname}${input.url.search}`, body: input.body ?? '', timestamp: String(input.timestamp) };
+  const vars = {
+    method: input.method,
+    path: `${input.url.pathname}${input.url.search}`,
+    body: input.body ?? '',
+    timestamp: String(input.timestamp),
+  };
   return payloadLiquid.renderSync(template(cred.payload), vars) as string;
 }
 
 /** The headers to add: the signature, and the timestamp when the credential names a header for it. */
 export function signatureHeaders(cred: HmacCredential, input: SignInput): Record<string, string> {
-  const signature = createHmac(cred.algorithm, cred.secret).update(signingPayload(cred, input), 'utf8').digest(cred.encoding);
+  const signature = createHmac(cred.algorithm, cred.secret)
+    .update(signingPayload(cred, input), 'utf8')
+    .digest(cred.encoding);
   const headers: Record<string, string> = { [cred.header.toLowerCase()]: signature };
   if (cred.timestampHeader) headers[cred.timestampHeader.toLowerCase()] = String(input.timestamp);
   return headers;

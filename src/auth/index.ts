@@ -23,9 +23,24 @@ export interface AuthOptions {
   onTokenRequest?: (e: TokenEvent) => void;
 }
 
-type AuthConfig = Pick<Config, 'credentials' | 'BULLMQ_PREFIX' | 'INVOKE_VAULT_PREFIX' | 'INVOKE_SECRETS_KEY' | 'INVOKE_SECRETS_OLD_KEYS' | 'INVOKE_AUTH_TOKEN_TTL_SECONDS' | 'INVOKE_AUTH_TOKEN_TIMEOUT_MS' | 'INVOKE_RETRY_AFTER_MAX_MS'>;
+type AuthConfig = Pick<
+  Config,
+  | 'credentials'
+  | 'BULLMQ_PREFIX'
+  | 'INVOKE_VAULT_PREFIX'
+  | 'INVOKE_SECRETS_KEY'
+  | 'INVOKE_SECRETS_OLD_KEYS'
+  | 'INVOKE_AUTH_TOKEN_TTL_SECONDS'
+  | 'INVOKE_AUTH_TOKEN_TIMEOUT_MS'
+  | 'INVOKE_RETRY_AFTER_MAX_MS'
+>;
 
-export function createAuth(cfg: AuthConfig, redis: RedisClient, http: Pick<HttpClient, 'send'>, opts: AuthOptions = {}) {
+export function createAuth(
+  cfg: AuthConfig,
+  redis: RedisClient,
+  http: Pick<HttpClient, 'send'>,
+  opts: AuthOptions = {},
+) {
   // Without a key there is no token cache: loadConfig refuses OAuth2 platform credentials then,
   // and tenant credentials cannot be stored at all.
   const keys = vaultKeys(cfg);
@@ -34,13 +49,19 @@ export function createAuth(cfg: AuthConfig, redis: RedisClient, http: Pick<HttpC
         redis,
         prefix: cfg.BULLMQ_PREFIX,
         sealer: sealerFrom(createCipher(keys)),
-        request: (cred) => requestToken(http.send, cred, { timeoutMs: cfg.INVOKE_AUTH_TOKEN_TIMEOUT_MS, retryAfterMaxMs: cfg.INVOKE_RETRY_AFTER_MAX_MS }),
+        request: (cred) =>
+          requestToken(http.send, cred, {
+            timeoutMs: cfg.INVOKE_AUTH_TOKEN_TIMEOUT_MS,
+            retryAfterMaxMs: cfg.INVOKE_RETRY_AFTER_MAX_MS,
+          }),
         defaultTtlSeconds: cfg.INVOKE_AUTH_TOKEN_TTL_SECONDS,
         requestTimeoutMs: cfg.INVOKE_AUTH_TOKEN_TIMEOUT_MS,
         ...(opts.onTokenRequest ? { onRequest: opts.onTokenRequest } : {}),
       })
     : undefined;
-  const tenant = opts.tenantCredentials ?? vaultCredentials(createVault({ redis, prefix: cfg.INVOKE_VAULT_PREFIX, keys }));
+  const tenant =
+    opts.tenantCredentials ??
+    vaultCredentials(createVault({ redis, prefix: cfg.INVOKE_VAULT_PREFIX, keys }));
   const resolve = createResolver(cfg.credentials, tenant);
   return { stage: createAuthStage({ http, resolve, tokens }), tokens, resolve };
 }
@@ -48,6 +69,16 @@ export function createAuth(cfg: AuthConfig, redis: RedisClient, http: Pick<HttpC
 export type Auth = ReturnType<typeof createAuth>;
 
 /** The write-only admin of tenant credentials under the HTTP routes and the CLI. */
-export function createCredentialAdmin(cfg: Pick<Config, 'BULLMQ_PREFIX' | 'INVOKE_VAULT_PREFIX' | 'INVOKE_SECRETS_KEY' | 'INVOKE_SECRETS_OLD_KEYS'>, redis: RedisClient) {
-  return createTenantCredentials(createVault({ redis, prefix: cfg.INVOKE_VAULT_PREFIX, keys: vaultKeys(cfg) }), redis, cfg.BULLMQ_PREFIX);
+export function createCredentialAdmin(
+  cfg: Pick<
+    Config,
+    'BULLMQ_PREFIX' | 'INVOKE_VAULT_PREFIX' | 'INVOKE_SECRETS_KEY' | 'INVOKE_SECRETS_OLD_KEYS'
+  >,
+  redis: RedisClient,
+) {
+  return createTenantCredentials(
+    createVault({ redis, prefix: cfg.INVOKE_VAULT_PREFIX, keys: vaultKeys(cfg) }),
+    redis,
+    cfg.BULLMQ_PREFIX,
+  );
 }

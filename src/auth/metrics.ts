@@ -12,7 +12,12 @@ import type { TokenEvent } from './token-cache.js';
 const MAX_CREDENTIALS = 500;
 
 export function registerAuthMetrics(registry: Registry): (e: TokenEvent) => void {
-  const requests = new Counter({ name: 'invoke_auth_token_requests_total', help: 'OAuth2 token requests by credential and outcome (issued, refused: permanent AUTH_ERROR, failed: transient).', labelNames: ['credential', 'outcome'], registers: [registry] });
+  const requests = new Counter({
+    name: 'invoke_auth_token_requests_total',
+    help: 'OAuth2 token requests by credential and outcome (issued, refused: permanent AUTH_ERROR, failed: transient).',
+    labelNames: ['credential', 'outcome'],
+    registers: [registry],
+  });
   const seen = new Set<string>();
   return (e) => {
     try {

@@ -24,7 +24,9 @@ function replaceAll(buf: Buffer, needle: Buffer): Buffer {
 }
 
 export function redactAnswer(res: HttpResult, values: readonly string[]): HttpResult {
-  const needles = [...new Set(values.flatMap((v) => [v, encodeURIComponent(v)]).filter((v) => v.length >= 4))];
+  const needles = [
+    ...new Set(values.flatMap((v) => [v, encodeURIComponent(v)]).filter((v) => v.length >= 4)),
+  ];
   let body = res.body;
   const headers = { ...res.headers };
   for (const n of needles) {

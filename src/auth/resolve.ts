@@ -19,19 +19,31 @@ export interface ResolvedCredential {
 /** Reads a tenant's credential (the vault); undefined when the tenant has none of that name. */
 export type TenantCredentials = (tenantId: string, name: string) => Promise<Credential | undefined>;
 
-export type ResolveCredential = (tenantId: string | undefined, name: string) => Promise<ResolvedCredential>;
+export type ResolveCredential = (
+  tenantId: string | undefined,
+  name: string,
+) => Promise<ResolvedCredential>;
 
-export function createResolver(platform: ReadonlyMap<string, PlatformCredential>, tenant?: TenantCredentials): ResolveCredential {
+export function createResolver(
+  platform: ReadonlyMap<string, PlatformCredential>,
+  tenant?: TenantCredentials,
+): ResolveCredential {
   return async (tenantId, name) => {
     if (tenantId !== undefined && tenant) {
       const own = await tenant(tenantId, name);
-      if (own) return { name, source: 'tenant', credential: own, scope: `tenant:${tenantId}:${name}` };
+      if (own)
+        return { name, source: 'tenant', credential: own, scope: `tenant:${tenantId}:${name}` };
     }
     const p = platform.get(name);
     if (p && (tenantId === undefined || p.tenants?.some((t) => t === '*' || t === tenantId))) {
       return { name, source: 'platform', credential: p.credential, scope: `platform:${name}` };
     }
-    const whose = tenantId === undefined ? 'no platform credential' : `no credential for tenant ${tenantId}`;
-    throw new InvokeError('AUTH_ERROR', `request.auth.credential: ${whose} named ${name} (define INVOKE_CREDENTIAL_${name}${tenantId === undefined ? '' : ', list the tenant in its _TENANTS,'} or save a tenant credential)`, { retryable: false });
+    const whose =
+      tenantId === undefined ? 'no platform credential' : `no credential for tenant ${tenantId}`;
+    throw new InvokeError(
+      'AUTH_ERROR',
+      `request.auth.credential: ${whose} named ${name} (define INVOKE_CREDENTIAL_${name}${tenantId === undefined ? '' : ', list the tenant in its _TENANTS,'} or save a tenant credential)`,
+      { retryable: false },
+    );
   };
 }

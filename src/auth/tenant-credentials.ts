@@ -21,7 +21,10 @@ export const PLATFORM = '-';
 /** 400 naming the field: nothing written. */
 export class CredentialInputError extends Error {
   override name = 'CredentialInputError';
-  constructor(readonly field: string, message: string) {
+  constructor(
+    readonly field: string,
+    message: string,
+  ) {
     super(`${field}: ${message}`);
   }
 }
@@ -34,7 +37,12 @@ export class CredentialsDisabledError extends Error {
   }
 }
 
-export interface CredentialListing { name: string; type: string; hosts: string[]; updatedAt: string }
+export interface CredentialListing {
+  name: string;
+  type: string;
+  hosts: string[];
+  updatedAt: string;
+}
 
 const tenantId = z.string().regex(TENANT_ID, 'must match ^[A-Za-z0-9._-]{1,64}$');
 const credentialName = z.string().regex(SECRET_NAME, 'must match ^[A-Z][A-Z0-9_]{0,63}$');
@@ -43,10 +51,14 @@ function check<T>(schema: z.ZodType<T>, value: unknown, field: string): T {
   const parsed = schema.safeParse(value);
   if (parsed.success) return parsed.data;
   const issue = parsed.error.issues[0]!;
-  throw new CredentialInputError([field, ...issue.path.map(String)].filter(Boolean).join('.'), issue.message);
+  throw new CredentialInputError(
+    [field, ...issue.path.map(String)].filter(Boolean).join('.'),
+    issue.message,
+  );
 }
 
-export const tokenScope = (tenant: string, name: string) => (tenant === PLATFORM ? `platform:${name}` : `tenant:${tenant}:${name}`);
+export const tokenScope = (tenant: string, name: string) =>
+  tenant === PLATFORM ? `platform:${name}` : `tenant:${tenant}:${name}`;
 
 export function createTenantCredentials(vault: Vault, redis: RedisClient, prefix: string) {
   return {
@@ -56,7 +68,10 @@ export function createTenantCredentials(vault: Vault, redis: RedisClient, prefix
       const credential = check(credentialSchema, body, '');
       if (!vault.enabled) throw new CredentialsDisabledError();
       const hosts = [...new Set(credential.hosts)];
-      await vault.put(t, CREDENTIAL_KIND, n, JSON.stringify({ ...credential, hosts }), { type: credential.type, hosts });
+      await vault.put(t, CREDENTIAL_KIND, n, JSON.stringify({ ...credential, hosts }), {
+        type: credential.type,
+        hosts,
+      });
       await dropCachedToken(redis, prefix, tokenScope(t, n));
     },
     async list(tenant: string): Promise<CredentialListing[]> {
@@ -97,12 +112,22 @@ export function vaultCredentials(vault: Vault) {
     try {
       record = await vault.get(tenant, CREDENTIAL_KIND, name);
     } catch (err) {
-      if (err instanceof VaultDecryptError) throw new InvokeError('AUTH_ERROR', `credential ${name} of tenant ${tenant} cannot be decrypted with INVOKE_SECRETS_KEY or INVOKE_SECRETS_OLD_KEYS; save it again`, { retryable: false });
+      if (err instanceof VaultDecryptError)
+        throw new InvokeError(
+          'AUTH_ERROR',
+          `credential ${name} of tenant ${tenant} cannot be decrypted with INVOKE_SECRETS_KEY or INVOKE_SECRETS_OLD_KEYS; save it again`,
+          { retryable: false },
+        );
       throw err;
     }
     if (!record) return undefined;
     const parsed = credentialSchema.safeParse(JSON.parse(record.value));
-    if (!parsed.success) throw new InvokeError('AUTH_ERROR', `credential ${name} of tenant ${tenant} is no longer valid; save it again`, { retryable: false });
+    if (!parsed.success)
+      throw new InvokeError(
+        'AUTH_ERROR',
+        `credential ${name} of tenant ${tenant} is no longer valid; save it again`,
+        { retryable: false },
+      );
     return parsed.data;
   };
 }

@@ -35,7 +35,10 @@ export interface HeldToken {
   fetched: boolean;
 }
 
-export interface TokenEvent { scope: string; outcome: 'issued' | 'refused' | 'failed' }
+export interface TokenEvent {
+  scope: string;
+  outcome: 'issued' | 'refused' | 'failed';
+}
 
 export interface TokenCacheOptions {
   redis: RedisClient;
@@ -58,7 +61,10 @@ const COMPARE_AND_DELETE = `if redis.call('GET', KEYS[1]) == ARGV[1] then return
  * Kept until shortly before expires_in: 10 % of its lifetime, at most a minute, so a token is
  * never sent in its last moments (RFC 6749 5.1 gives the lifetime in seconds from issue).
  */
-export function cacheTtlMs(expiresInSeconds: number | undefined, defaultTtlSeconds: number): number {
+export function cacheTtlMs(
+  expiresInSeconds: number | undefined,
+  defaultTtlSeconds: number,
+): number {
   if (expiresInSeconds === undefined) return defaultTtlSeconds * 1000;
   const lifetime = expiresInSeconds * 1000;
   return Math.floor(lifetime - Math.min(60_000, lifetime / 10));
@@ -66,7 +72,18 @@ export function cacheTtlMs(expiresInSeconds: number | undefined, defaultTtlSecon
 
 /** Tells a token of the current credential from one cached under an earlier client secret. */
 function fingerprint(c: OAuth2Credential): string {
-  return createHash('sha256').update(JSON.stringify([c.tokenUrl, c.clientId, c.clientSecret, c.scope ?? null, c.audience ?? null, c.clientAuth])).digest('base64url');
+  return createHash('sha256')
+    .update(
+      JSON.stringify([
+        c.tokenUrl,
+        c.clientId,
+        c.clientSecret,
+        c.scope ?? null,
+        c.audience ?? null,
+        c.clientAuth,
+      ]),
+    )
+    .digest('base64url');
 }
 
 export function createTokenCache(opts: TokenCacheOptions) {
@@ -77,17 +94,28 @@ export function createTokenCache(opts: TokenCacheOptions) {
   async function readToken(ref: TokenRef, fp: string): Promise<HeldToken | undefined> {
     const key = keys(ref.scope).token;
     const sealed = await redis.get(key);
-    const record = sealed ? parse<{ fp: string; token: string }>(sealer.open(sealed, key)) : undefined;
-    return record && record.fp === fp ? { value: record.token, sealed: sealed!, fetched: false } : undefined;
+    const record = sealed
+      ? parse<{ fp: string; token: string }>(sealer.open(sealed, key))
+      : undefined;
+    return record && record.fp === fp
+      ? { value: record.token, sealed: sealed!, fetched: false }
+      : undefined;
   }
 
   /** The failure of the request `owner` made, if that is what it ended in. */
   async function readFailure(ref: TokenRef, owner: string): Promise<InvokeError | undefined> {
     const key = keys(ref.scope).error;
     const sealed = await redis.get(key);
-    const f = sealed ? parse<{ owner: string; message: string; retryable: boolean; retryAfterMs?: number }>(sealer.open(sealed, key)) : undefined;
+    const f = sealed
+      ? parse<{ owner: string; message: string; retryable: boolean; retryAfterMs?: number }>(
+          sealer.open(sealed, key),
+        )
+      : undefined;
     if (!f || f.owner !== owner) return undefined;
-    return new InvokeError('AUTH_ERROR', f.message, { retryable: f.retryable, ...(f.retryAfterMs !== undefined ? { retryAfterMs: f.retryAfterMs } : {}) });
+    return new InvokeError('AUTH_ERROR', f.message, {
+      retryable: f.retryable,
+      ...(f.retryAfterMs !== undefined ? { retryAfterMs: f.retryAfterMs } : {}),
+    });
   }
 
   /** Under the lock: request, keep (or record the failure), release. */
@@ -101,10 +129,23 @@ export function createTokenCache(opts: TokenCacheOptions) {
       try {
         token = await opts.request(ref.credential);
       } catch (err) {
-        const e = err instanceof InvokeError ? err : new InvokeError('AUTH_ERROR', 'token request failed', { retryable: true });
+        const e =
+          err instanceof InvokeError
+            ? err
+            : new InvokeError('AUTH_ERROR', 'token request failed', { retryable: true });
         opts.onRequest?.({ scope: ref.scope, outcome: e.retryable ? 'failed' : 'refused' });
-        const failure = { owner, message: e.detail, retryable: e.retryable, ...(e.retryAfterMs !== undefined ? { retryAfterMs: e.retryAfterMs } : {}) };
-        await redis.set(k.error, sealer.seal(JSON.stringify(failure), k.error), 'PX', FAILURE_TTL_MS);
+        const failure = {
+          owner,
+          message: e.detail,
+          retryable: e.retryable,
+          ...(e.retryAfterMs !== undefined ? { retryAfterMs: e.retryAfterMs } : {}),
+        };
+        await redis.set(
+          k.error,
+          sealer.seal(JSON.stringify(failure), k.error),
+          'PX',
+          FAILURE_TTL_MS,
+        );
         throw e;
       }
       opts.onRequest?.({ scope: ref.scope, outcome: 'issued' });
@@ -131,8 +172,14 @@ export function createTokenCache(opts: TokenCacheOptions) {
       const failure = waitedOn ? await readFailure(ref, waitedOn) : undefined;
       if (failure) throw failure;
       const owner = randomBytes(9).toString('base64url');
-      if ((await redis.set(k.lock, owner, 'PX', lockMs, 'NX')) === 'OK') return fetchUnderLock(ref, fp, owner);
-      if (Date.now() > giveUpAt) throw new InvokeError('AUTH_ERROR', 'timed out waiting for another worker\'s token request', { retryable: true });
+      if ((await redis.set(k.lock, owner, 'PX', lockMs, 'NX')) === 'OK')
+        return fetchUnderLock(ref, fp, owner);
+      if (Date.now() > giveUpAt)
+        throw new InvokeError(
+          'AUTH_ERROR',
+          "timed out waiting for another worker's token request",
+          { retryable: true },
+        );
       waitedOn = (await redis.get(k.lock)) ?? waitedOn;
       await new Promise((r) => setTimeout(r, POLL_MS));
     }
@@ -165,7 +212,11 @@ export function tokenKeys(prefix: string, scope: string) {
  * Drops a credential's cached token (invoke-api credentials refresh, a credential replaced or
  * deleted): the next call requests a new one. True when there was one.
  */
-export async function dropCachedToken(redis: RedisClient, prefix: string, scope: string): Promise<boolean> {
+export async function dropCachedToken(
+  redis: RedisClient,
+  prefix: string,
+  scope: string,
+): Promise<boolean> {
   const k = tokenKeys(prefix, scope);
   return (await redis.del(k.token, k.error)) > 0;
 }

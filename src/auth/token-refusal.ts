@@ -17,15 +17,26 @@ import { ConditionError, conditionFor } from '../outcome-rules/condition.js';
 /** '401' by status, 'expired' by the credential's rule, undefined when the token was accepted. */
 export type TokenRefusal = '401' | 'expired' | undefined;
 
-export function tokenRefusal(name: string, credential: OAuth2Credential, res: HttpResult): TokenRefusal {
+export function tokenRefusal(
+  name: string,
+  credential: OAuth2Credential,
+  res: HttpResult,
+): TokenRefusal {
   if (res.status === 401) return '401';
   if (credential.tokenExpired === undefined) return undefined;
   const body = parseBody(res.body, res.headers['content-type'], res.overLimit);
   try {
-    return conditionFor(credential.tokenExpired).test({ response: { status: res.status, headers: res.headers, body } }) ? 'expired' : undefined;
+    return conditionFor(credential.tokenExpired).test({
+      response: { status: res.status, headers: res.headers, body },
+    })
+      ? 'expired'
+      : undefined;
   } catch (err) {
     // Over its budget or a filter error: the credential is broken, retrying cannot mend it.
     const why = err instanceof ConditionError ? err.message : 'evaluation failed';
-    throw new InvokeError('AUTH_ERROR', `credential ${name}: tokenExpired: ${why}`, { retryable: false, status: res.status });
+    throw new InvokeError('AUTH_ERROR', `credential ${name}: tokenExpired: ${why}`, {
+      retryable: false,
+      status: res.status,
+    });
   }
 }

@@ -5,9 +5,20 @@ import type { RedisClient } from '../redis.js';
 import { createCacheStore } from './store.js';
 import { createResponseCache, type ResponseCache } from './response-cache.js';
 
-export type CacheConfig = Pick<Config, 'INVOKE_CACHE_PREFIX' | 'INVOKE_CACHE_MAX_BYTES' | 'INVOKE_CACHE_MAX_ENTRIES' | 'INVOKE_CACHE_MAX_ENTRY_BYTES' | 'INVOKE_DEFAULT_TIMEOUT_MS'>;
+export type CacheConfig = Pick<
+  Config,
+  | 'INVOKE_CACHE_PREFIX'
+  | 'INVOKE_CACHE_MAX_BYTES'
+  | 'INVOKE_CACHE_MAX_ENTRIES'
+  | 'INVOKE_CACHE_MAX_ENTRY_BYTES'
+  | 'INVOKE_DEFAULT_TIMEOUT_MS'
+>;
 
-export function createResponseCacheFor(redis: RedisClient, cfg: CacheConfig, logger: Pick<Logger, 'warn'>): ResponseCache {
+export function createResponseCacheFor(
+  redis: RedisClient,
+  cfg: CacheConfig,
+  logger: Pick<Logger, 'warn'>,
+): ResponseCache {
   const store = createCacheStore(redis, cfg.INVOKE_CACHE_PREFIX);
   return createResponseCache(store, {
     prefix: cfg.INVOKE_CACHE_PREFIX,

@@ -17,7 +17,11 @@
  */
 import { createHash } from 'node:crypto';
 
-export interface CacheScope { tenantId?: string | undefined; journeyId: string; stepId: string }
+export interface CacheScope {
+  tenantId?: string | undefined;
+  journeyId: string;
+  stepId: string;
+}
 
 const h = (parts: string[], length = 64) => {
   const hash = createHash('sha256');
@@ -28,19 +32,32 @@ const h = (parts: string[], length = 64) => {
 
 export const stepPart = (journeyId: string, stepId: string) => h([journeyId, stepId], 32);
 // A job without tenantId is the single-tenant deployment: its own scope, never a tenant's.
-export const tenantPart = (tenantId: string | undefined) => h(tenantId === undefined ? ['-'] : ['t', tenantId], 32);
+export const tenantPart = (tenantId: string | undefined) =>
+  h(tenantId === undefined ? ['-'] : ['t', tenantId], 32);
 
-export interface EntryKeys { entry: string; lock: string }
+export interface EntryKeys {
+  entry: string;
+  lock: string;
+}
 
 export function entryKeys(prefix: string, scope: CacheScope, renderedKey: string): EntryKeys {
   const id = `${stepPart(scope.journeyId, scope.stepId)}:${tenantPart(scope.tenantId)}:${h([renderedKey])}`;
   return { entry: `${prefix}:e:${id}`, lock: `${prefix}:l:${id}` };
 }
 
-export const bookKeys = (prefix: string) => ({ idx: `${prefix}:idx`, size: `${prefix}:size`, bytes: `${prefix}:bytes` });
+export const bookKeys = (prefix: string) => ({
+  idx: `${prefix}:idx`,
+  size: `${prefix}:size`,
+  bytes: `${prefix}:bytes`,
+});
 
 /** MATCH pattern over the index for one step's entries (all tenants when tenantId is absent). */
-export function stepPattern(prefix: string, journeyId: string, stepId: string, tenantId?: string): string {
+export function stepPattern(
+  prefix: string,
+  journeyId: string,
+  stepId: string,
+  tenantId?: string,
+): string {
   const tenant = tenantId === undefined ? '*' : `${tenantPart(tenantId)}:*`;
   return `${globEscape(prefix)}:e:${stepPart(journeyId, stepId)}:${tenant}`;
 }

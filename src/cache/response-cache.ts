@@ -21,7 +21,11 @@ import { entryKeys } from './keys.js';
 import type { Budget, CacheStore } from './store.js';
 
 /** What a cache entry holds: the success as the envelope saves it (after save.pick). */
-export interface CachedResult { status: number | null; headers: Record<string, string>; body: unknown }
+export interface CachedResult {
+  status: number | null;
+  headers: Record<string, string>;
+  body: unknown;
+}
 
 export type CacheUse = 'hit' | 'miss' | 'bypass';
 
@@ -86,7 +90,10 @@ export function createResponseCache(store: CacheStore, opts: ResponseCacheOption
       }
       return { result, use: 'miss' };
     } finally {
-      if (lead && !stored) await store.release(keys, token).catch((err: unknown) => opts.onError?.('cache release failed', err));
+      if (lead && !stored)
+        await store
+          .release(keys, token)
+          .catch((err: unknown) => opts.onError?.('cache release failed', err));
     }
   }
   return { through };
@@ -97,7 +104,9 @@ export type ResponseCache = ReturnType<typeof createResponseCache>;
 function parseEntry(value: string): CachedResult | undefined {
   try {
     const e = JSON.parse(value) as CachedResult;
-    return e !== null && typeof e === 'object' && 'body' in e && typeof e.headers === 'object' ? e : undefined;
+    return e !== null && typeof e === 'object' && 'body' in e && typeof e.headers === 'object'
+      ? e
+      : undefined;
   } catch {
     return undefined;
   }

@@ -11,7 +11,10 @@
 import type { RedisClient } from '../redis.js';
 import { bookKeys, type EntryKeys } from './keys.js';
 
-export interface Budget { maxBytes: number; maxEntries: number }
+export interface Budget {
+  maxBytes: number;
+  maxEntries: number;
+}
 
 // Shared helper: forget one entry (value, index, size, total).
 const FORGET = `
@@ -71,7 +74,12 @@ end
 return live`;
 
 type Scripts = {
-  invokeCacheLookup(entry: string, lock: string, token: string, lockMs: number): Promise<[number, string?]>;
+  invokeCacheLookup(
+    entry: string,
+    lock: string,
+    token: string,
+    lockMs: number,
+  ): Promise<[number, string?]>;
   invokeCachePut(...args: (string | number)[]): Promise<number>;
   invokeCacheRelease(lock: string, token: string): Promise<number>;
   invokeCacheForget(...args: (string | number)[]): Promise<number>;
@@ -90,15 +98,40 @@ export function createCacheStore(redis: RedisClient, prefix: string) {
   return {
     async lookup(keys: EntryKeys, token: string, lockMs: number): Promise<Lookup> {
       const [kind, value] = await r.invokeCacheLookup(keys.entry, keys.lock, token, lockMs);
-      return kind === 1 ? { kind: 'hit', value: value! } : kind === 2 ? { kind: 'lead' } : { kind: 'wait' };
+      return kind === 1
+        ? { kind: 'hit', value: value! }
+        : kind === 2
+          ? { kind: 'lead' }
+          : { kind: 'wait' };
     },
     /** Stores the value (and releases the lock when `token` holds it); resolves to the evictions. */
-    put(keys: EntryKeys, value: string, ttlMs: number, token: string, budget: Budget): Promise<number> {
-      return r.invokeCachePut(keys.entry, keys.lock, books.idx, books.size, books.bytes, value, ttlMs, Date.now(), budget.maxBytes, budget.maxEntries, token);
+    put(
+      keys: EntryKeys,
+      value: string,
+      ttlMs: number,
+      token: string,
+      budget: Budget,
+    ): Promise<number> {
+      return r.invokeCachePut(
+        keys.entry,
+        keys.lock,
+        books.idx,
+        books.size,
+        books.bytes,
+        value,
+        ttlMs,
+        Date.now(),
+        budget.maxBytes,
+        budget.maxEntries,
+        token,
+      );
     },
     release: (keys: EntryKeys, token: string) => r.invokeCacheRelease(keys.lock, token),
     /** Forgets the given entries; resolves to how many still held a value. */
-    forget: (entries: string[]) => (entries.length === 0 ? Promise.resolve(0) : r.invokeCacheForget(3, books.idx, books.size, books.bytes, ...entries)),
+    forget: (entries: string[]) =>
+      entries.length === 0
+        ? Promise.resolve(0)
+        : r.invokeCacheForget(3, books.idx, books.size, books.bytes, ...entries),
   };
 }
 

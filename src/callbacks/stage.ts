@@ -29,7 +29,10 @@ export function createWaitStage(callbacks: Callbacks): WaitStage {
   return {
     async scope(bull, _job) {
       if (!callbacks.enabled) {
-        throw new InvokeError('INVALID_JOB', 'wait: this worker has no key to seal callback tokens; set INVOKE_CALLBACK_KEY (or INVOKE_SECRETS_KEY)');
+        throw new InvokeError(
+          'INVALID_JOB',
+          'wait: this worker has no key to seal callback tokens; set INVOKE_CALLBACK_KEY (or INVOKE_SECRETS_KEY)',
+        );
       }
       const claim = await claimOf(bull);
       gens.set(bull, claim.gen);
@@ -39,7 +42,13 @@ export function createWaitStage(callbacks: Callbacks): WaitStage {
     async wait(bull, job, envelope) {
       try {
         const claim = await claimOf(bull);
-        await callbacks.wait(claim.jobId, { ts: claim.ts, gen: claim.gen, job, envelope, timeoutMs: job.wait!.timeoutMs });
+        await callbacks.wait(claim.jobId, {
+          ts: claim.ts,
+          gen: claim.gen,
+          job,
+          envelope,
+          timeoutMs: job.wait!.timeoutMs,
+        });
       } catch {
         // Redis trouble: BullMQ retries the job (the partner sees the same token again). Our
         // message only: BullMQ stores it in Redis.
@@ -50,7 +59,12 @@ export function createWaitStage(callbacks: Callbacks): WaitStage {
 }
 
 /** callback.* for a dry run (POST /v1/invocations/test, invoke-api try): a token of no step. */
-export function placeholderCallback(publicUrl: string | undefined): { token: string; url?: string } {
+export function placeholderCallback(publicUrl: string | undefined): {
+  token: string;
+  url?: string;
+} {
   const token = 'icb_dry-run';
-  return publicUrl ? { token, url: `${publicUrl.replace(/\/+$/, '')}/v1/callbacks/${token}` } : { token };
+  return publicUrl
+    ? { token, url: `${publicUrl.replace(/\/+$/, '')}/v1/callbacks/${token}` }
+    : { token };
 }

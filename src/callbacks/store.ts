@@ -23,7 +23,10 @@ export interface WaitRecord {
   finalState: StepState | undefined;
 }
 
-export interface CallbackKeys { prefix: string; queue: string }
+export interface CallbackKeys {
+  prefix: string;
+  queue: string;
+}
 
 export type ArmReply = 'armed' | 'early' | 'already' | 'stale';
 export type CallbackReply = 'stored' | 'waiting' | 'repeat' | 'gone' | 'unknown';
@@ -44,7 +47,13 @@ export interface Settlement {
 type Scripts = {
   invokeCbArm(rec: string, zset: string, ...args: (string | number)[]): Promise<ArmReply>;
   invokeCbCallback(rec: string, ...args: (string | number)[]): Promise<CallbackReply>;
-  invokeCbSettle(rec: string, zset: string, ctx: string, stream: string, ...args: (string | number)[]): Promise<string>;
+  invokeCbSettle(
+    rec: string,
+    zset: string,
+    ctx: string,
+    stream: string,
+    ...args: (string | number)[]
+  ): Promise<string>;
   invokeCbRetry(rec: string, zset: string, ...args: (string | number)[]): Promise<string[]>;
   invokeCbDecide(rec: string, zset: string, ...args: (string | number)[]): Promise<string>;
   invokeCbFinalize(rec: string, zset: string, ...args: (string | number)[]): Promise<string>;
@@ -76,11 +85,36 @@ export function createCallbackStore(redis: RedisClient, keys: CallbackKeys) {
       return rts !== null && Number(rts) === ts ? Number(g) : 0;
     },
 
-    arm(jobId: string, a: { gen: number; ts: number; deadline: number; job: string; meta: string; now: number; expireAt: number }): Promise<ArmReply> {
-      return lua.invokeCbArm(recordKey(jobId), deadlines, a.gen, a.ts, a.deadline, a.job, a.meta, a.now, a.expireAt, jobId);
+    arm(
+      jobId: string,
+      a: {
+        gen: number;
+        ts: number;
+        deadline: number;
+        job: string;
+        meta: string;
+        now: number;
+        expireAt: number;
+      },
+    ): Promise<ArmReply> {
+      return lua.invokeCbArm(
+        recordKey(jobId),
+        deadlines,
+        a.gen,
+        a.ts,
+        a.deadline,
+        a.job,
+        a.meta,
+        a.now,
+        a.expireAt,
+        jobId,
+      );
     },
 
-    callback(jobId: string, a: { gen: number; ts: number; body: string; at: string; expireAt: number; now: number }): Promise<CallbackReply> {
+    callback(
+      jobId: string,
+      a: { gen: number; ts: number; body: string; at: string; expireAt: number; now: number },
+    ): Promise<CallbackReply> {
       return lua.invokeCbCallback(recordKey(jobId), a.gen, a.ts, a.body, a.at, a.expireAt, a.now);
     },
 
@@ -88,24 +122,63 @@ export function createCallbackStore(redis: RedisClient, keys: CallbackKeys) {
     cluster,
 
     decide(s: Settlement, pending: string, now: number): Promise<string> {
-      return lua.invokeCbDecide(recordKey(s.jobId), deadlines, s.gen, s.allowed, s.dueBy ?? '', s.newState, s.jobId, pending, now + PENDING_RETRY_MS);
+      return lua.invokeCbDecide(
+        recordKey(s.jobId),
+        deadlines,
+        s.gen,
+        s.allowed,
+        s.dueBy ?? '',
+        s.newState,
+        s.jobId,
+        pending,
+        now + PENDING_RETRY_MS,
+      );
     },
 
     finalize(jobId: string, keepJob: boolean, expireAt: number): Promise<string> {
-      return lua.invokeCbFinalize(recordKey(jobId), deadlines, jobId, keepJob ? '1' : '0', expireAt);
+      return lua.invokeCbFinalize(
+        recordKey(jobId),
+        deadlines,
+        jobId,
+        keepJob ? '1' : '0',
+        expireAt,
+      );
     },
 
     settle(s: Settlement): Promise<string> {
       const rec = recordKey(s.jobId);
       return lua.invokeCbSettle(
-        rec, deadlines, s.save?.ctxKey ?? rec, s.emit?.stream ?? rec,
-        s.gen, s.allowed, s.dueBy ?? '', s.newState, s.jobId, s.save?.field ?? '', s.save?.envelope ?? '',
-        s.save?.ttlSeconds ?? 0, s.emit?.maxLen ?? '', s.expireAt, s.keepJob ? '1' : '0', ...(s.emit?.fields ?? []),
+        rec,
+        deadlines,
+        s.save?.ctxKey ?? rec,
+        s.emit?.stream ?? rec,
+        s.gen,
+        s.allowed,
+        s.dueBy ?? '',
+        s.newState,
+        s.jobId,
+        s.save?.field ?? '',
+        s.save?.envelope ?? '',
+        s.save?.ttlSeconds ?? 0,
+        s.emit?.maxLen ?? '',
+        s.expireAt,
+        s.keepJob ? '1' : '0',
+        ...(s.emit?.fields ?? []),
       );
     },
 
-    async retry(jobId: string, gen: number, expireAt: number): Promise<{ gen: number; job: string } | string> {
-      const [why, g, job] = await lua.invokeCbRetry(recordKey(jobId), deadlines, gen, jobId, expireAt);
+    async retry(
+      jobId: string,
+      gen: number,
+      expireAt: number,
+    ): Promise<{ gen: number; job: string } | string> {
+      const [why, g, job] = await lua.invokeCbRetry(
+        recordKey(jobId),
+        deadlines,
+        gen,
+        jobId,
+        expireAt,
+      );
       return why === 'ok' ? { gen: Number(g), job: job! } : why!;
     },
 
@@ -113,9 +186,16 @@ export function createCallbackStore(redis: RedisClient, keys: CallbackKeys) {
       const h = await redis.hgetall(recordKey(jobId));
       if (!h.s) return undefined;
       return {
-        state: h.s as StepState, gen: Number(h.g), ts: Number(h.ts),
+        state: h.s as StepState,
+        gen: Number(h.g),
+        ts: Number(h.ts),
         deadline: h.dl === undefined ? undefined : Number(h.dl),
-        job: h.j, meta: h.m, earlyBody: h.b, earlyAt: h.ca, pending: h.pw, finalState: h.pf as StepState | undefined,
+        job: h.j,
+        meta: h.m,
+        earlyBody: h.b,
+        earlyAt: h.ca,
+        pending: h.pw,
+        finalState: h.pf as StepState | undefined,
       };
     },
 
@@ -126,13 +206,24 @@ export function createCallbackStore(redis: RedisClient, keys: CallbackKeys) {
 
     /** How many steps wait for a callback, and how many timed out and are held. */
     async counts(): Promise<{ waiting: number; held: number }> {
-      const [waiting, held] = await Promise.all([redis.zcount(deadlines, '-inf', '(+inf'), redis.zcount(deadlines, '+inf', '+inf')]);
+      const [waiting, held] = await Promise.all([
+        redis.zcount(deadlines, '-inf', '(+inf'),
+        redis.zcount(deadlines, '+inf', '+inf'),
+      ]);
       return { waiting, held };
     },
 
     /** Waiting (then held) steps by deadline, soonest first; deadline null for a held one. */
-    async list(offset: number, limit: number): Promise<{ jobId: string; deadline: number | null }[]> {
-      const flat = await redis.zrange(deadlines, String(offset), String(offset + limit - 1), 'WITHSCORES');
+    async list(
+      offset: number,
+      limit: number,
+    ): Promise<{ jobId: string; deadline: number | null }[]> {
+      const flat = await redis.zrange(
+        deadlines,
+        String(offset),
+        String(offset + limit - 1),
+        'WITHSCORES',
+      );
       const items: { jobId: string; deadline: number | null }[] = [];
       for (let i = 0; i + 1 < flat.length; i += 2) {
         const score = Number(flat[i + 1]);

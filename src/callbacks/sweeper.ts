@@ -11,7 +11,11 @@ const BATCH = 200;
 /** A tick settles at most this many batches, so one tick never runs for long. */
 const MAX_BATCHES = 25;
 
-export function startSweeper(callbacks: Pick<Callbacks, 'sweep'>, intervalMs: number, logger: Pick<Logger, 'warn'>): { stop(): void } {
+export function startSweeper(
+  callbacks: Pick<Callbacks, 'sweep'>,
+  intervalMs: number,
+  logger: Pick<Logger, 'warn'>,
+): { stop(): void } {
   let running = false;
   async function tick(): Promise<void> {
     if (running) return;
@@ -20,7 +24,10 @@ export function startSweeper(callbacks: Pick<Callbacks, 'sweep'>, intervalMs: nu
       for (let i = 0; i < MAX_BATCHES; i++) if ((await callbacks.sweep(BATCH)) < BATCH) break;
     } catch (err) {
       // Redis down or a bad record: the next tick tries again; nothing is lost meanwhile.
-      logger.warn({ err: { name: (err as Error).name } }, 'callback sweep failed; retrying next tick');
+      logger.warn(
+        { err: { name: (err as Error).name } },
+        'callback sweep failed; retrying next tick',
+      );
     } finally {
       running = false;
     }

@@ -31,11 +31,19 @@ export interface CallbackClaim {
   gen: number;
 }
 
-export interface TokenKeys { enc: Buffer; iv: Buffer }
+export interface TokenKeys {
+  enc: Buffer;
+  iv: Buffer;
+}
 
 /** Two independent subkeys (encryption, IV derivation) from one configured 32-byte key (RFC 5869). */
-export function deriveTokenKeys(base64Key: string, info = 'invoke-api callback token v1'): TokenKeys {
-  const okm = Buffer.from(hkdfSync('sha256', Buffer.from(base64Key.trim(), 'base64'), Buffer.alloc(0), info, 64));
+export function deriveTokenKeys(
+  base64Key: string,
+  info = 'invoke-api callback token v1',
+): TokenKeys {
+  const okm = Buffer.from(
+    hkdfSync('sha256', Buffer.from(base64Key.trim(), 'base64'), Buffer.alloc(0), info, 64),
+  );
   return { enc: okm.subarray(0, 32), iv: okm.subarray(32) };
 }
 
@@ -43,9 +51,13 @@ export function deriveTokenKeys(base64Key: string, info = 'invoke-api callback t
  * INVOKE_CALLBACK_KEY, else a key derived from INVOKE_SECRETS_KEY under another HKDF label (so
  * the secrets key itself never seals tokens); undefined when neither is set.
  */
-export function tokenKeysFrom(cfg: { INVOKE_CALLBACK_KEY?: string | undefined; INVOKE_SECRETS_KEY?: string | undefined }): TokenKeys | undefined {
+export function tokenKeysFrom(cfg: {
+  INVOKE_CALLBACK_KEY?: string | undefined;
+  INVOKE_SECRETS_KEY?: string | undefined;
+}): TokenKeys | undefined {
   if (cfg.INVOKE_CALLBACK_KEY) return deriveTokenKeys(cfg.INVOKE_CALLBACK_KEY);
-  if (cfg.INVOKE_SECRETS_KEY) return deriveTokenKeys(cfg.INVOKE_SECRETS_KEY, 'invoke-api callback token v1 from secrets key');
+  if (cfg.INVOKE_SECRETS_KEY)
+    return deriveTokenKeys(cfg.INVOKE_SECRETS_KEY, 'invoke-api callback token v1 from secrets key');
   return undefined;
 }
 
@@ -68,11 +80,20 @@ export function openToken(keys: TokenKeys, token: string): CallbackClaim | undef
   const raw = Buffer.from(token.slice(TOKEN_PREFIX.length), 'base64url');
   if (raw.length < IV_BYTES + HEADER_BYTES + 1 + TAG_BYTES) return undefined;
   try {
-    const decipher = createDecipheriv('aes-256-gcm', keys.enc, raw.subarray(0, IV_BYTES), { authTagLength: TAG_BYTES });
+    const decipher = createDecipheriv('aes-256-gcm', keys.enc, raw.subarray(0, IV_BYTES), {
+      authTagLength: TAG_BYTES,
+    });
     decipher.setAuthTag(raw.subarray(raw.length - TAG_BYTES));
-    const plain = Buffer.concat([decipher.update(raw.subarray(IV_BYTES, raw.length - TAG_BYTES)), decipher.final()]);
+    const plain = Buffer.concat([
+      decipher.update(raw.subarray(IV_BYTES, raw.length - TAG_BYTES)),
+      decipher.final(),
+    ]);
     if (plain.readUInt8(0) !== VERSION) return undefined;
-    return { gen: plain.readUInt32BE(1), ts: Number(plain.readBigUInt64BE(5)), jobId: plain.subarray(HEADER_BYTES).toString('utf8') };
+    return {
+      gen: plain.readUInt32BE(1),
+      ts: Number(plain.readBigUInt64BE(5)),
+      jobId: plain.subarray(HEADER_BYTES).toString('utf8'),
+    };
   } catch {
     return undefined; // the GCM tag did not verify
   }

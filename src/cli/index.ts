@@ -26,12 +26,30 @@ process.stdout.on('error', (err: NodeJS.ErrnoException) => {
 });
 
 const program = new Command('invoke-api')
-  .description('Operate the invoke-api queue: status, failures, retry, discard, pause, clean, try a step, steps waiting for callbacks.\nConnects with REDIS_URL, INVOKE_QUEUE, BULLMQ_PREFIX (and INVOKE_CTX_PREFIX, INVOKE_EVENTS_STREAM) from the environment.')
-  .addHelpText('after', '\nExit codes: 0 done, 1 problem found (job not found, call failed), 2 bad usage or configuration, 3 Redis unreachable.')
+  .description(
+    'Operate the invoke-api queue: status, failures, retry, discard, pause, clean, try a step, steps waiting for callbacks.\nConnects with REDIS_URL, INVOKE_QUEUE, BULLMQ_PREFIX (and INVOKE_CTX_PREFIX, INVOKE_EVENTS_STREAM) from the environment.',
+  )
+  .addHelpText(
+    'after',
+    '\nExit codes: 0 done, 1 problem found (job not found, call failed), 2 bad usage or configuration, 3 Redis unreachable.',
+  )
   .showHelpAfterError()
   .exitOverride();
 
-for (const cmd of [statusCommand(), failedCommand(), inspectCommand(), retryCommand(), discardCommand(), pauseCommand(), resumeCommand(), cleanCommand(), tryCommand(), waitingCommand(), credentialsCommand(), secretsCommand()]) {
+for (const cmd of [
+  statusCommand(),
+  failedCommand(),
+  inspectCommand(),
+  retryCommand(),
+  discardCommand(),
+  pauseCommand(),
+  resumeCommand(),
+  cleanCommand(),
+  tryCommand(),
+  waitingCommand(),
+  credentialsCommand(),
+  secretsCommand(),
+]) {
   program.addCommand(cmd.exitOverride());
 }
 program.addCommand(cacheCommand().exitOverride());

@@ -8,9 +8,15 @@ export const json = (value: unknown) => out(JSON.stringify(value, null, 2));
 /** A plain aligned table; cells are stringified, columns sized to their widest cell. */
 export function table(rows: Record<string, unknown>[], columns: string[]): string {
   if (rows.length === 0) return '(none)';
-  const cells = rows.map((r) => columns.map((c) => (r[c] === null || r[c] === undefined ? '-' : String(r[c]))));
+  const cells = rows.map((r) =>
+    columns.map((c) => (r[c] === null || r[c] === undefined ? '-' : String(r[c]))),
+  );
   const widths = columns.map((c, i) => Math.max(c.length, ...cells.map((row) => row[i]!.length)));
-  const line = (parts: string[]) => parts.map((p, i) => p.padEnd(widths[i]!)).join('  ').trimEnd();
+  const line = (parts: string[]) =>
+    parts
+      .map((p, i) => p.padEnd(widths[i]!))
+      .join('  ')
+      .trimEnd();
   return [line(columns.map((c) => c.toUpperCase())), ...cells.map(line)].join('\n');
 }
 
@@ -33,6 +39,8 @@ export function progress(label: string): ((done: number, total: number) => void)
   return (done, total) => {
     const width = 30;
     const filled = total === 0 ? width : Math.round((done / total) * width);
-    process.stderr.write(`\r${label} ${done}/${total} [${'#'.repeat(filled)}${'.'.repeat(width - filled)}]${done >= total ? '\n' : ''}`);
+    process.stderr.write(
+      `\r${label} ${done}/${total} [${'#'.repeat(filled)}${'.'.repeat(width - filled)}]${done >= total ? '\n' : ''}`,
+    );
   };
 }

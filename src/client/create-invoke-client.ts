@@ -63,7 +63,10 @@ export interface InvokeClientOptions {
 export type CompleteResult = 'accepted' | 'repeat' | 'unknown' | 'gone';
 
 /** BullMQ job options a caller may set; the jobId is always derived from the idempotency key. */
-export type JobOptions = Omit<JobsOptions, 'jobId' | 'parent' | 'repeat' | 'deduplication' | 'debounce'>;
+export type JobOptions = Omit<
+  JobsOptions,
+  'jobId' | 'parent' | 'repeat' | 'deduplication' | 'debounce'
+>;
 
 export interface EnqueueResult {
   jobId: string;
@@ -90,7 +93,10 @@ export function defaultJobOptions(): JobOptions {
 
 export function createInvokeClient(opts: InvokeClientOptions = {}) {
   const connection = opts.connection ?? new Redis(opts.redisUrl ?? DEFAULTS.REDIS_URL);
-  const queue = new Queue(opts.queue ?? DEFAULTS.INVOKE_QUEUE, { connection, prefix: opts.prefix ?? DEFAULTS.BULLMQ_PREFIX });
+  const queue = new Queue(opts.queue ?? DEFAULTS.INVOKE_QUEUE, {
+    connection,
+    prefix: opts.prefix ?? DEFAULTS.BULLMQ_PREFIX,
+  });
   // Without a listener BullMQ and ioredis print every reconnect failure to the console.
   const onError = opts.onError ?? (() => undefined);
   queue.on('error', onError);
@@ -100,16 +106,30 @@ export function createInvokeClient(opts: InvokeClientOptions = {}) {
   const literals = { allowLiteralCredentials: opts.allowLiteralCredentials ?? false };
   let cb: Callbacks | undefined;
   const callbacks = (): Callbacks => {
-    if (!opts.callbackKey && !opts.secretsKey) throw new Error('complete(): pass callbackKey (the workers\' INVOKE_CALLBACK_KEY) to createInvokeClient');
-    cb ??= createCallbacks({
-      ...DEFAULTS, INVOKE_QUEUE: queue.name, BULLMQ_PREFIX: opts.prefix ?? DEFAULTS.BULLMQ_PREFIX, INVOKE_CTX_PREFIX: ctxPrefix,
-      INVOKE_EVENTS_STREAM: opts.eventsStream ?? DEFAULTS.INVOKE_EVENTS_STREAM, INVOKE_CALLBACK_KEY: opts.callbackKey, INVOKE_SECRETS_KEY: opts.secretsKey,
-    }, connection);
+    if (!opts.callbackKey && !opts.secretsKey)
+      throw new Error(
+        "complete(): pass callbackKey (the workers' INVOKE_CALLBACK_KEY) to createInvokeClient",
+      );
+    cb ??= createCallbacks(
+      {
+        ...DEFAULTS,
+        INVOKE_QUEUE: queue.name,
+        BULLMQ_PREFIX: opts.prefix ?? DEFAULTS.BULLMQ_PREFIX,
+        INVOKE_CTX_PREFIX: ctxPrefix,
+        INVOKE_EVENTS_STREAM: opts.eventsStream ?? DEFAULTS.INVOKE_EVENTS_STREAM,
+        INVOKE_CALLBACK_KEY: opts.callbackKey,
+        INVOKE_SECRETS_KEY: opts.secretsKey,
+      },
+      connection,
+    );
     return cb;
   };
   const fair = fairKeys(opts.prefix ?? DEFAULTS.BULLMQ_PREFIX, queue.name);
 
-  async function addAll(jobs: InvokeJob[], overrides: JobOptions | undefined): Promise<EnqueueResult[]> {
+  async function addAll(
+    jobs: InvokeJob[],
+    overrides: JobOptions | undefined,
+  ): Promise<EnqueueResult[]> {
     if (jobs.length === 0) return [];
     const backend = queue.getBackend();
     const client = await backend.client;
@@ -132,7 +152,13 @@ export function createInvokeClient(opts: InvokeClientOptions = {}) {
         // Job.addJob runs BullMQ's option checks and queues its script on the transaction
         // synchronously (as FlowProducer does).
         // Not `{ ...options, jobId: id }`: a property after a spread is V8's slow path (1.9 us vs 0.2 a job).
-        const added = new Job(queue, JOB_NAME, job, Object.assign({}, options, { jobId: id }), id).addJob(multi);
+        const added = new Job(
+          queue,
+          JOB_NAME,
+          job,
+          Object.assign({}, options, { jobId: id }),
+          id,
+        ).addJob(multi);
         if (viaIndex) queueIntake(raw, fair, job, id);
         return added;
       });
@@ -149,7 +175,8 @@ export function createInvokeClient(opts: InvokeClientOptions = {}) {
     }
     const results = await Promise.all(execs);
     // exec() is null only for a transaction aborted by WATCH (none here); never let it shift replies.
-    if (results.some((r) => r === null)) throw new Error('enqueue failed: a transaction was aborted');
+    if (results.some((r) => r === null))
+      throw new Error('enqueue failed: a transaction was aborted');
     const replies = results.flatMap((r) => r!);
     const failed = replies.find(([err]) => err);
     if (failed?.[0]) throw new Error(`enqueue failed: ${failed[0].message}`);
@@ -164,7 +191,10 @@ export function createInvokeClient(opts: InvokeClientOptions = {}) {
       return result!;
     },
     /** All inputs are validated first (paths prefixed with [index]); then MULTI blocks, each sent as soon as built. */
-    async enqueueMany(inputs: readonly (InvokeJobInput | unknown)[], overrides?: JobOptions): Promise<EnqueueResult[]> {
+    async enqueueMany(
+      inputs: readonly (InvokeJobInput | unknown)[],
+      overrides?: JobOptions,
+    ): Promise<EnqueueResult[]> {
       return addAll(validateAll(inputs, literals), overrides);
     },
     /** State, attempts, last error code and (when finished) the saved envelope; null if unknown. */
@@ -195,11 +225,17 @@ export type InvokeClient = ReturnType<typeof createInvokeClient>;
 function checkSizes(jobs: readonly InvokeJob[], sizeLimit: number | undefined): void {
   if (!sizeLimit) return;
   const over = jobs.findIndex((job) => Buffer.byteLength(JSON.stringify(job)) > sizeLimit);
-  if (over >= 0) throw new Error(`enqueue failed: the job at [${over}] exceeds the limit of ${sizeLimit} bytes (sizeLimit)`);
+  if (over >= 0)
+    throw new Error(
+      `enqueue failed: the job at [${over}] exceeds the limit of ${sizeLimit} bytes (sizeLimit)`,
+    );
 }
 
 /** Every bad job of a batch is reported, not just the first. */
-function validateAll(inputs: readonly unknown[], literals: { allowLiteralCredentials?: boolean }): InvokeJob[] {
+function validateAll(
+  inputs: readonly unknown[],
+  literals: { allowLiteralCredentials?: boolean },
+): InvokeJob[] {
   const jobs: InvokeJob[] = [];
   const issues: InvalidJobError['issues'] = [];
   inputs.forEach((input, i) => {

@@ -12,10 +12,27 @@ import { conditionSchema } from './job.js';
 const hostGlob = z
   .string()
   .transform((h) => h.trim().toLowerCase().replace(/\.$/, ''))
-  .pipe(z.string().regex(/^(\*\.)?[a-z0-9_-]+(\.[a-z0-9_-]+)*$|^\[[0-9a-f:.]+\]$/, 'must be a host name or *.domain glob (no scheme, port or path)'));
-const hosts = z.array(hostGlob).min(1, 'hosts must list at least one host: a credential is always bound to its destinations').max(64);
-const headerName = z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,128}$/, 'must be an HTTP header name (RFC 9110 token)');
-const text = (max: number) => z.string().min(1).max(max).refine((s) => !/[\r\n\0]/.test(s), 'must not contain CR, LF or NUL');
+  .pipe(
+    z
+      .string()
+      .regex(
+        /^(\*\.)?[a-z0-9_-]+(\.[a-z0-9_-]+)*$|^\[[0-9a-f:.]+\]$/,
+        'must be a host name or *.domain glob (no scheme, port or path)',
+      ),
+  );
+const hosts = z
+  .array(hostGlob)
+  .min(1, 'hosts must list at least one host: a credential is always bound to its destinations')
+  .max(64);
+const headerName = z
+  .string()
+  .regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,128}$/, 'must be an HTTP header name (RFC 9110 token)');
+const text = (max: number) =>
+  z
+    .string()
+    .min(1)
+    .max(max)
+    .refine((s) => !/[\r\n\0]/.test(s), 'must not contain CR, LF or NUL');
 
 /** Loopback hosts, the only ones a client secret may travel to over plain http (tests, sidecars). */
 const LOOPBACK = /^(localhost|127(\.\d{1,3}){3}|\[::1\])$/;
@@ -58,12 +75,22 @@ export const DEFAULT_HMAC_PAYLOAD = '{{ timestamp }}.{{ body }}';
 
 /** What an HMAC payload template may read (contract v1.1 section 6.2). */
 export const HMAC_PAYLOAD_VARS = ['method', 'path', 'body', 'timestamp'] as const;
-export const payloadLiquid = new Liquid({ strictVariables: true, strictFilters: true, ownPropertyOnly: true, jsTruthy: true });
+export const payloadLiquid = new Liquid({
+  strictVariables: true,
+  strictFilters: true,
+  ownPropertyOnly: true,
+  jsTruthy: true,
+});
 
 /** Parses and renders once with sample values, so a typo or unknown variable fails at save time, not per job. */
 function payloadProblem(template: string): string | undefined {
   try {
-    payloadLiquid.parseAndRenderSync(template, { method: 'POST', path: '/', body: '{}', timestamp: 0 });
+    payloadLiquid.parseAndRenderSync(template, {
+      method: 'POST',
+      path: '/',
+      body: '{}',
+      timestamp: 0,
+    });
     return undefined;
   } catch (err) {
     return `payload is not a valid template over ${HMAC_PAYLOAD_VARS.join(', ')}: ${(err as Error).message.split('\n')[0]!.slice(0, 200)}`;
@@ -77,15 +104,24 @@ export const hmacCredentialSchema = z.strictObject({
   algorithm: z.enum(['sha256', 'sha512']).default('sha256'),
   header: headerName,
   /** Liquid over method, path, body (the exact bytes sent, as text) and timestamp (Unix seconds). */
-  payload: z.string().min(1).max(2048).superRefine((t, ctx) => {
-    const problem = payloadProblem(t);
-    if (problem) ctx.addIssue({ code: 'custom', message: problem });
-  }).default(DEFAULT_HMAC_PAYLOAD),
+  payload: z
+    .string()
+    .min(1)
+    .max(2048)
+    .superRefine((t, ctx) => {
+      const problem = payloadProblem(t);
+      if (problem) ctx.addIssue({ code: 'custom', message: problem });
+    })
+    .default(DEFAULT_HMAC_PAYLOAD),
   encoding: z.enum(['hex', 'base64']).default('hex'),
   timestampHeader: headerName.optional(),
 });
 
-export const credentialSchema = z.discriminatedUnion('type', [oauth2CredentialSchema, basicCredentialSchema, hmacCredentialSchema]);
+export const credentialSchema = z.discriminatedUnion('type', [
+  oauth2CredentialSchema,
+  basicCredentialSchema,
+  hmacCredentialSchema,
+]);
 
 export type Credential = z.output<typeof credentialSchema>;
 export type CredentialInput = z.input<typeof credentialSchema>;

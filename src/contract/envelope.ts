@@ -8,7 +8,9 @@ export const envelopeSchema = z.strictObject({
   body: z.unknown(),
   truncated: z.boolean(),
   headers: z.record(z.string(), z.string()),
-  error: z.strictObject({ code: z.enum(ERROR_CODES), message: z.string(), retryable: z.boolean() }).nullable(),
+  error: z
+    .strictObject({ code: z.enum(ERROR_CODES), message: z.string(), retryable: z.boolean() })
+    .nullable(),
   attempts: z.number().int().min(0),
   durationMs: z.number().min(0),
   at: z.string(),

@@ -3,9 +3,21 @@
  * retryPolicy ends in assertNever, so a new code does not compile until its retry is decided.
  */
 export const ERROR_CODES = [
-  'INVALID_JOB', 'TEMPLATE_ERROR', 'URL_BLOCKED', 'DNS_ERROR', 'CONNECT_ERROR', 'TIMEOUT',
-  'HTTP_STATUS', 'RESPONSE_TOO_LARGE', 'RATE_LIMITED', 'CIRCUIT_OPEN', 'EXPIRED', 'DISCARDED',
-  'AUTH_ERROR', 'UNEXPECTED_RESPONSE', 'CALLBACK_TIMEOUT',
+  'INVALID_JOB',
+  'TEMPLATE_ERROR',
+  'URL_BLOCKED',
+  'DNS_ERROR',
+  'CONNECT_ERROR',
+  'TIMEOUT',
+  'HTTP_STATUS',
+  'RESPONSE_TOO_LARGE',
+  'RATE_LIMITED',
+  'CIRCUIT_OPEN',
+  'EXPIRED',
+  'DISCARDED',
+  'AUTH_ERROR',
+  'UNEXPECTED_RESPONSE',
+  'CALLBACK_TIMEOUT',
 ] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];
 
@@ -65,7 +77,11 @@ export class InvokeError extends Error {
   /** From Retry-After on 429/503, already capped. */
   readonly retryAfterMs: number | undefined;
 
-  constructor(code: ErrorCode, message: string, opts: { retryable?: boolean; status?: number | null; retryAfterMs?: number } = {}) {
+  constructor(
+    code: ErrorCode,
+    message: string,
+    opts: { retryable?: boolean; status?: number | null; retryAfterMs?: number } = {},
+  ) {
     // BullMQ keeps message as failedReason: people read the code there; code reads it from the
     // stack (queue/failure-facts.ts).
     super(`${code}: ${message}`);

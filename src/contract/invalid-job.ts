@@ -26,12 +26,21 @@ export class InvalidJobError extends Error {
 
   /** `where` prefixes every path (e.g. "[3]" for the fourth job of a batch). */
   static fromZod(error: z.ZodError, where = ''): InvalidJobError {
-    return new InvalidJobError(error.issues.map((i) => ({ path: joinPath(where, i.path), code: i.code, message: i.message })));
+    return new InvalidJobError(
+      error.issues.map((i) => ({
+        path: joinPath(where, i.path),
+        code: i.code,
+        message: i.message,
+      })),
+    );
   }
 }
 
 const joinPath = (where: string, path: PropertyKey[]) =>
-  [where, ...path.map((p) => (typeof p === 'number' ? `[${p}]` : String(p)))].filter(Boolean).join('.').replace(/\.\[/g, '[') || '(root)';
+  [where, ...path.map((p) => (typeof p === 'number' ? `[${p}]` : String(p)))]
+    .filter(Boolean)
+    .join('.')
+    .replace(/\.\[/g, '[') || '(root)';
 
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
@@ -39,7 +48,11 @@ const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[
  * Parses job data (defaults applied) or throws InvalidJobError naming each bad path. Literal
  * credentials in headers are refused unless allowed (contract/literal-credentials.ts).
  */
-export function parseJob(input: unknown, where = '', opts: { allowLiteralCredentials?: boolean } = {}): InvokeJob {
+export function parseJob(
+  input: unknown,
+  where = '',
+  opts: { allowLiteralCredentials?: boolean } = {},
+): InvokeJob {
   const parsed = invokeJobSchema.safeParse(input);
   if (!parsed.success) throw InvalidJobError.fromZod(parsed.error, where);
   if (!opts.allowLiteralCredentials) {
@@ -48,7 +61,14 @@ export function parseJob(input: unknown, where = '', opts: { allowLiteralCredent
   }
   // A lone UTF-16 surrogate cannot be percent-encoded into the jobId (encodeURIComponent throws).
   for (const field of ['runId', 'stepId'] as const) {
-    if (LONE_SURROGATE.test(parsed.data[field])) throw new InvalidJobError([{ path: joinPath(where, [field]), code: 'invalid_string', message: 'must be well-formed Unicode (no lone surrogates)' }]);
+    if (LONE_SURROGATE.test(parsed.data[field]))
+      throw new InvalidJobError([
+        {
+          path: joinPath(where, [field]),
+          code: 'invalid_string',
+          message: 'must be well-formed Unicode (no lone surrogates)',
+        },
+      ]);
   }
   return parsed.data;
 }

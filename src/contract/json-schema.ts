@@ -10,13 +10,17 @@ import { invokeJobSchema } from './job.js';
 export const JOB_SCHEMA_ID = 'https://invoke-api-worker/schema/invoke-job.schema.json';
 
 export function invokeJobJsonSchema(): Record<string, unknown> {
-  const generated = z.toJSONSchema(invokeJobSchema, { io: 'input', target: 'draft-2020-12' }) as Record<string, unknown>;
+  const generated = z.toJSONSchema(invokeJobSchema, {
+    io: 'input',
+    target: 'draft-2020-12',
+  }) as Record<string, unknown>;
   const { $schema, ...rest } = generated;
   return {
     $schema,
     $id: JOB_SCHEMA_ID,
     title: 'Invoke API job data (contract v1)',
-    description: 'Data of a BullMQ job named "invoke" on the invoke-api queue. Generated from src/contract/job.ts by npm run gen:schema.',
+    description:
+      'Data of a BullMQ job named "invoke" on the invoke-api queue. Generated from src/contract/job.ts by npm run gen:schema.',
     ...rest,
   };
 }

@@ -14,9 +14,19 @@ import type { JobIssue } from './job-issue.js';
 
 /** Header names (lower case) that carry credentials. */
 export const CREDENTIAL_HEADERS: ReadonlySet<string> = new Set([
-  'authorization', 'proxy-authorization', 'cookie',
-  'x-api-key', 'api-key', 'apikey', 'x-apikey', 'x-auth-token', 'x-access-token', 'x-client-secret',
-  'ocp-apim-subscription-key', 'private-token', 'x-amz-security-token',
+  'authorization',
+  'proxy-authorization',
+  'cookie',
+  'x-api-key',
+  'api-key',
+  'apikey',
+  'x-apikey',
+  'x-auth-token',
+  'x-access-token',
+  'x-client-secret',
+  'ocp-apim-subscription-key',
+  'private-token',
+  'x-amz-security-token',
 ]);
 
 /** An output that reads a secret or credential: {{ secrets.NAME }}, {{ auth.x }}. */
@@ -29,7 +39,8 @@ function credentialHeaders(data: unknown): [string, string][] {
   const headers = (data as { request?: { headers?: unknown } } | null)?.request?.headers;
   if (headers === null || typeof headers !== 'object') return [];
   return Object.entries(headers as Record<string, unknown>).filter(
-    (e): e is [string, string] => CREDENTIAL_HEADERS.has(e[0].toLowerCase()) && typeof e[1] === 'string' && e[1].trim() !== '',
+    (e): e is [string, string] =>
+      CREDENTIAL_HEADERS.has(e[0].toLowerCase()) && typeof e[1] === 'string' && e[1].trim() !== '',
   );
 }
 

@@ -10,7 +10,9 @@ import type { InvokeJob } from './job.js';
 import { z } from 'zod';
 import { invokeJobSchema } from './job.js';
 
-const ids = z.looseObject(invokeJobSchema.pick({ journeyId: true, runId: true, stepId: true }).shape);
+const ids = z.looseObject(
+  invokeJobSchema.pick({ journeyId: true, runId: true, stepId: true }).shape,
+);
 const field = <K extends keyof typeof invokeJobSchema.shape>(key: K) => invokeJobSchema.shape[key];
 
 function valid<T>(schema: z.ZodType<T>, value: unknown, fallback: T): T {
@@ -31,7 +33,9 @@ export function salvageIdentity(data: unknown): InvokeJob | undefined {
     customerId: valid(field('customerId'), raw.customerId, ''),
     save: valid(field('save'), raw.save, { variable: '' }),
     onFailure: valid(field('onFailure'), raw.onFailure, 'continue'),
-    ...(valid(field('tenantId'), raw.tenantId, undefined) !== undefined ? { tenantId: raw.tenantId as string } : {}),
+    ...(valid(field('tenantId'), raw.tenantId, undefined) !== undefined
+      ? { tenantId: raw.tenantId as string }
+      : {}),
     v: 1,
     data: {},
     request: { method: 'GET', url: '', followRedirects: false },

@@ -30,15 +30,26 @@ const FORGET_AFTER_MS = 7 * 24 * 3600 * 1000;
 
 const iso = (ms: number) => new Date(ms).toISOString();
 
-export async function listDestinations(redis: RedisClient, prefix: string, now = Date.now()): Promise<HostStatus[]> {
+export async function listDestinations(
+  redis: RedisClient,
+  prefix: string,
+  now = Date.now(),
+): Promise<HostStatus[]> {
   await redis.zremrangebyscore(registryKey(prefix), '-inf', now - FORGET_AFTER_MS);
   const raw = await redis.zrange(registryKey(prefix), '0', '-1', 'WITHSCORES');
   const out: HostStatus[] = [];
-  for (let i = 0; i < raw.length; i += 2) out.push(await hostStatus(redis, prefix, raw[i]!, Number(raw[i + 1]), now));
+  for (let i = 0; i < raw.length; i += 2)
+    out.push(await hostStatus(redis, prefix, raw[i]!, Number(raw[i + 1]), now));
   return out.sort((a, b) => a.host.localeCompare(b.host));
 }
 
-export async function hostStatus(redis: RedisClient, prefix: string, host: string, lastSeen: number, now = Date.now()): Promise<HostStatus> {
+export async function hostStatus(
+  redis: RedisClient,
+  prefix: string,
+  host: string,
+  lastSeen: number,
+  now = Date.now(),
+): Promise<HostStatus> {
   const [hash, leases] = hostKeys(prefix, host);
   const [h, inFlight] = await Promise.all([redis.hgetall(hash), redis.zcount(leases, now, '+inf')]);
   const until = Number(h.until ?? 0);
@@ -70,14 +81,23 @@ function stateOf(state: string | undefined, until: number, now: number): Breaker
 }
 
 /** Opens a host's breaker by hand: every job for it is delayed (not failed) until closed or forMs passes. */
-export async function openBreaker(redis: RedisClient, prefix: string, host: string, forMs?: number): Promise<HostStatus> {
+export async function openBreaker(
+  redis: RedisClient,
+  prefix: string,
+  host: string,
+  forMs?: number,
+): Promise<HostStatus> {
   const h = normaliseHost(host);
   await createDestinationStore(redis, prefix).setState(h, 'open', forMs ?? -1);
   return hostStatus(redis, prefix, h, Date.now());
 }
 
 /** Closes a host's breaker (and lifts a Retry-After pause): calls flow again at once. */
-export async function closeBreaker(redis: RedisClient, prefix: string, host: string): Promise<HostStatus> {
+export async function closeBreaker(
+  redis: RedisClient,
+  prefix: string,
+  host: string,
+): Promise<HostStatus> {
   const h = normaliseHost(host);
   await createDestinationStore(redis, prefix).setState(h, 'closed');
   return hostStatus(redis, prefix, h, Date.now());
@@ -86,7 +106,8 @@ export async function closeBreaker(redis: RedisClient, prefix: string, host: str
 /** The same host string the worker uses (`url.host`): lower case, default port dropped. */
 export function normaliseHost(host: string): string {
   const trimmed = host.trim();
-  if (!/^[A-Za-z0-9.\-[\]:]+$/.test(trimmed)) throw new Error(`host: "${host}" is not a host or host:port`);
+  if (!/^[A-Za-z0-9.\-[\]:]+$/.test(trimmed))
+    throw new Error(`host: "${host}" is not a host or host:port`);
   try {
     return new URL(`http://${trimmed}`).host;
   } catch {

@@ -20,14 +20,34 @@ export interface Destinations {
   close(): Promise<void>;
 }
 
-type DestConfig = Pick<Config, 'INVOKE_DESTINATIONS' | 'BULLMQ_PREFIX' | 'INVOKE_DEFAULT_TIMEOUT_MS' | 'REDIS_URL' | 'REDIS_CLUSTER_NODES' | 'REDIS_SENTINELS' | 'REDIS_SENTINEL_NAME'>;
+type DestConfig = Pick<
+  Config,
+  | 'INVOKE_DESTINATIONS'
+  | 'BULLMQ_PREFIX'
+  | 'INVOKE_DEFAULT_TIMEOUT_MS'
+  | 'REDIS_URL'
+  | 'REDIS_CLUSTER_NODES'
+  | 'REDIS_SENTINELS'
+  | 'REDIS_SENTINEL_NAME'
+>;
 
-export function createDestinations(cfg: DestConfig, logger: Logger, redis?: RedisClient, onEvent?: (e: DestinationEvent) => void): Destinations {
+export function createDestinations(
+  cfg: DestConfig,
+  logger: Logger,
+  redis?: RedisClient,
+  onEvent?: (e: DestinationEvent) => void,
+): Destinations {
   const policy = loadDestinationPolicy(cfg.INVOKE_DESTINATIONS);
   const own = redis === undefined;
   const conn = redis ?? createRedis(cfg, 'destinations');
   const store = createDestinationStore(conn, cfg.BULLMQ_PREFIX);
-  const guard = createDestinationGuard({ policy, store, logger: logger.child({ component: 'destinations' }), defaultTimeoutMs: cfg.INVOKE_DEFAULT_TIMEOUT_MS, onEvent });
+  const guard = createDestinationGuard({
+    policy,
+    store,
+    logger: logger.child({ component: 'destinations' }),
+    defaultTimeoutMs: cfg.INVOKE_DEFAULT_TIMEOUT_MS,
+    onEvent,
+  });
   return {
     policy,
     hooks: { beforeCall: guard.beforeCall, observers: [guard.observe] },

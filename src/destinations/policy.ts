@@ -12,7 +12,13 @@ import { loadJsonSetting } from '../lib/json-setting.js';
 import { hostMatches } from '../http/egress.js';
 
 /** Convoy's defaults (>= 70 % failures of >= 10 calls in 5 min, open 30 s) plus 20 in a row. */
-export const BREAKER_DEFAULTS = { consecutiveFailures: 20, failureRatio: 0.7, minCalls: 10, windowMs: 300_000, openMs: 30_000 } as const;
+export const BREAKER_DEFAULTS = {
+  consecutiveFailures: 20,
+  failureRatio: 0.7,
+  minCalls: 10,
+  windowMs: 300_000,
+  openMs: 30_000,
+} as const;
 
 const breakerSchema = z.strictObject({
   consecutiveFailures: z.number().int().min(0).optional(),
@@ -29,7 +35,12 @@ const limitsSchema = z.strictObject({
   breaker: z.union([z.literal(false), breakerSchema]).optional(),
 });
 
-const hostKey = z.string().regex(/^(\*\.)?[a-z0-9.-]+(:\d{1,5})?$|^\[[0-9a-f:.]+\](:\d{1,5})?$/, 'must be a lower-case host, host:port or *.domain glob');
+const hostKey = z
+  .string()
+  .regex(
+    /^(\*\.)?[a-z0-9.-]+(:\d{1,5})?$|^\[[0-9a-f:.]+\](:\d{1,5})?$/,
+    'must be a lower-case host, host:port or *.domain glob',
+  );
 
 export const destinationsSchema = z.strictObject({
   default: limitsSchema.default({}),
@@ -41,7 +52,13 @@ export const destinationsSchema = z.strictObject({
 export type DestinationsInput = z.input<typeof destinationsSchema>;
 type Limits = z.output<typeof limitsSchema>;
 
-export interface Breaker { consecutiveFailures: number; failureRatio: number; minCalls: number; windowMs: number; openMs: number }
+export interface Breaker {
+  consecutiveFailures: number;
+  failureRatio: number;
+  minCalls: number;
+  windowMs: number;
+  openMs: number;
+}
 
 /** The limits that apply to one destination; 0 means "no limit". */
 export interface HostPolicy {
@@ -67,7 +84,9 @@ export function loadDestinationPolicy(raw: string): DestinationPolicy {
 export function buildPolicy(cfg: z.output<typeof destinationsSchema>): DestinationPolicy {
   const exact = new Map(Object.entries(cfg.hosts).filter(([k]) => !k.startsWith('*.')));
   // Longest glob first, so *.eu.partner.com wins over *.partner.com.
-  const globs = Object.entries(cfg.hosts).filter(([k]) => k.startsWith('*.')).sort((a, b) => b[0].length - a[0].length);
+  const globs = Object.entries(cfg.hosts)
+    .filter(([k]) => k.startsWith('*.'))
+    .sort((a, b) => b[0].length - a[0].length);
   const cache = new Map<string, HostPolicy>();
 
   function pick(host: string): [string, Limits | undefined] {
@@ -96,10 +115,20 @@ export function buildPolicy(cfg: z.output<typeof destinationsSchema>): Destinati
 
 function merge(base: Limits, own: Limits | undefined, matched: string): HostPolicy {
   const l = { ...base, ...own };
-  const breakerOff = own?.breaker === false || (own?.breaker === undefined && base.breaker === false);
-  const breaker = breakerOff ? false : { ...BREAKER_DEFAULTS, ...(base.breaker || {}), ...(own?.breaker || {}) };
-  return { ratePerSecond: l.ratePerSecond ?? 0, burst: l.burst ?? 1, maxConcurrent: l.maxConcurrent ?? 0, breaker, matched };
+  const breakerOff =
+    own?.breaker === false || (own?.breaker === undefined && base.breaker === false);
+  const breaker = breakerOff
+    ? false
+    : { ...BREAKER_DEFAULTS, ...(base.breaker || {}), ...(own?.breaker || {}) };
+  return {
+    ratePerSecond: l.ratePerSecond ?? 0,
+    burst: l.burst ?? 1,
+    maxConcurrent: l.maxConcurrent ?? 0,
+    breaker,
+    matched,
+  };
 }
 
 /** True when nothing about this host needs Redis (no limits, breaker off). */
-export const isUnlimited = (p: HostPolicy) => p.ratePerSecond === 0 && p.maxConcurrent === 0 && p.breaker === false;
+export const isUnlimited = (p: HostPolicy) =>
+  p.ratePerSecond === 0 && p.maxConcurrent === 0 && p.breaker === false;

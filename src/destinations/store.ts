@@ -20,19 +20,30 @@ export const registryKey = (prefix: string) => `${prefix}:dest:hosts`;
 
 export type Verdict =
   | { go: true; probe: boolean }
-  | { go: false; reason: 'paused' | 'open' | 'probing' | 'busy' | 'reserved' | 'no-slot'; waitMs: number };
+  | {
+      go: false;
+      reason: 'paused' | 'open' | 'probing' | 'busy' | 'reserved' | 'no-slot';
+      waitMs: number;
+    };
 
 const REASONS = ['paused', 'open', 'probing', 'busy', 'reserved', 'no-slot'] as const;
 
 export type CallKind = 'ok' | 'fail' | 'neutral';
 
-export interface Recorded { state: 'closed' | 'open' | 'half'; transition: 'opened' | 'closed' | '' }
+export interface Recorded {
+  state: 'closed' | 'open' | 'half';
+  transition: 'opened' | 'closed' | '';
+}
 
 type Fn = (...args: (string | number)[]) => Promise<unknown>;
 
 /** Registers the scripts once per connection (ioredis runs EVALSHA, falling back to EVAL). */
-function commands(redis: RedisClient): Record<'destAcquire' | 'destRelease' | 'destRecord' | 'destSetState', Fn> {
-  const r = redis as unknown as Record<string, Fn> & { defineCommand(n: string, d: { numberOfKeys: number; lua: string }): void };
+function commands(
+  redis: RedisClient,
+): Record<'destAcquire' | 'destRelease' | 'destRecord' | 'destSetState', Fn> {
+  const r = redis as unknown as Record<string, Fn> & {
+    defineCommand(n: string, d: { numberOfKeys: number; lua: string }): void;
+  };
   if (typeof r.destAcquire !== 'function') {
     r.defineCommand('destAcquire', { numberOfKeys: 4, lua: ACQUIRE });
     r.defineCommand('destRelease', { numberOfKeys: 4, lua: RELEASE });
@@ -47,8 +58,22 @@ export function createDestinationStore(redis: RedisClient, prefix: string) {
   const keys = (host: string) => hostKeys(prefix, host);
 
   return {
-    async acquire(host: string, p: HostPolicy, a: { leaseId: string; jobId: string; leaseMs: number; maxWaitMs: number }): Promise<Verdict> {
-      const [code, waitMs, probe] = (await cmd.destAcquire(...keys(host), a.leaseId, a.jobId, p.ratePerSecond, p.burst, p.maxConcurrent, Math.ceil(a.leaseMs), Math.max(0, Math.floor(a.maxWaitMs)), STATE_TTL_MS)) as number[];
+    async acquire(
+      host: string,
+      p: HostPolicy,
+      a: { leaseId: string; jobId: string; leaseMs: number; maxWaitMs: number },
+    ): Promise<Verdict> {
+      const [code, waitMs, probe] = (await cmd.destAcquire(
+        ...keys(host),
+        a.leaseId,
+        a.jobId,
+        p.ratePerSecond,
+        p.burst,
+        p.maxConcurrent,
+        Math.ceil(a.leaseMs),
+        Math.max(0, Math.floor(a.maxWaitMs)),
+        STATE_TTL_MS,
+      )) as number[];
       if (code === 0) return { go: true, probe: probe === 1 };
       return { go: false, reason: REASONS[(code ?? 1) - 1]!, waitMs: Number(waitMs) };
     },
@@ -59,10 +84,36 @@ export function createDestinationStore(redis: RedisClient, prefix: string) {
     },
 
     /** One finished call, after `okBefore` earlier successes not recorded yet (batched by the guard). */
-    async record(host: string, breaker: Breaker | false, r: { leaseId: string; kind: CallKind; pauseMs: number; okBefore?: number }): Promise<Recorded> {
-      const b = breaker || { consecutiveFailures: 0, failureRatio: 1, minCalls: 1, windowMs: 60_000, openMs: 30_000 };
-      const [state, transition] = (await cmd.destRecord(...keys(host), r.leaseId, r.kind, Math.max(0, Math.round(r.pauseMs)), breaker ? 1 : 0, b.consecutiveFailures, b.failureRatio, b.minCalls, b.windowMs, b.openMs, STATE_TTL_MS, r.okBefore ?? 0)) as string[];
-      return { state: state as Recorded['state'], transition: (transition ?? '') as Recorded['transition'] };
+    async record(
+      host: string,
+      breaker: Breaker | false,
+      r: { leaseId: string; kind: CallKind; pauseMs: number; okBefore?: number },
+    ): Promise<Recorded> {
+      const b = breaker || {
+        consecutiveFailures: 0,
+        failureRatio: 1,
+        minCalls: 1,
+        windowMs: 60_000,
+        openMs: 30_000,
+      };
+      const [state, transition] = (await cmd.destRecord(
+        ...keys(host),
+        r.leaseId,
+        r.kind,
+        Math.max(0, Math.round(r.pauseMs)),
+        breaker ? 1 : 0,
+        b.consecutiveFailures,
+        b.failureRatio,
+        b.minCalls,
+        b.windowMs,
+        b.openMs,
+        STATE_TTL_MS,
+        r.okBefore ?? 0,
+      )) as string[];
+      return {
+        state: state as Recorded['state'],
+        transition: (transition ?? '') as Recorded['transition'],
+      };
     },
 
     /** Operator: open (forMs < 0 = until closed by hand) or close a host's breaker. */

@@ -16,7 +16,8 @@ export interface ShownRequest {
 }
 
 /** Header and query names whose value is a credential (case-insensitive). */
-const SENSITIVE_NAME = /(^|[-_])(authorization|auth|cookie|token|secret|password|passwd|signature|session)([-_]|$)|api[-_]?key|access[-_]?key/i;
+const SENSITIVE_NAME =
+  /(^|[-_])(authorization|auth|cookie|token|secret|password|passwd|signature|session)([-_]|$)|api[-_]?key|access[-_]?key/i;
 
 export const isSensitiveName = (name: string) => SENSITIVE_NAME.test(name);
 
@@ -48,13 +49,21 @@ export function maskRequest(rendered: RenderedRequest, userAgent: string): Shown
   const refs = rendered.secretRefs;
   const req = refs ? { ...rendered, ...showRefs(rendered, (t) => refs.show(t)) } : rendered;
   const headers: Record<string, string> = { 'user-agent': userAgent };
-  for (const [name, value] of Object.entries(req.headers)) headers[name] = isSensitiveName(name) ? maskValue(name, value) : value;
+  for (const [name, value] of Object.entries(req.headers))
+    headers[name] = isSensitiveName(name) ? maskValue(name, value) : value;
   if (req.body) headers['content-type'] ??= req.body.contentType;
   return { method: req.method, url: maskUrl(req.url), headers, body: shownBody(req.body) };
 }
 
-function showRefs(req: RenderedRequest, show: (t: string) => string): Pick<RenderedRequest, 'url' | 'headers' | 'body'> {
+function showRefs(
+  req: RenderedRequest,
+  show: (t: string) => string,
+): Pick<RenderedRequest, 'url' | 'headers' | 'body'> {
   const headers: Record<string, string> = {};
   for (const [k, v] of Object.entries(req.headers)) headers[k] = show(v);
-  return { url: show(req.url), headers, body: req.body && { ...req.body, text: show(req.body.text) } };
+  return {
+    url: show(req.url),
+    headers,
+    body: req.body && { ...req.body, text: show(req.body.text) },
+  };
 }

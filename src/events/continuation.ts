@@ -7,7 +7,12 @@ import type { ContinuationEvent } from '../contract/event.js';
 import type { Envelope } from '../contract/envelope.js';
 import type { InvokeJob } from '../contract/job.js';
 
-export function buildEvent(job: InvokeJob, jobId: string, envelope: Envelope, errorCode?: string): ContinuationEvent {
+export function buildEvent(
+  job: InvokeJob,
+  jobId: string,
+  envelope: Envelope,
+  errorCode?: string,
+): ContinuationEvent {
   return {
     eventId: envelope.eventId,
     type: envelope.ok ? 'invoke.completed' : 'invoke.failed',
@@ -33,7 +38,12 @@ export function eventFields(event: ContinuationEvent): string[] {
   return fields;
 }
 
-export function appendEmit(pipe: ChainableCommander, stream: string, maxLen: number, event: ContinuationEvent): void {
+export function appendEmit(
+  pipe: ChainableCommander,
+  stream: string,
+  maxLen: number,
+  event: ContinuationEvent,
+): void {
   pipe.xadd(stream, 'MAXLEN', '~', String(maxLen), '*', ...eventFields(event));
 }
 

@@ -30,7 +30,11 @@ export interface Admitter {
   stop(): Promise<void>;
 }
 
-export function createAdmitter(deps: { store: FairStore; slots: number; logger: Logger }): Admitter {
+export function createAdmitter(deps: {
+  store: FairStore;
+  slots: number;
+  logger: Logger;
+}): Admitter {
   const { store, logger } = deps;
   const workerId = randomUUID();
   let backlog = true;
@@ -54,7 +58,8 @@ export function createAdmitter(deps: { store: FairStore; slots: number; logger: 
       failing = false;
     } catch (err) {
       // Redis trouble: the next tick tries again; report once per outage.
-      if (!failing) logger.warn({ err: { name: (err as Error).name } }, 'fair-share admission failed');
+      if (!failing)
+        logger.warn({ err: { name: (err as Error).name } }, 'fair-share admission failed');
       failing = true;
     } finally {
       running = false;

@@ -15,8 +15,18 @@ import { createTenantLimits, type TenantLimited } from './limits.js';
 import { loadTenantPolicy, type TenantPolicy } from './policy.js';
 import { createFairStore } from './store.js';
 
-type FairConfig = Pick<Config, 'INVOKE_TENANTS' | 'BULLMQ_PREFIX' | 'INVOKE_QUEUE' | 'INVOKE_CONCURRENCY' |
-  'INVOKE_DEFAULT_TIMEOUT_MS' | 'REDIS_URL' | 'REDIS_CLUSTER_NODES' | 'REDIS_SENTINELS' | 'REDIS_SENTINEL_NAME'>;
+type FairConfig = Pick<
+  Config,
+  | 'INVOKE_TENANTS'
+  | 'BULLMQ_PREFIX'
+  | 'INVOKE_QUEUE'
+  | 'INVOKE_CONCURRENCY'
+  | 'INVOKE_DEFAULT_TIMEOUT_MS'
+  | 'REDIS_URL'
+  | 'REDIS_CLUSTER_NODES'
+  | 'REDIS_SENTINELS'
+  | 'REDIS_SENTINEL_NAME'
+>;
 
 export interface FairShare {
   policy: TenantPolicy;
@@ -27,7 +37,12 @@ export interface FairShare {
   close(): Promise<void>;
 }
 
-export function createFairShare(cfg: FairConfig, logger: Logger, redis?: RedisClient, onLimited?: TenantLimited): FairShare {
+export function createFairShare(
+  cfg: FairConfig,
+  logger: Logger,
+  redis?: RedisClient,
+  onLimited?: TenantLimited,
+): FairShare {
   const policy = loadTenantPolicy(cfg.INVOKE_TENANTS);
   const conn = redis ?? createRedis(cfg, 'fair');
   const store = createFairStore(conn, cfg.BULLMQ_PREFIX, cfg.INVOKE_QUEUE);
@@ -54,7 +69,16 @@ export function createFairShare(cfg: FairConfig, logger: Logger, redis?: RedisCl
       // Bounded: with Redis unreachable, the leaving beat would wait for it forever.
       await withTimeout(admitter.stop(), 1000);
       if (redis) return;
-      if (!(await withTimeout(conn.quit().then(() => true, () => false), 1000))) conn.disconnect();
+      if (
+        !(await withTimeout(
+          conn.quit().then(
+            () => true,
+            () => false,
+          ),
+          1000,
+        ))
+      )
+        conn.disconnect();
     },
   };
 }

@@ -43,15 +43,31 @@ export function createTenantLimits(deps: TenantLimitDeps): BeforeCall {
     const l = policy.resolve(tenant);
     if (isUnlimitedTenant(l)) return noRelease;
     const key = tenantLimitKey(tenant);
-    const p: HostPolicy = { ratePerSecond: l.ratePerSecond, burst: 1, maxConcurrent: l.maxConcurrent, breaker: false, matched: 'tenant' };
-    const v = await askRedis(limits, job, key, p, { deadlineMs: policy.deadlineMs, defaultTimeoutMs: deps.defaultTimeoutMs });
-    if (v.go) return l.maxConcurrent ? () => void limits.release(key, v.leaseId).catch(() => undefined) : noRelease;
+    const p: HostPolicy = {
+      ratePerSecond: l.ratePerSecond,
+      burst: 1,
+      maxConcurrent: l.maxConcurrent,
+      breaker: false,
+      matched: 'tenant',
+    };
+    const v = await askRedis(limits, job, key, p, {
+      deadlineMs: policy.deadlineMs,
+      defaultTimeoutMs: deps.defaultTimeoutMs,
+    });
+    if (v.go)
+      return l.maxConcurrent
+        ? () => void limits.release(key, v.leaseId).catch(() => undefined)
+        : noRelease;
     const now = Date.now();
     const deadline = job.timestamp + policy.deadlineMs;
     const name = tenant === '' ? 'jobs without tenantId' : `tenant ${tenant}`;
     if (now >= deadline) {
       deps.onLimited?.(tenant, 'deadline', 0);
-      throw new InvokeError('RATE_LIMITED', `${name} held back by its INVOKE_TENANTS limit past the tenant deadline of ${policy.deadlineMs} ms after enqueue`, { retryable: false });
+      throw new InvokeError(
+        'RATE_LIMITED',
+        `${name} held back by its INVOKE_TENANTS limit past the tenant deadline of ${policy.deadlineMs} ms after enqueue`,
+        { retryable: false },
+      );
     }
     const delays = Math.max(0, (job.attemptsStarted ?? 1) - job.attemptsMade - 1);
     const until = Math.min(now + waitMs(v, delays, random), deadline);

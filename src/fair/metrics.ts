@@ -15,7 +15,10 @@ export const MAX_TENANTS = 50;
 export const OTHER = '(other)';
 const READ_REUSE_MS = 1000;
 
-export function registerFairMetrics(registry: Registry, source: { redis: RedisClient; prefix: string; queue: string }): void {
+export function registerFairMetrics(
+  registry: Registry,
+  source: { redis: RedisClient; prefix: string; queue: string },
+): void {
   let last: { at: number; read: Promise<FairWaiting> } | undefined;
   const read = () => {
     if (!last || Date.now() - last.at > READ_REUSE_MS) {

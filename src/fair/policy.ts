@@ -55,7 +55,11 @@ export function loadTenantPolicy(raw: string): TenantPolicy {
 export function buildTenantPolicy(cfg: z.output<typeof tenantsSchema>): TenantPolicy {
   const merged = (own: z.output<typeof limitsSchema> | undefined): TenantLimits => {
     const l = { ...cfg.default, ...own };
-    return { weight: l.weight ?? 1, maxConcurrent: l.maxConcurrent ?? 0, ratePerSecond: l.ratePerSecond ?? 0 };
+    return {
+      weight: l.weight ?? 1,
+      maxConcurrent: l.maxConcurrent ?? 0,
+      ratePerSecond: l.ratePerSecond ?? 0,
+    };
   };
   const fallback = merged(undefined);
   const own = new Map(Object.entries(cfg.tenants).map(([k, v]) => [k, merged(v)]));
@@ -64,10 +68,13 @@ export function buildTenantPolicy(cfg: z.output<typeof tenantsSchema>): TenantPo
     resolve: (tenant) => own.get(tenant) ?? fallback,
     weights: () => ({
       fallback: fallback.weight,
-      own: [...own].map(([t, l]): [string, number] => [t, l.weight]).filter(([, w]) => w !== fallback.weight),
+      own: [...own]
+        .map(([t, l]): [string, number] => [t, l.weight])
+        .filter(([, w]) => w !== fallback.weight),
     }),
   };
 }
 
 /** True when the tenant's jobs need no Redis check before the call. */
-export const isUnlimitedTenant = (l: TenantLimits) => l.maxConcurrent === 0 && l.ratePerSecond === 0;
+export const isUnlimitedTenant = (l: TenantLimits) =>
+  l.maxConcurrent === 0 && l.ratePerSecond === 0;

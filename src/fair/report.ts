@@ -19,7 +19,12 @@ export interface FairWaiting {
   others: number;
 }
 
-export async function fairWaiting(redis: RedisClient, prefix: string, queue: string, limit = 50): Promise<FairWaiting> {
+export async function fairWaiting(
+  redis: RedisClient,
+  prefix: string,
+  queue: string,
+  limit = 50,
+): Promise<FairWaiting> {
   const raw = await redis.hgetall(fairKeys(prefix, queue).counts);
   const all = Object.entries(raw)
     .map(([t, n]) => ({ tenant: t === '' ? NO_TENANT : t, waiting: Number(n) }))
@@ -27,5 +32,10 @@ export async function fairWaiting(redis: RedisClient, prefix: string, queue: str
     .sort((a, b) => b.waiting - a.waiting || a.tenant.localeCompare(b.tenant));
   const total = all.reduce((s, t) => s + t.waiting, 0);
   const top = all.slice(0, limit);
-  return { total, tenants: all.length, top, others: total - top.reduce((s, t) => s + t.waiting, 0) };
+  return {
+    total,
+    tenants: all.length,
+    top,
+    others: total - top.reduce((s, t) => s + t.waiting, 0),
+  };
 }

@@ -59,20 +59,39 @@ export function queueIntake(
   jobId: string,
 ): void {
   const m = multi as unknown as Record<Names, (...a: (string | number)[]) => unknown>;
-  m.fairIntake(...keys.admit, keys.base, keys.jobPrefix, MAX_MOVES, tenantOf(job.tenantId), job.journeyId, jobId);
+  m.fairIntake(
+    ...keys.admit,
+    keys.base,
+    keys.jobPrefix,
+    MAX_MOVES,
+    tenantOf(job.tenantId),
+    job.journeyId,
+    jobId,
+  );
 }
 
 export function createFairStore(redis: RedisClient, prefix: string, queue: string) {
   defineFairCommands(redis);
   const cmd = redis as unknown as Record<Names, Fn>;
   const keys = fairKeys(prefix, queue);
-  const [tenants, parked, state, , weights] = keys.admit as [string, string, string, string, string];
+  const [tenants, parked, state, , weights] = keys.admit as [
+    string,
+    string,
+    string,
+    string,
+    string,
+  ];
 
   return {
     keys,
     /** Moves jobs into the wait list up to the window; `backlog`: tenants still waiting. */
     async admit(): Promise<{ moved: number; backlog: number }> {
-      const [moved, backlog] = (await cmd.fairAdmit(...keys.admit, keys.base, keys.jobPrefix, MAX_MOVES)) as number[];
+      const [moved, backlog] = (await cmd.fairAdmit(
+        ...keys.admit,
+        keys.base,
+        keys.jobPrefix,
+        MAX_MOVES,
+      )) as number[];
       return { moved: moved ?? 0, backlog: backlog ?? 0 };
     },
     /** Takes the tenant out of the rotation for ms (its limit has no room). */
@@ -81,7 +100,14 @@ export function createFairStore(redis: RedisClient, prefix: string, queue: strin
     },
     /** Registers this worker's slots (0: leaving); returns the window now in force. */
     async beat(workerId: string, slots: number, ttlMs: number, fraction: number): Promise<number> {
-      const [, window] = (await cmd.fairBeat(keys.workers, state, workerId, slots, ttlMs, fraction)) as number[];
+      const [, window] = (await cmd.fairBeat(
+        keys.workers,
+        state,
+        workerId,
+        slots,
+        ttlMs,
+        fraction,
+      )) as number[];
       return window ?? 0;
     },
     /** Weights other than the default; every worker writes the same (INVOKE_TENANTS). */

@@ -46,22 +46,67 @@ export interface SendOptions {
 const MAX_HOPS = 5;
 
 /** The whole request's timeout across redirect hops: set when it fires; the hop open then is destroyed. */
-interface Deadline { expired: boolean; stream: { destroy(err?: Error): void } | undefined }
+interface Deadline {
+  expired: boolean;
+  stream: { destroy(err?: Error): void } | undefined;
+}
 /** RFC 9110 15.4: the statuses that redirect (300 and 304 do not, whatever Location says). */
 const REDIRECT_STATUSES: ReadonlySet<number> = new Set([301, 302, 303, 307, 308]);
 /** The response headers worth keeping in the envelope (never request headers). */
-export const KEPT_HEADERS = ['content-type', 'content-length', 'etag', 'last-modified', 'location', 'retry-after', 'x-request-id'] as const;
+export const KEPT_HEADERS = [
+  'content-type',
+  'content-length',
+  'etag',
+  'last-modified',
+  'location',
+  'retry-after',
+  'x-request-id',
+] as const;
 /** Hop-by-hop and framing headers a step may not set (RFC 9110 7.6.1); got sets them itself. */
-const FORBIDDEN_HEADERS = new Set(['host', 'content-length', 'transfer-encoding', 'connection', 'keep-alive', 'upgrade', 'te', 'trailer', 'proxy-connection', 'expect']);
+const FORBIDDEN_HEADERS = new Set([
+  'host',
+  'content-length',
+  'transfer-encoding',
+  'connection',
+  'keep-alive',
+  'upgrade',
+  'te',
+  'trailer',
+  'proxy-connection',
+  'expect',
+]);
 
-export type HttpConfig = Pick<Config, 'INVOKE_ALLOW_PRIVATE' | 'INVOKE_ALLOW_HOSTS' | 'INVOKE_DENY_PORTS' | 'INVOKE_MAX_RESPONSE_BYTES' | 'INVOKE_MAX_ERROR_BODY_BYTES' | 'INVOKE_MAX_REQUEST_BYTES' | 'INVOKE_MAX_HEADER_BYTES' | 'INVOKE_DEFAULT_TIMEOUT_MS' | 'INVOKE_CONNECT_TIMEOUT_MS' | 'INVOKE_USER_AGENT' | 'INVOKE_CONCURRENCY' | 'secrets'>;
+export type HttpConfig = Pick<
+  Config,
+  | 'INVOKE_ALLOW_PRIVATE'
+  | 'INVOKE_ALLOW_HOSTS'
+  | 'INVOKE_DENY_PORTS'
+  | 'INVOKE_MAX_RESPONSE_BYTES'
+  | 'INVOKE_MAX_ERROR_BODY_BYTES'
+  | 'INVOKE_MAX_REQUEST_BYTES'
+  | 'INVOKE_MAX_HEADER_BYTES'
+  | 'INVOKE_DEFAULT_TIMEOUT_MS'
+  | 'INVOKE_CONNECT_TIMEOUT_MS'
+  | 'INVOKE_USER_AGENT'
+  | 'INVOKE_CONCURRENCY'
+  | 'secrets'
+>;
 
 export function createHttpClient(cfg: HttpConfig) {
   installFastNativeRequestOptions();
   const policy = createEgressPolicy(cfg);
   const guard = addressGuard(policy);
-  const agentOptions = { keepAlive: true, maxSockets: Math.max(64, cfg.INVOKE_CONCURRENCY * 2), maxFreeSockets: 256, scheduling: 'lifo' as const, timeout: 60_000 };
-  const agents = { http: new GuardedHttpAgent(guard, agentOptions), https: new GuardedHttpsAgent(guard, agentOptions) };
+  const agentOptions = {
+    keepAlive: true,
+    maxSockets: Math.max(64, cfg.INVOKE_CONCURRENCY * 2),
+    maxFreeSockets: 256,
+    scheduling: 'lifo' as const,
+    timeout: 60_000,
+  };
+  const agents = {
+    http: new GuardedHttpAgent(guard, agentOptions),
+    https: new GuardedHttpsAgent(guard, agentOptions),
+  };
   const client: Got = got.extend({
     agent: agents,
     http2: false,
@@ -70,14 +115,22 @@ export function createHttpClient(cfg: HttpConfig) {
     throwHttpErrors: false,
     decompress: true,
     maxHeaderSize: cfg.INVOKE_MAX_HEADER_BYTES,
-    timeout: { lookup: cfg.INVOKE_CONNECT_TIMEOUT_MS, connect: cfg.INVOKE_CONNECT_TIMEOUT_MS, secureConnect: cfg.INVOKE_CONNECT_TIMEOUT_MS },
+    timeout: {
+      lookup: cfg.INVOKE_CONNECT_TIMEOUT_MS,
+      connect: cfg.INVOKE_CONNECT_TIMEOUT_MS,
+      secureConnect: cfg.INVOKE_CONNECT_TIMEOUT_MS,
+    },
     https: { rejectUnauthorized: true },
   });
 
   function prepareHeaders(req: RenderedRequest): Record<string, string> {
     const headers: Record<string, string> = { 'user-agent': cfg.INVOKE_USER_AGENT };
     for (const [name, value] of Object.entries(req.headers)) {
-      if (FORBIDDEN_HEADERS.has(name)) throw new InvokeError('INVALID_JOB', `request.headers.${name}: this header is set by the worker and may not be overridden`);
+      if (FORBIDDEN_HEADERS.has(name))
+        throw new InvokeError(
+          'INVALID_JOB',
+          `request.headers.${name}: this header is set by the worker and may not be overridden`,
+        );
       headers[name] = value;
     }
     if (req.body) headers['content-type'] ??= req.body.contentType;
@@ -86,11 +139,25 @@ export function createHttpClient(cfg: HttpConfig) {
 
   /** One hop: send, read the body within limits. */
   /** `url` names the hop in results and errors; `wire` (secrets filled in) is what is sent. */
-  async function hop(url: URL, method: string, headers: Record<string, string>, body: string | undefined, deadline: Deadline, opts: SendOptions, wire: URL = url): Promise<HttpResult> {
+  async function hop(
+    url: URL,
+    method: string,
+    headers: Record<string, string>,
+    body: string | undefined,
+    deadline: Deadline,
+    opts: SendOptions,
+    wire: URL = url,
+  ): Promise<HttpResult> {
     let stream: ReturnType<Got['stream']> | undefined;
     try {
-      if (deadline.expired) throw new DOMException('The operation was aborted due to timeout', 'TimeoutError');
-      stream = client.stream(wire, { method: method as 'GET', headers, body, ...(opts.dnsLookup ? { dnsLookup: opts.dnsLookup } : {}) });
+      if (deadline.expired)
+        throw new DOMException('The operation was aborted due to timeout', 'TimeoutError');
+      stream = client.stream(wire, {
+        method: method as 'GET',
+        headers,
+        body,
+        ...(opts.dnsLookup ? { dnsLookup: opts.dnsLookup } : {}),
+      });
       deadline.stream = stream;
       const s = stream;
       const response = await new Promise<import('got').Response>((resolve, reject) => {
@@ -98,7 +165,16 @@ export function createHttpClient(cfg: HttpConfig) {
         s.once('error', reject);
       });
       const { bytes, overLimit } = await readBody(s, cfg.INVOKE_MAX_RESPONSE_BYTES);
-      return { status: response.statusCode, headers: keptHeaders(response.headers), retryAfter: header(response.headers['retry-after']), location: header(response.headers.location), body: bytes, truncated: overLimit, overLimit, url };
+      return {
+        status: response.statusCode,
+        headers: keptHeaders(response.headers),
+        retryAfter: header(response.headers['retry-after']),
+        location: header(response.headers.location),
+        body: bytes,
+        truncated: overLimit,
+        overLimit,
+        url,
+      };
     } catch (err) {
       throw mapNetworkError(err, url, deadline.expired);
     } finally {
@@ -124,10 +200,16 @@ export function createHttpClient(cfg: HttpConfig) {
     const body = req.body?.text;
     // got refuses a GET/HEAD body at send time with an error that would read as a network failure.
     if (body !== undefined && (req.method === 'GET' || req.method === 'HEAD')) {
-      throw new InvokeError('INVALID_JOB', `request.body: a ${req.method} request may not have a body (use POST, PUT or PATCH)`);
+      throw new InvokeError(
+        'INVALID_JOB',
+        `request.body: a ${req.method} request may not have a body (use POST, PUT or PATCH)`,
+      );
     }
     if (body !== undefined && Buffer.byteLength(body) > cfg.INVOKE_MAX_REQUEST_BYTES) {
-      throw new InvokeError('INVALID_JOB', `request.body: rendered body is over INVOKE_MAX_REQUEST_BYTES (${cfg.INVOKE_MAX_REQUEST_BYTES})`);
+      throw new InvokeError(
+        'INVALID_JOB',
+        `request.body: rendered body is over INVOKE_MAX_REQUEST_BYTES (${cfg.INVOKE_MAX_REQUEST_BYTES})`,
+      );
     }
     const timeoutMs = req.timeoutMs ?? cfg.INVOKE_DEFAULT_TIMEOUT_MS;
     // One cleared timer that destroys whichever hop is open: an AbortController and its signal
@@ -135,7 +217,9 @@ export function createHttpClient(cfg: HttpConfig) {
     const deadline: Deadline = { expired: false, stream: undefined };
     const timer = setTimeout(() => {
       deadline.expired = true;
-      deadline.stream?.destroy(new DOMException('The operation was aborted due to timeout', 'TimeoutError'));
+      deadline.stream?.destroy(
+        new DOMException('The operation was aborted due to timeout', 'TimeoutError'),
+      );
     }, timeoutMs);
     try {
       return await follow(url, headers, body, req, deadline, opts, wireUrl);
@@ -144,14 +228,34 @@ export function createHttpClient(cfg: HttpConfig) {
     }
   }
 
-  async function follow(url: URL, headers: Record<string, string>, body: string | undefined, req: RenderedRequest, deadline: Deadline, opts: SendOptions, wireUrl: URL): Promise<HttpResult> {
+  async function follow(
+    url: URL,
+    headers: Record<string, string>,
+    body: string | undefined,
+    req: RenderedRequest,
+    deadline: Deadline,
+    opts: SendOptions,
+    wireUrl: URL,
+  ): Promise<HttpResult> {
     let carriesStepData = true;
     for (let hops = 0; ; hops++) {
       checkUrl(policy, url);
       if (carriesStepData) checkSecretBindings(opts.secrets ?? cfg.secrets, opts.usedSecrets, url);
-      const result = await hop(url, req.method, headers, hops === 0 ? body : undefined, deadline, opts, hops === 0 ? wireUrl : url);
+      const result = await hop(
+        url,
+        req.method,
+        headers,
+        hops === 0 ? body : undefined,
+        deadline,
+        opts,
+        hops === 0 ? wireUrl : url,
+      );
       const location = REDIRECT_STATUSES.has(result.status) ? result.location : undefined;
-      const followable = req.followRedirects && (req.method === 'GET' || req.method === 'HEAD') && location !== undefined && hops < MAX_HOPS;
+      const followable =
+        req.followRedirects &&
+        (req.method === 'GET' || req.method === 'HEAD') &&
+        location !== undefined &&
+        hops < MAX_HOPS;
       if (!followable) return result;
       const next = resolveLocation(location, url);
       if (next.origin !== url.origin) {
@@ -163,7 +267,14 @@ export function createHttpClient(cfg: HttpConfig) {
     }
   }
 
-  return { send, policy, close: () => { agents.http.destroy(); agents.https.destroy(); } };
+  return {
+    send,
+    policy,
+    close: () => {
+      agents.http.destroy();
+      agents.https.destroy();
+    },
+  };
 }
 
 export type HttpClient = ReturnType<typeof createHttpClient>;
@@ -172,7 +283,9 @@ function resolveLocation(location: string, base: URL): URL {
   try {
     return new URL(location, base);
   } catch {
-    throw new InvokeError('HTTP_STATUS', `${base.hostname}: redirect to an invalid Location`, { retryable: false });
+    throw new InvokeError('HTTP_STATUS', `${base.hostname}: redirect to an invalid Location`, {
+      retryable: false,
+    });
   }
 }
 
@@ -181,7 +294,10 @@ function resolveLocation(location: string, base: URL): URL {
  * listeners rather than for-await: the async iterator's machinery was a visible share of a
  * call's CPU (scripts/bench). A close before 'end' is a premature close, as the iterator says.
  */
-function readBody(stream: NodeJS.ReadableStream & { destroyed?: boolean }, limit: number): Promise<{ bytes: Buffer; overLimit: boolean }> {
+function readBody(
+  stream: NodeJS.ReadableStream & { destroyed?: boolean },
+  limit: number,
+): Promise<{ bytes: Buffer; overLimit: boolean }> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
@@ -201,12 +317,14 @@ function readBody(stream: NodeJS.ReadableStream & { destroyed?: boolean }, limit
     // Built only when the close really is premature: the caller destroys every stream after a
     // full read, and an Error per call (its stack trace) was 3.5 % of a call's CPU (profiled).
     stream.once('close', () => {
-      if (!ended) reject(Object.assign(new Error('Premature close'), { code: 'ERR_STREAM_PREMATURE_CLOSE' }));
+      if (!ended)
+        reject(Object.assign(new Error('Premature close'), { code: 'ERR_STREAM_PREMATURE_CLOSE' }));
     });
   });
 }
 
-const header = (v: string | string[] | undefined): string | undefined => (Array.isArray(v) ? v[0] : v);
+const header = (v: string | string[] | undefined): string | undefined =>
+  Array.isArray(v) ? v[0] : v;
 
 function keptHeaders(raw: Record<string, string | string[] | undefined>): Record<string, string> {
   const out: Record<string, string> = {};

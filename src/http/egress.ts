@@ -21,7 +21,9 @@ export interface EgressPolicy {
   denyPorts: ReadonlySet<number>;
 }
 
-export function createEgressPolicy(cfg: Pick<Config, 'INVOKE_ALLOW_PRIVATE' | 'INVOKE_ALLOW_HOSTS' | 'INVOKE_DENY_PORTS'>): EgressPolicy {
+export function createEgressPolicy(
+  cfg: Pick<Config, 'INVOKE_ALLOW_PRIVATE' | 'INVOKE_ALLOW_HOSTS' | 'INVOKE_DENY_PORTS'>,
+): EgressPolicy {
   const allowCidrs: EgressPolicy['allowCidrs'] = [];
   const allowPrivateHosts: string[] = [];
   for (const entry of cfg.INVOKE_ALLOW_PRIVATE) {
@@ -35,9 +37,13 @@ export function createEgressPolicy(cfg: Pick<Config, 'INVOKE_ALLOW_PRIVATE' | 'I
 /** A CIDR or a bare address (as /32 or /128); a bad one stops the process naming the variable. */
 function parseCidr(entry: string): [ipaddr.IPv4 | ipaddr.IPv6, number] {
   try {
-    return entry.includes('/') ? ipaddr.parseCIDR(entry) : ipaddr.parseCIDR(`${entry}/${isIP(entry) === 4 ? 32 : 128}`);
+    return entry.includes('/')
+      ? ipaddr.parseCIDR(entry)
+      : ipaddr.parseCIDR(`${entry}/${isIP(entry) === 4 ? 32 : 128}`);
   } catch {
-    throw new ConfigError(`INVOKE_ALLOW_PRIVATE: "${entry}" is neither a CIDR (10.0.0.0/8, fd00::/8) nor a host name`);
+    throw new ConfigError(
+      `INVOKE_ALLOW_PRIVATE: "${entry}" is neither a CIDR (10.0.0.0/8, fd00::/8) nor a host name`,
+    );
   }
 }
 
@@ -47,7 +53,8 @@ function hostGlob(variable: string, entry: string): string {
   if (isIP(entry) === 4) return ipaddr.parse(entry).toString();
   if (isIP(entry) === 6) return `[${ipaddr.parse(entry).toString()}]`;
   const glob = entry.toLowerCase();
-  if (!/^(\*\.)?[a-z0-9_-]+(\.[a-z0-9_-]+)*\.?$/.test(glob)) throw new ConfigError(`${variable}: "${entry}" is not a host name or *.domain glob`);
+  if (!/^(\*\.)?[a-z0-9_-]+(\.[a-z0-9_-]+)*\.?$/.test(glob))
+    throw new ConfigError(`${variable}: "${entry}" is not a host name or *.domain glob`);
   return glob.replace(/\.$/, '');
 }
 
@@ -90,7 +97,13 @@ function judgeAddress(policy: EgressPolicy, address: string): string | undefined
   if (range !== 'unicast') return `${range} address`;
   if (addr.kind() === 'ipv4') return undefined;
   // ::/96 (deprecated IPv4-compatible, RFC 4291 2.5.5.1): ipaddr.js calls it unicast.
-  if (addr.toByteArray().slice(0, 12).every((b) => b === 0)) return 'ipv4Compatible address';
+  if (
+    addr
+      .toByteArray()
+      .slice(0, 12)
+      .every((b) => b === 0)
+  )
+    return 'ipv4Compatible address';
   // Global unicast is 2000::/3 (RFC 4291 2.4, IANA); ipaddr.js calls the unassigned rest unicast too.
   if (!addr.match(GLOBAL_UNICAST_V6, 3)) return 'non-global address';
   return undefined;
@@ -102,21 +115,26 @@ const GLOBAL_UNICAST_V6 = ipaddr.IPv6.parse('2000::');
  * The check the guarded agents run on every address they would connect to: a host named in
  * INVOKE_ALLOW_PRIVATE may resolve anywhere, any other address must pass checkAddress.
  */
-export const addressGuard = (policy: EgressPolicy) => (address: string, host: string): string | undefined =>
-  isPrivateHostAllowed(policy, host) ? undefined : checkAddress(policy, address);
+export const addressGuard =
+  (policy: EgressPolicy) =>
+  (address: string, host: string): string | undefined =>
+    isPrivateHostAllowed(policy, host) ? undefined : checkAddress(policy, address);
 
-const blocked = (url: URL, why: string) => new InvokeError('URL_BLOCKED', `${url.hostname}: ${why}`);
+const blocked = (url: URL, why: string) =>
+  new InvokeError('URL_BLOCKED', `${url.hostname}: ${why}`);
 
 /** Checks the parts of a URL known before any DNS lookup. Throws URL_BLOCKED. */
 export function checkUrl(policy: EgressPolicy, url: URL): void {
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw blocked(url, `scheme ${url.protocol.slice(0, -1)} is not allowed (http and https only)`);
+  if (url.protocol !== 'http:' && url.protocol !== 'https:')
+    throw blocked(url, `scheme ${url.protocol.slice(0, -1)} is not allowed (http and https only)`);
   if (url.username || url.password) throw blocked(url, 'credentials in the URL are not allowed');
   const port = Number(url.port || (url.protocol === 'https:' ? 443 : 80));
   if (policy.denyPorts.has(port)) throw blocked(url, `port ${port} is not allowed`);
   const host = url.hostname.toLowerCase();
   // got reads http://unix:/path.sock:/x as a UNIX socket (refused unless enabled): refuse it here, for good.
   if (host === 'unix') throw blocked(url, 'UNIX socket URLs are not allowed');
-  if (policy.allowHosts.length > 0 && !policy.allowHosts.some((g) => hostMatches(g, host))) throw blocked(url, 'host is not in INVOKE_ALLOW_HOSTS');
+  if (policy.allowHosts.length > 0 && !policy.allowHosts.some((g) => hostMatches(g, host)))
+    throw blocked(url, 'host is not in INVOKE_ALLOW_HOSTS');
   // WHATWG URL has already normalised 2130706433, 0x7f000001, 0177.0.0.1 and 127.1 to 127.0.0.1.
   const literal = host.replace(/^\[|\]$/g, '');
   if (isIP(literal)) {
@@ -130,7 +148,11 @@ export const isPrivateHostAllowed = (policy: EgressPolicy, host: string) =>
   policy.allowPrivateHosts.some((g) => hostMatches(g, host));
 
 /** INVOKE_SECRET_<NAME>_HOSTS: a bound secret may only travel to its hosts (contract section 1). */
-export function checkSecretBindings(secrets: ReadonlyMap<string, Secret>, used: Iterable<string>, url: URL): void {
+export function checkSecretBindings(
+  secrets: ReadonlyMap<string, Secret>,
+  used: Iterable<string>,
+  url: URL,
+): void {
   for (const name of used) {
     const hosts = secrets.get(name)?.hosts;
     if (hosts && !hosts.some((g) => hostMatches(g, url.hostname))) {

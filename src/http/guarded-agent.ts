@@ -20,20 +20,34 @@ export class EgressBlockedError extends Error {
 }
 
 type LookupFn = typeof dns.lookup;
-type ConnectOptions = net.NetConnectOpts & { host?: string; servername?: string; lookup?: LookupFn };
+type ConnectOptions = net.NetConnectOpts & {
+  host?: string;
+  servername?: string;
+  lookup?: LookupFn;
+};
 
 export function guardedLookup(guard: AddressGuard, inner: LookupFn): LookupFn {
-  const wrapped = (hostname: string, options: dns.LookupOptions, callback: (...args: unknown[]) => void) => {
-    (inner as (h: string, o: dns.LookupOptions, cb: (...a: unknown[]) => void) => void)(hostname, options, (err, address, family) => {
-      if (err) return callback(err);
-      const all = Array.isArray(address) ? (address as dns.LookupAddress[]) : [{ address: address as string, family: family as number }];
-      // A name with any denied answer is refused outright: mixed answers are a rebinding trick.
-      for (const a of all) {
-        const why = guard(a.address, hostname);
-        if (why) return callback(new EgressBlockedError(`${hostname} resolves to a ${why}`));
-      }
-      callback(null, address, family);
-    });
+  const wrapped = (
+    hostname: string,
+    options: dns.LookupOptions,
+    callback: (...args: unknown[]) => void,
+  ) => {
+    (inner as (h: string, o: dns.LookupOptions, cb: (...a: unknown[]) => void) => void)(
+      hostname,
+      options,
+      (err, address, family) => {
+        if (err) return callback(err);
+        const all = Array.isArray(address)
+          ? (address as dns.LookupAddress[])
+          : [{ address: address as string, family: family as number }];
+        // A name with any denied answer is refused outright: mixed answers are a rebinding trick.
+        for (const a of all) {
+          const why = guard(a.address, hostname);
+          if (why) return callback(new EgressBlockedError(`${hostname} resolves to a ${why}`));
+        }
+        callback(null, address, family);
+      },
+    );
   };
   return wrapped as unknown as LookupFn;
 }
@@ -57,23 +71,43 @@ function guardConnect(guard: AddressGuard, options: ConnectOptions): Error | und
 }
 
 export class GuardedHttpAgent extends http.Agent {
-  constructor(private readonly guard: AddressGuard, options: http.AgentOptions) {
+  constructor(
+    private readonly guard: AddressGuard,
+    options: http.AgentOptions,
+  ) {
     super(options);
   }
-  override createConnection(options: ConnectOptions, callback?: (err: Error | null, s: net.Socket) => void): net.Socket {
+  override createConnection(
+    options: ConnectOptions,
+    callback?: (err: Error | null, s: net.Socket) => void,
+  ): net.Socket {
     const refused = guardConnect(this.guard, options);
     if (refused) return refusedSocket(refused);
-    return (http.Agent.prototype as unknown as { createConnection: (o: unknown, cb: unknown) => net.Socket }).createConnection.call(this, options, callback);
+    return (
+      http.Agent.prototype as unknown as {
+        createConnection: (o: unknown, cb: unknown) => net.Socket;
+      }
+    ).createConnection.call(this, options, callback);
   }
 }
 
 export class GuardedHttpsAgent extends https.Agent {
-  constructor(private readonly guard: AddressGuard, options: https.AgentOptions) {
+  constructor(
+    private readonly guard: AddressGuard,
+    options: https.AgentOptions,
+  ) {
     super(options);
   }
-  override createConnection(options: ConnectOptions, callback?: (err: Error | null, s: net.Socket) => void): net.Socket {
+  override createConnection(
+    options: ConnectOptions,
+    callback?: (err: Error | null, s: net.Socket) => void,
+  ): net.Socket {
     const refused = guardConnect(this.guard, options);
     if (refused) return refusedSocket(refused);
-    return (https.Agent.prototype as unknown as { createConnection: (o: unknown, cb: unknown) => net.Socket }).createConnection.call(this, options, callback);
+    return (
+      https.Agent.prototype as unknown as {
+        createConnection: (o: unknown, cb: unknown) => net.Socket;
+      }
+    ).createConnection.call(this, options, callback);
   }
 }

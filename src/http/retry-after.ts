@@ -1,5 +1,9 @@
 /** Retry-After (RFC 9110 10.2.3): delay-seconds or an HTTP-date, as milliseconds, capped. */
-export function parseRetryAfter(value: string | undefined, capMs: number, now = Date.now()): number | undefined {
+export function parseRetryAfter(
+  value: string | undefined,
+  capMs: number,
+  now = Date.now(),
+): number | undefined {
   if (value === undefined) return undefined;
   const v = value.trim();
   let ms: number;

@@ -8,7 +8,12 @@ import { readFileSync } from 'node:fs';
 import type { z } from 'zod';
 import { ConfigError } from '../config.js';
 
-export function loadJsonSetting<S extends z.ZodType>(name: string, raw: string, schema: S, recordKey: string): z.output<S> {
+export function loadJsonSetting<S extends z.ZodType>(
+  name: string,
+  raw: string,
+  schema: S,
+  recordKey: string,
+): z.output<S> {
   const text = raw.trim();
   if (text === '') return schema.parse({});
   const inline = text.startsWith('{');
@@ -16,7 +21,9 @@ export function loadJsonSetting<S extends z.ZodType>(name: string, raw: string, 
   try {
     json = JSON.parse(inline ? text : readFileSync(text, 'utf8'));
   } catch (err) {
-    throw new ConfigError(`${name}: cannot read ${inline ? 'JSON' : `file ${text}`}: ${(err as Error).message}`);
+    throw new ConfigError(
+      `${name}: cannot read ${inline ? 'JSON' : `file ${text}`}: ${(err as Error).message}`,
+    );
   }
   const parsed = schema.safeParse(json);
   if (!parsed.success) throw new ConfigError(`${name}: ${describeIssues(parsed.error, recordKey)}`);

@@ -19,7 +19,11 @@ const isJsonType = (ct: string | undefined) => ct !== undefined && /[/+]json\b/i
  * text (docs/errors.md): the step still succeeds on a 2xx, and a later step can see exactly
  * what the partner sent.
  */
-export function parseBody(bytes: Buffer, contentType: string | undefined, truncated: boolean): unknown {
+export function parseBody(
+  bytes: Buffer,
+  contentType: string | undefined,
+  truncated: boolean,
+): unknown {
   if (bytes.length === 0) return null;
   const text = bytes.toString('utf8');
   return !truncated && isJsonType(contentType) ? parseJsonOrText(text) : text;

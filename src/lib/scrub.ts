@@ -35,7 +35,9 @@ function textSpellings(value: string): string[] {
     new URLSearchParams({ v: value }).toString().slice(2),
     JSON.stringify(value).slice(1, -1),
     // JSON with every non-ASCII character escaped (\u00e9), as some serialisers write it.
-    JSON.stringify(value).slice(1, -1).replace(/[\u007f-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`),
+    JSON.stringify(value)
+      .slice(1, -1)
+      .replace(/[\u007f-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`),
   ];
 }
 
@@ -58,7 +60,13 @@ function base64Spellings(value: string): string[] {
 
 function pattern(spellings: Set<string>, flags: string): RegExp | undefined {
   if (spellings.size === 0) return undefined;
-  return new RegExp([...spellings].sort((a, b) => b.length - a.length).map(escapeRegExp).join('|'), flags);
+  return new RegExp(
+    [...spellings]
+      .sort((a, b) => b.length - a.length)
+      .map(escapeRegExp)
+      .join('|'),
+    flags,
+  );
 }
 
 /**
@@ -70,7 +78,10 @@ function define(obj: Record<string, unknown>, key: string, value: unknown): void
   Object.defineProperty(obj, key, { value, enumerable: true, writable: true, configurable: true });
 }
 
-export function createScrubber(values: Iterable<string> = [], extra: ((text: string) => string)[] = []): Scrubber {
+export function createScrubber(
+  values: Iterable<string> = [],
+  extra: ((text: string) => string)[] = [],
+): Scrubber {
   const anyCase = new Set<string>();
   const exact = new Set<string>();
   let patterns: [RegExp | undefined, RegExp | undefined] | undefined;

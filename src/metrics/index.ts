@@ -51,27 +51,78 @@ export interface MetricsSources {
   concurrency?: number | undefined;
 }
 
-export function createMetrics(sources: MetricsSources = {}, opts: { defaultMetrics?: boolean } = {}) {
+export function createMetrics(
+  sources: MetricsSources = {},
+  opts: { defaultMetrics?: boolean } = {},
+) {
   const registry = new Registry();
   if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: registry });
   const hostLabel = createHostLabeler();
   const registers = [registry];
 
-  const calls = new Counter({ name: 'invoke_calls_total', help: 'Finished attempts by destination host, outcome (completed|retry|failed|held) and error code ("" on success).', labelNames: ['host', 'outcome', 'code'], registers });
-  const duration = new Histogram({ name: 'invoke_call_duration_seconds', help: 'Attempt duration (render + call + classify) by destination host.', labelNames: ['host'], buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60], registers });
-  const attempts = new Histogram({ name: 'invoke_job_attempts', help: 'Attempts a job took when it finished (completed, failed or held).', buckets: [1, 2, 3, 4, 5, 7, 10, 15, 20], registers });
-  const retries = new Counter({ name: 'invoke_retries_total', help: 'Attempts that failed and will be retried, by host and error code.', labelNames: ['host', 'code'], registers });
-  const events = new Counter({ name: 'invoke_events_emitted_total', help: 'Continuation events emitted by this process, by type.', labelNames: ['type'], registers });
+  const calls = new Counter({
+    name: 'invoke_calls_total',
+    help: 'Finished attempts by destination host, outcome (completed|retry|failed|held) and error code ("" on success).',
+    labelNames: ['host', 'outcome', 'code'],
+    registers,
+  });
+  const duration = new Histogram({
+    name: 'invoke_call_duration_seconds',
+    help: 'Attempt duration (render + call + classify) by destination host.',
+    labelNames: ['host'],
+    buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
+    registers,
+  });
+  const attempts = new Histogram({
+    name: 'invoke_job_attempts',
+    help: 'Attempts a job took when it finished (completed, failed or held).',
+    buckets: [1, 2, 3, 4, 5, 7, 10, 15, 20],
+    registers,
+  });
+  const retries = new Counter({
+    name: 'invoke_retries_total',
+    help: 'Attempts that failed and will be retried, by host and error code.',
+    labelNames: ['host', 'code'],
+    registers,
+  });
+  const events = new Counter({
+    name: 'invoke_events_emitted_total',
+    help: 'Continuation events emitted by this process, by type.',
+    labelNames: ['type'],
+    registers,
+  });
   const stepLabel = createHostLabeler(MAX_STEPS);
-  const cacheLookups = new Counter({ name: 'invoke_cache_lookups_total', help: 'Attempts of steps with a response cache, by step (journeyId/stepId, the first 200 seen, then "other") and result (hit|miss|bypass: carried a secret).', labelNames: ['step', 'result'], registers });
-  const ruleFailures = new Counter({ name: 'invoke_outcome_rule_failures_total', help: 'Responses a step\'s expect.success rejected (UNEXPECTED_RESPONSE), by destination host.', labelNames: ['host'], registers });
+  const cacheLookups = new Counter({
+    name: 'invoke_cache_lookups_total',
+    help: 'Attempts of steps with a response cache, by step (journeyId/stepId, the first 200 seen, then "other") and result (hit|miss|bypass: carried a secret).',
+    labelNames: ['step', 'result'],
+    registers,
+  });
+  const ruleFailures = new Counter({
+    name: 'invoke_outcome_rule_failures_total',
+    help: "Responses a step's expect.success rejected (UNEXPECTED_RESPONSE), by destination host.",
+    labelNames: ['host'],
+    registers,
+  });
   const tenantLabel = createLabeler(MAX_TENANTS);
-  const tenantCalls = new Counter({ name: 'invoke_tenant_calls_total', help: `Finished attempts by tenant (tenantId; 'none' for jobs without one; the first ${MAX_TENANTS} seen by this process, then 'other') and outcome.`, labelNames: ['tenant', 'outcome'], registers });
-  const blocked = new Counter({ name: 'invoke_blocked_urls_total', help: 'Attempts refused by the destination policy (URL_BLOCKED).', registers });
+  const tenantCalls = new Counter({
+    name: 'invoke_tenant_calls_total',
+    help: `Finished attempts by tenant (tenantId; 'none' for jobs without one; the first ${MAX_TENANTS} seen by this process, then 'other') and outcome.`,
+    labelNames: ['tenant', 'outcome'],
+    registers,
+  });
+  const blocked = new Counter({
+    name: 'invoke_blocked_urls_total',
+    help: 'Attempts refused by the destination policy (URL_BLOCKED).',
+    registers,
+  });
 
   // Sources are read at scrape time, so main.ts can fill them in after the worker starts.
   const depth = new Gauge({
-    name: 'invoke_queue_jobs', help: 'Jobs in the queue by state (queue-wide, read at scrape).', labelNames: ['state'], registers,
+    name: 'invoke_queue_jobs',
+    help: 'Jobs in the queue by state (queue-wide, read at scrape).',
+    labelNames: ['state'],
+    registers,
     async collect() {
       if (!sources.queue) return;
       const counts = await sources.queue.getJobCounts(...STATES);
@@ -79,19 +130,28 @@ export function createMetrics(sources: MetricsSources = {}, opts: { defaultMetri
     },
   });
   const oldest = new Gauge({
-    name: 'invoke_queue_oldest_waiting_seconds', help: 'Age of the oldest waiting job (0 when none).', registers,
+    name: 'invoke_queue_oldest_waiting_seconds',
+    help: 'Age of the oldest waiting job (0 when none).',
+    registers,
     async collect() {
-      if (sources.queue && sources.redis) this.set(((await oldestWaitingAgeMs(sources.queue, sources.redis)) ?? 0) / 1000);
+      if (sources.queue && sources.redis)
+        this.set(((await oldestWaitingAgeMs(sources.queue, sources.redis)) ?? 0) / 1000);
     },
   });
   const inUse = new Gauge({
-    name: 'invoke_worker_concurrency_in_use', help: 'Jobs this process is working on now.', registers,
+    name: 'invoke_worker_concurrency_in_use',
+    help: 'Jobs this process is working on now.',
+    registers,
     collect() {
       if (sources.inFlight) this.set(sources.inFlight());
     },
   });
   if (sources.concurrency !== undefined) {
-    new Gauge({ name: 'invoke_worker_concurrency', help: 'Configured INVOKE_CONCURRENCY of this process.', registers }).set(sources.concurrency);
+    new Gauge({
+      name: 'invoke_worker_concurrency',
+      help: 'Configured INVOKE_CONCURRENCY of this process.',
+      registers,
+    }).set(sources.concurrency);
   }
 
   /** The processor observer: must never throw (processor.ts). */
@@ -100,7 +160,10 @@ export function createMetrics(sources: MetricsSources = {}, opts: { defaultMetri
       const host = hostLabel(info.host);
       const code = info.errorCode ?? '';
       calls.inc({ host, outcome: info.outcome, code });
-      tenantCalls.inc({ tenant: info.tenantId === undefined ? 'none' : tenantLabel(info.tenantId), outcome: info.outcome });
+      tenantCalls.inc({
+        tenant: info.tenantId === undefined ? 'none' : tenantLabel(info.tenantId),
+        outcome: info.outcome,
+      });
       duration.observe({ host }, info.durationMs / 1000);
       if (code === 'URL_BLOCKED') blocked.inc();
       if (code === 'UNEXPECTED_RESPONSE') ruleFailures.inc({ host });
@@ -114,7 +177,24 @@ export function createMetrics(sources: MetricsSources = {}, opts: { defaultMetri
     }
   }
 
-  return { registry, observe, metrics: { calls, duration, attempts, retries, events, blocked, depth, oldest, inUse, cacheLookups, ruleFailures, tenantCalls } };
+  return {
+    registry,
+    observe,
+    metrics: {
+      calls,
+      duration,
+      attempts,
+      retries,
+      events,
+      blocked,
+      depth,
+      oldest,
+      inUse,
+      cacheLookups,
+      ruleFailures,
+      tenantCalls,
+    },
+  };
 }
 
 export type Metrics = ReturnType<typeof createMetrics>;

@@ -17,7 +17,9 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then return 0 end
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 return 1`;
 
-type ScriptClient = { invokeOpsDedup(key: string, type: string, windowMs: number): Promise<number> };
+type ScriptClient = {
+  invokeOpsDedup(key: string, type: string, windowMs: number): Promise<number>;
+};
 
 export interface OpsEmitterOptions {
   stream: string;
@@ -30,9 +32,16 @@ export interface OpsEmitterOptions {
 }
 
 /** One emitted event as a consumer reads it from the stream (fields) or the webhook (JSON). */
-export interface OpsEntry { id: string; type: string; subject: string; at: string; facts: Record<string, unknown> }
+export interface OpsEntry {
+  id: string;
+  type: string;
+  subject: string;
+  at: string;
+  facts: Record<string, unknown>;
+}
 
-export const dedupKey = (stream: string, group: string, subject: string) => `${stream}:dedup:${group}:${subject}`;
+export const dedupKey = (stream: string, group: string, subject: string) =>
+  `${stream}:dedup:${group}:${subject}`;
 
 export function createOpsEmitter(redis: RedisClient, opts: OpsEmitterOptions) {
   redis.defineCommand('invokeOpsDedup', { numberOfKeys: 1, lua: CHECK_AND_SET });
@@ -42,9 +51,31 @@ export function createOpsEmitter(redis: RedisClient, opts: OpsEmitterOptions) {
 
   async function write(event: OpsEvent, at: string): Promise<OpsEntry | undefined> {
     const { subject, group } = subjectOf(event);
-    if (opts.dedupMs > 0 && (await client.invokeOpsDedup(dedupKey(opts.stream, group, subject), event.type, opts.dedupMs)) === 0) return undefined;
+    if (
+      opts.dedupMs > 0 &&
+      (await client.invokeOpsDedup(
+        dedupKey(opts.stream, group, subject),
+        event.type,
+        opts.dedupMs,
+      )) === 0
+    )
+      return undefined;
     const { type, ...facts } = event;
-    const id = await redis.xadd(opts.stream, 'MAXLEN', '~', opts.maxLen, '*', 'type', type, 'subject', subject, 'at', at, 'facts', JSON.stringify(facts));
+    const id = await redis.xadd(
+      opts.stream,
+      'MAXLEN',
+      '~',
+      opts.maxLen,
+      '*',
+      'type',
+      type,
+      'subject',
+      subject,
+      'at',
+      at,
+      'facts',
+      JSON.stringify(facts),
+    );
     return { id: id ?? '', type, subject, at, facts };
   }
 
@@ -63,7 +94,10 @@ export function createOpsEmitter(redis: RedisClient, opts: OpsEmitterOptions) {
           return entry;
         },
         (err: Error) => {
-          opts.logger.warn({ type: event.type, err: { name: err.name, message: err.message } }, 'operations event not emitted');
+          opts.logger.warn(
+            { type: event.type, err: { name: err.name, message: err.message } },
+            'operations event not emitted',
+          );
           return undefined;
         },
       );
@@ -83,5 +117,11 @@ export type OpsEmitter = ReturnType<typeof createOpsEmitter>;
 export function parseOpsEntry(id: string, fields: string[]): OpsEntry {
   const f: Record<string, string> = {};
   for (let i = 0; i + 1 < fields.length; i += 2) f[fields[i]!] = fields[i + 1]!;
-  return { id, type: f.type ?? '', subject: f.subject ?? '', at: f.at ?? '', facts: JSON.parse(f.facts ?? '{}') as Record<string, unknown> };
+  return {
+    id,
+    type: f.type ?? '',
+    subject: f.subject ?? '',
+    at: f.at ?? '',
+    facts: JSON.parse(f.facts ?? '{}') as Record<string, unknown>,
+  };
 }

@@ -5,7 +5,15 @@
  * breaker and its closing are one group, so "closed" always follows an emitted "opened".
  */
 
-export const OPS_EVENT_TYPES = ['breaker.opened', 'breaker.closed', 'host.paused', 'host.resumed', 'job.exhausted', 'job.held', 'tenant.limited'] as const;
+export const OPS_EVENT_TYPES = [
+  'breaker.opened',
+  'breaker.closed',
+  'host.paused',
+  'host.resumed',
+  'job.exhausted',
+  'job.held',
+  'tenant.limited',
+] as const;
 export type OpsEventType = (typeof OPS_EVENT_TYPES)[number];
 
 /** What a failed job's event carries: enough to page and to run `invoke-api inspect`. */
@@ -53,4 +61,9 @@ export function subjectOf(e: OpsEvent): { subject: string; group: string } {
  * tenant.limited for the fair-share limits (fair/): a tenant's work held back by its
  * INVOKE_TENANTS limit. `tenantId` '' is the jobs without one.
  */
-export const tenantLimited = (tenantId: string, reason: string, waitMs: number): OpsEvent => ({ type: 'tenant.limited', tenantId, reason, waitMs: Math.round(waitMs) });
+export const tenantLimited = (tenantId: string, reason: string, waitMs: number): OpsEvent => ({
+  type: 'tenant.limited',
+  tenantId,
+  reason,
+  waitMs: Math.round(waitMs),
+});

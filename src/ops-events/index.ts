@@ -12,15 +12,40 @@ import { destinationEventSource, jobEventsObserver } from './sources.js';
 import { createWebhookDelivery } from './webhook.js';
 import { tenantLimited } from './events.js';
 
-export type OpsEventsConfig = HttpConfig & Pick<Config, 'INVOKE_OPS_STREAM' | 'INVOKE_OPS_MAXLEN' | 'INVOKE_OPS_DEDUP_SECONDS' | 'INVOKE_OPS_WEBHOOK_URL' | 'INVOKE_OPS_WEBHOOK_SECRET'
-  | 'REDIS_URL' | 'REDIS_CLUSTER_NODES' | 'REDIS_SENTINELS' | 'REDIS_SENTINEL_NAME'>;
+export type OpsEventsConfig = HttpConfig &
+  Pick<
+    Config,
+    | 'INVOKE_OPS_STREAM'
+    | 'INVOKE_OPS_MAXLEN'
+    | 'INVOKE_OPS_DEDUP_SECONDS'
+    | 'INVOKE_OPS_WEBHOOK_URL'
+    | 'INVOKE_OPS_WEBHOOK_SECRET'
+    | 'REDIS_URL'
+    | 'REDIS_CLUSTER_NODES'
+    | 'REDIS_SENTINELS'
+    | 'REDIS_SENTINEL_NAME'
+  >;
 
 /** Pass `shared` to use a connection; otherwise the stream gets (and closes) its own. */
 export function createOpsEvents(cfg: OpsEventsConfig, logger: Logger, shared?: RedisClient) {
   const redis = shared ?? createRedis(cfg, 'ops-events');
   const http = cfg.INVOKE_OPS_WEBHOOK_URL ? createHttpClient(cfg) : undefined;
-  const deliver = http && cfg.INVOKE_OPS_WEBHOOK_URL ? createWebhookDelivery({ url: cfg.INVOKE_OPS_WEBHOOK_URL, secret: cfg.INVOKE_OPS_WEBHOOK_SECRET, http, logger }) : undefined;
-  const emitter = createOpsEmitter(redis, { stream: cfg.INVOKE_OPS_STREAM, maxLen: cfg.INVOKE_OPS_MAXLEN, dedupMs: cfg.INVOKE_OPS_DEDUP_SECONDS * 1000, logger, deliver });
+  const deliver =
+    http && cfg.INVOKE_OPS_WEBHOOK_URL
+      ? createWebhookDelivery({
+          url: cfg.INVOKE_OPS_WEBHOOK_URL,
+          secret: cfg.INVOKE_OPS_WEBHOOK_SECRET,
+          http,
+          logger,
+        })
+      : undefined;
+  const emitter = createOpsEmitter(redis, {
+    stream: cfg.INVOKE_OPS_STREAM,
+    maxLen: cfg.INVOKE_OPS_MAXLEN,
+    dedupMs: cfg.INVOKE_OPS_DEDUP_SECONDS * 1000,
+    logger,
+    deliver,
+  });
   const destinations = destinationEventSource(emitter);
   return {
     emitter,

@@ -33,7 +33,10 @@ export function jobEventsObserver(emitter: Pick<OpsEmitter, 'emit'>): AttemptObs
   return (info) => {
     try {
       if (info.outcome === 'held') void emitter.emit({ type: 'job.held', ...factsOf(info) });
-      else if (info.outcome === 'failed' && (info.attempt ?? info.job.attemptsMade + 1) >= (info.job.opts.attempts ?? 1)) {
+      else if (
+        info.outcome === 'failed' &&
+        (info.attempt ?? info.job.attemptsMade + 1) >= (info.job.opts.attempts ?? 1)
+      ) {
         void emitter.emit({ type: 'job.exhausted', ...factsOf(info) });
       }
     } catch {
@@ -47,10 +50,16 @@ export function destinationEventSource(emitter: Pick<OpsEmitter, 'emit'>, now = 
   const resumes = new Map<string, { until: number; timer: NodeJS.Timeout }>();
   return {
     onEvent(e: DestinationEvent): void {
-      if (e.type === 'breaker.opened') return void emitter.emit({ type: e.type, host: e.host, openMs: e.openMs ?? null });
+      if (e.type === 'breaker.opened')
+        return void emitter.emit({ type: e.type, host: e.host, openMs: e.openMs ?? null });
       if (e.type === 'breaker.closed') return void emitter.emit({ type: e.type, host: e.host });
       const until = now() + e.pauseMs;
-      void emitter.emit({ type: 'host.paused', host: e.host, pauseMs: Math.round(e.pauseMs), until: new Date(until).toISOString() });
+      void emitter.emit({
+        type: 'host.paused',
+        host: e.host,
+        pauseMs: Math.round(e.pauseMs),
+        until: new Date(until).toISOString(),
+      });
       const known = resumes.get(e.host);
       if (known && known.until >= until) return;
       if (known) clearTimeout(known.timer);

@@ -17,7 +17,13 @@ export function sign(secret: string, body: string, t: number): string {
 }
 
 /** For receivers (and tests): checks the signature and that it is at most toleranceS old. */
-export function verify(secret: string, body: string, header: string, nowS = Math.floor(Date.now() / 1000), toleranceS = 300): boolean {
+export function verify(
+  secret: string,
+  body: string,
+  header: string,
+  nowS = Math.floor(Date.now() / 1000),
+  toleranceS = 300,
+): boolean {
   const m = /^t=(\d+),v1=([0-9a-f]{64})$/.exec(header);
   if (!m) return false;
   const t = Number(m[1]);
@@ -26,21 +32,48 @@ export function verify(secret: string, body: string, header: string, nowS = Math
   return timingSafeEqual(expected, Buffer.from(m[2]!, 'hex'));
 }
 
-export interface WebhookOptions { url: string; secret: string | undefined; http: Pick<HttpClient, 'send'>; logger: Logger; timeoutMs?: number }
+export interface WebhookOptions {
+  url: string;
+  secret: string | undefined;
+  http: Pick<HttpClient, 'send'>;
+  logger: Logger;
+  timeoutMs?: number;
+}
 
 export function createWebhookDelivery(opts: WebhookOptions): (entry: OpsEntry) => Promise<void> {
   return async (entry) => {
     const body = JSON.stringify(entry);
-    const headers: Record<string, string> = { 'x-invoke-event': entry.type, 'x-invoke-event-id': entry.id };
-    if (opts.secret) headers[SIGNATURE_HEADER] = sign(opts.secret, body, Math.floor(Date.now() / 1000));
+    const headers: Record<string, string> = {
+      'x-invoke-event': entry.type,
+      'x-invoke-event-id': entry.id,
+    };
+    if (opts.secret)
+      headers[SIGNATURE_HEADER] = sign(opts.secret, body, Math.floor(Date.now() / 1000));
     try {
       const res = await opts.http.send(
-        { method: 'POST', url: opts.url, headers, body: { text: body, contentType: 'application/json' }, timeoutMs: opts.timeoutMs ?? 5000, followRedirects: false },
+        {
+          method: 'POST',
+          url: opts.url,
+          headers,
+          body: { text: body, contentType: 'application/json' },
+          timeoutMs: opts.timeoutMs ?? 5000,
+          followRedirects: false,
+        },
         { usedSecrets: [] },
       );
-      if (res.status < 200 || res.status >= 300) opts.logger.warn({ type: entry.type, status: res.status }, 'operations webhook refused the event');
+      if (res.status < 200 || res.status >= 300)
+        opts.logger.warn(
+          { type: entry.type, status: res.status },
+          'operations webhook refused the event',
+        );
     } catch (err) {
-      opts.logger.warn({ type: entry.type, err: { name: (err as Error).name, code: (err as { code?: string }).code } }, 'operations webhook not delivered');
+      opts.logger.warn(
+        {
+          type: entry.type,
+          err: { name: (err as Error).name, code: (err as { code?: string }).code },
+        },
+        'operations webhook not delivered',
+      );
     }
   };
 }

@@ -24,10 +24,15 @@ import { assertVisible, type TenantScope } from './tenant-scope.js';
  * Explicit ids (with `tenant`, only that tenant's jobs: tenant-scope.ts, all or nothing), or a
  * bounded scan with filters (whose `tenant` scopes it the same way).
  */
-export type Target = { ids: string[]; tenant?: TenantScope | undefined } | { filter: FailureFilter };
+export type Target =
+  | { ids: string[]; tenant?: TenantScope | undefined }
+  | { filter: FailureFilter };
 export type Progress = (done: number, total: number) => void;
 
-export interface ActionOptions { dryRun?: boolean | undefined; onProgress?: Progress | undefined }
+export interface ActionOptions {
+  dryRun?: boolean | undefined;
+  onProgress?: Progress | undefined;
+}
 
 export interface ActionResult {
   action: 'retry' | 'discard';
@@ -54,7 +59,11 @@ async function resolve(queue: Queue, target: Target): Promise<{ ids: string[]; s
 }
 
 /** Runs `act` over the ids in small concurrent batches, reporting progress after each batch. */
-async function each(ids: string[], act: (id: string) => Promise<void>, onProgress?: Progress): Promise<void> {
+async function each(
+  ids: string[],
+  act: (id: string) => Promise<void>,
+  onProgress?: Progress,
+): Promise<void> {
   for (let i = 0; i < ids.length; i += BATCH) {
     await Promise.all(ids.slice(i, i + BATCH).map(act));
     onProgress?.(Math.min(i + BATCH, ids.length), ids.length);
@@ -69,21 +78,37 @@ async function failedJob(queue: Queue, id: string): Promise<Job | string> {
   return state === 'failed' ? job : `not failed (${state})`;
 }
 
-export async function retryJobs(queue: Queue, target: Target, opts: ActionOptions = {}): Promise<ActionResult> {
+export async function retryJobs(
+  queue: Queue,
+  target: Target,
+  opts: ActionOptions = {},
+): Promise<ActionResult> {
   const { ids, scanned } = await resolve(queue, target);
-  const result: ActionResult = { action: 'retry', dryRun: Boolean(opts.dryRun), matched: ids.length, done: [], removed: [], skipped: [], ...(scanned !== undefined ? { scanned } : {}) };
-  await each(ids, async (id) => {
-    const job = await failedJob(queue, id);
-    if (typeof job === 'string') return void result.skipped.push({ id, reason: job });
-    if (opts.dryRun) return void result.done.push(id);
-    try {
-      await job.retry('failed', { resetAttemptsMade: true, resetAttemptsStarted: true });
-      result.done.push(id);
-    } catch {
-      // Someone else retried or removed it between our check and the move.
-      result.skipped.push({ id, reason: 'changed state while retrying' });
-    }
-  }, opts.onProgress);
+  const result: ActionResult = {
+    action: 'retry',
+    dryRun: Boolean(opts.dryRun),
+    matched: ids.length,
+    done: [],
+    removed: [],
+    skipped: [],
+    ...(scanned !== undefined ? { scanned } : {}),
+  };
+  await each(
+    ids,
+    async (id) => {
+      const job = await failedJob(queue, id);
+      if (typeof job === 'string') return void result.skipped.push({ id, reason: job });
+      if (opts.dryRun) return void result.done.push(id);
+      try {
+        await job.retry('failed', { resetAttemptsMade: true, resetAttemptsStarted: true });
+        result.done.push(id);
+      } catch {
+        // Someone else retried or removed it between our check and the move.
+        result.skipped.push({ id, reason: 'changed state while retrying' });
+      }
+    },
+    opts.onProgress,
+  );
   return result;
 }
 
@@ -91,36 +116,70 @@ export function discardEnvelope(job: Job, eventId: string, now = new Date()): En
   const f = failureOf(job);
   const last = f.reason ? ` (last error: ${f.reason})` : '';
   return {
-    ok: false, status: f.status, body: null, truncated: false, headers: {},
+    ok: false,
+    status: f.status,
+    body: null,
+    truncated: false,
+    headers: {},
     error: { code: 'DISCARDED', message: `discarded by an operator${last}`, retryable: false },
-    attempts: job.attemptsMade, durationMs: 0, at: now.toISOString(), eventId,
+    attempts: job.attemptsMade,
+    durationMs: 0,
+    at: now.toISOString(),
+    eventId,
   };
 }
 
-export async function discardJobs(queue: Queue, writeResult: WriteResult, target: Target, opts: ActionOptions = {}): Promise<ActionResult> {
+export async function discardJobs(
+  queue: Queue,
+  writeResult: WriteResult,
+  target: Target,
+  opts: ActionOptions = {},
+): Promise<ActionResult> {
   const { ids, scanned } = await resolve(queue, target);
-  const result: ActionResult = { action: 'discard', dryRun: Boolean(opts.dryRun), matched: ids.length, done: [], removed: [], skipped: [], ...(scanned !== undefined ? { scanned } : {}) };
-  await each(ids, async (id) => {
-    const job = await failedJob(queue, id);
-    if (typeof job === 'string') return void result.skipped.push({ id, reason: job });
-    const full = invokeJobSchema.safeParse(job.data);
-    const identity = full.success ? full.data : salvageIdentity(job.data);
-    const held = identity?.onFailure === 'hold';
-    if (!opts.dryRun) {
-      if (held) {
-        const envelope = discardEnvelope(job, idempotencyKey(identity));
-        // Saved and emitted before the job goes: a crash in between leaves the job to discard again.
-        await writeResult({ runId: identity.runId, variable: identity.save.variable, envelope, event: buildEvent(identity, id, envelope) });
+  const result: ActionResult = {
+    action: 'discard',
+    dryRun: Boolean(opts.dryRun),
+    matched: ids.length,
+    done: [],
+    removed: [],
+    skipped: [],
+    ...(scanned !== undefined ? { scanned } : {}),
+  };
+  await each(
+    ids,
+    async (id) => {
+      const job = await failedJob(queue, id);
+      if (typeof job === 'string') return void result.skipped.push({ id, reason: job });
+      const full = invokeJobSchema.safeParse(job.data);
+      const identity = full.success ? full.data : salvageIdentity(job.data);
+      const held = identity?.onFailure === 'hold';
+      if (!opts.dryRun) {
+        if (held) {
+          const envelope = discardEnvelope(job, idempotencyKey(identity));
+          // Saved and emitted before the job goes: a crash in between leaves the job to discard again.
+          await writeResult({
+            runId: identity.runId,
+            variable: identity.save.variable,
+            envelope,
+            event: buildEvent(identity, id, envelope),
+          });
+        }
+        await job.remove();
       }
-      await job.remove();
-    }
-    (held ? result.done : result.removed).push(id);
-  }, opts.onProgress);
+      (held ? result.done : result.removed).push(id);
+    },
+    opts.onProgress,
+  );
   return result;
 }
 
 /** Removes finished jobs older than graceMs in bounded batches (queue.clean with a limit). */
-export async function cleanJobs(queue: Queue, state: 'completed' | 'failed', graceMs: number, batch = 1000): Promise<number> {
+export async function cleanJobs(
+  queue: Queue,
+  state: 'completed' | 'failed',
+  graceMs: number,
+  batch = 1000,
+): Promise<number> {
   let total = 0;
   for (;;) {
     const removed = await queue.clean(graceMs, batch, state);

@@ -9,12 +9,25 @@ import type { RedisClient } from '../redis.js';
 import { bookKeys, stepPattern } from '../cache/keys.js';
 import { createCacheStore } from '../cache/store.js';
 
-export interface CacheTarget { journeyId: string; stepId: string; tenantId?: string | undefined }
-export interface CacheCleared { journeyId: string; stepId: string; tenantId: string | null; removed: number }
+export interface CacheTarget {
+  journeyId: string;
+  stepId: string;
+  tenantId?: string | undefined;
+}
+export interface CacheCleared {
+  journeyId: string;
+  stepId: string;
+  tenantId: string | null;
+  removed: number;
+}
 
 const BATCH = 500;
 
-export async function clearStepCache(redis: RedisClient, prefix: string, target: CacheTarget): Promise<CacheCleared> {
+export async function clearStepCache(
+  redis: RedisClient,
+  prefix: string,
+  target: CacheTarget,
+): Promise<CacheCleared> {
   const store = createCacheStore(redis, prefix);
   const { idx } = bookKeys(prefix);
   const pattern = stepPattern(prefix, target.journeyId, target.stepId, target.tenantId);
@@ -27,5 +40,10 @@ export async function clearStepCache(redis: RedisClient, prefix: string, target:
     const members = [...new Set(flat.filter((_, i) => i % 2 === 0))];
     removed += await store.forget(members);
   } while (cursor !== '0');
-  return { journeyId: target.journeyId, stepId: target.stepId, tenantId: target.tenantId ?? null, removed };
+  return {
+    journeyId: target.journeyId,
+    stepId: target.stepId,
+    tenantId: target.tenantId ?? null,
+    removed,
+  };
 }

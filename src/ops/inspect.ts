@@ -25,7 +25,13 @@ export const EVENT_SCAN_LIMIT = 10_000;
 const EVENT_PAGE = 1000;
 const LOG_LIMIT = 200;
 
-export interface Attempt { n: number; line: string; code: string | null; status: number | null; outcome: string | null }
+export interface Attempt {
+  n: number;
+  line: string;
+  code: string | null;
+  status: number | null;
+  outcome: string | null;
+}
 
 export interface Inspection {
   id: string;
@@ -54,20 +60,47 @@ const iso = (ms: number | undefined) => (ms ? new Date(ms).toISOString() : null)
 export function parseAttemptLine(line: string): Attempt | undefined {
   const m = /-> (\d{3}|-) in \d+ ms(?: ([A-Z_]+))? \(attempt (\d+), (\w+)\)$/.exec(line);
   if (!m) return undefined;
-  return { n: Number(m[3]), line, status: m[1] === '-' ? null : Number(m[1]), code: m[2] ?? null, outcome: m[4] ?? null };
+  return {
+    n: Number(m[3]),
+    line,
+    status: m[1] === '-' ? null : Number(m[1]),
+    code: m[2] ?? null,
+    outcome: m[4] ?? null,
+  };
 }
 
 /** Undefined for an unknown id, and alike for a job outside `tenant` when given (tenant-scope.ts). */
-export async function inspectJob(queue: Queue, redis: RedisClient, cfg: InspectConfig, id: string, tenant?: TenantScope): Promise<Inspection | undefined> {
+export async function inspectJob(
+  queue: Queue,
+  redis: RedisClient,
+  cfg: InspectConfig,
+  id: string,
+  tenant?: TenantScope,
+): Promise<Inspection | undefined> {
   const job = await visibleJob(queue, id, tenant);
   if (!job) return undefined;
-  const [state, { records, lines: logs }] = await Promise.all([job.getState(), readRecords(redis, `${queue.qualifiedName}:${id}`, LOG_LIMIT)]);
+  const [state, { records, lines: logs }] = await Promise.all([
+    job.getState(),
+    readRecords(redis, `${queue.qualifiedName}:${id}`, LOG_LIMIT),
+  ]);
   const data = job.data as Record<string, unknown> | undefined;
   const runId = typeof data?.runId === 'string' ? data.runId : undefined;
   const variable = (data?.save as { variable?: unknown } | undefined)?.variable;
-  const envelopeJson = runId && typeof variable === 'string' ? await redis.hget(contextKey(cfg.INVOKE_CTX_PREFIX, runId), variable) : null;
-  const eventId = runId && typeof data?.stepId === 'string' ? idempotencyKey({ runId, stepId: data.stepId, visit: typeof data.visit === 'number' ? data.visit : 1 }) : undefined;
-  const found = eventId ? await findEvents(redis, cfg.INVOKE_EVENTS_STREAM, eventId) : { events: [], scanned: 0 };
+  const envelopeJson =
+    runId && typeof variable === 'string'
+      ? await redis.hget(contextKey(cfg.INVOKE_CTX_PREFIX, runId), variable)
+      : null;
+  const eventId =
+    runId && typeof data?.stepId === 'string'
+      ? idempotencyKey({
+          runId,
+          stepId: data.stepId,
+          visit: typeof data.visit === 'number' ? data.visit : 1,
+        })
+      : undefined;
+  const found = eventId
+    ? await findEvents(redis, cfg.INVOKE_EVENTS_STREAM, eventId)
+    : { events: [], scanned: 0 };
   return {
     id,
     state,
@@ -91,12 +124,23 @@ export async function inspectJob(queue: Queue, redis: RedisClient, cfg: InspectC
 }
 
 /** Newest first, in pages, up to EVENT_SCAN_LIMIT entries: every entry with this eventId. */
-export async function findEvents(redis: RedisClient, stream: string, eventId: string, limit = EVENT_SCAN_LIMIT): Promise<{ events: Record<string, string>[]; scanned: number }> {
+export async function findEvents(
+  redis: RedisClient,
+  stream: string,
+  eventId: string,
+  limit = EVENT_SCAN_LIMIT,
+): Promise<{ events: Record<string, string>[]; scanned: number }> {
   const events: Record<string, string>[] = [];
   let end = '+';
   let scanned = 0;
   while (scanned < limit) {
-    const page = await redis.xrevrange(stream, end, '-', 'COUNT', Math.min(EVENT_PAGE, limit - scanned));
+    const page = await redis.xrevrange(
+      stream,
+      end,
+      '-',
+      'COUNT',
+      Math.min(EVENT_PAGE, limit - scanned),
+    );
     for (const [entryId, fields] of page) {
       const event = parseEventFields(fields);
       if (event.eventId === eventId) events.push({ streamId: entryId, ...event });

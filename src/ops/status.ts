@@ -7,14 +7,28 @@ import type { Metrics, Queue } from 'bullmq';
 import type { RedisClient } from '../redis.js';
 import { listDestinations, type HostStatus } from '../destinations/admin.js';
 
-export const STATES = ['waiting', 'active', 'delayed', 'prioritized', 'waiting-children', 'failed', 'completed'] as const;
+export const STATES = [
+  'waiting',
+  'active',
+  'delayed',
+  'prioritized',
+  'waiting-children',
+  'failed',
+  'completed',
+] as const;
 
 export interface QueueStatus {
   queue: string;
   paused: boolean;
   counts: Record<string, number>;
   /** Over the last `minutes` whole minutes (BullMQ metrics, queue-wide). */
-  recent: { minutes: number; completed: number; failed: number; perMinute: number; failureRate: number };
+  recent: {
+    minutes: number;
+    completed: number;
+    failed: number;
+    perMinute: number;
+    failureRate: number;
+  };
   oldestWaitingAgeMs: number | null;
   workers: { name: string; addr: string; age: number }[];
   /** Destination hosts seen recently, with breaker state (src/destinations). */
@@ -39,14 +53,22 @@ export function recentCount(m: Metrics, minutes: number, now = Date.now()): numb
 }
 
 /** The oldest job that is waiting (not delayed): the tail of the wait list, BullMQ's next pick. */
-export async function oldestWaitingAgeMs(queue: Queue, client: RedisClient, now = Date.now()): Promise<number | null> {
+export async function oldestWaitingAgeMs(
+  queue: Queue,
+  client: RedisClient,
+  now = Date.now(),
+): Promise<number | null> {
   const id = await client.lindex(queue.toKey('wait'), -1);
   if (!id) return null;
   const ts = await client.hget(queue.toKey(id), 'timestamp');
   return ts === null ? null : Math.max(0, now - Number(ts));
 }
 
-export async function queueStatus(queue: Queue, client: RedisClient, minutes = 15): Promise<QueueStatus> {
+export async function queueStatus(
+  queue: Queue,
+  client: RedisClient,
+  minutes = 15,
+): Promise<QueueStatus> {
   const [counts, paused, completed, failed, oldest, workers] = await Promise.all([
     queue.getJobCounts(...STATES),
     queue.isPaused(),
@@ -55,7 +77,9 @@ export async function queueStatus(queue: Queue, client: RedisClient, minutes = 1
     oldestWaitingAgeMs(queue, client),
     queue.getWorkers().catch(() => [] as Record<string, string>[]),
   ]);
-  const destinations = await listDestinations(client, queue.opts.prefix ?? 'bull').catch(() => [] as HostStatus[]);
+  const destinations = await listDestinations(client, queue.opts.prefix ?? 'bull').catch(
+    () => [] as HostStatus[],
+  );
   const now = Date.now();
   const done = recentCount(completed, minutes, now);
   const bad = recentCount(failed, minutes, now);
@@ -63,9 +87,19 @@ export async function queueStatus(queue: Queue, client: RedisClient, minutes = 1
     queue: queue.name,
     paused,
     counts,
-    recent: { minutes, completed: done, failed: bad, perMinute: (done + bad) / minutes, failureRate: done + bad === 0 ? 0 : bad / (done + bad) },
+    recent: {
+      minutes,
+      completed: done,
+      failed: bad,
+      perMinute: (done + bad) / minutes,
+      failureRate: done + bad === 0 ? 0 : bad / (done + bad),
+    },
     oldestWaitingAgeMs: oldest,
-    workers: workers.map((w) => ({ name: w.name ?? '', addr: w.addr ?? '', age: Number(w.age ?? 0) })),
+    workers: workers.map((w) => ({
+      name: w.name ?? '',
+      addr: w.addr ?? '',
+      age: Number(w.age ?? 0),
+    })),
     destinations,
   };
 }

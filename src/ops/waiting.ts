@@ -22,7 +22,11 @@ export interface WaitingStep {
   tenantId?: string;
 }
 
-export interface WaitingList { waiting: number; held: number; steps: WaitingStep[] }
+export interface WaitingList {
+  waiting: number;
+  held: number;
+  steps: WaitingStep[];
+}
 
 export interface StepActions {
   action: 'complete' | 'retry' | 'discard';
@@ -37,8 +41,17 @@ export function createWaitingOps(callbacks: Callbacks, queue: Queue, jobOptions:
     const rec = await store.read(jobId);
     const job = rec?.job ? (JSON.parse(rec.job) as InvokeJob) : undefined;
     return {
-      jobId, state: rec ? stateName(rec.state) : 'gone', deadline: deadline === null ? null : new Date(deadline).toISOString(),
-      ...(job ? { journeyId: job.journeyId, runId: job.runId, stepId: job.stepId, ...(job.tenantId ? { tenantId: job.tenantId } : {}) } : {}),
+      jobId,
+      state: rec ? stateName(rec.state) : 'gone',
+      deadline: deadline === null ? null : new Date(deadline).toISOString(),
+      ...(job
+        ? {
+            journeyId: job.journeyId,
+            runId: job.runId,
+            stepId: job.stepId,
+            ...(job.tenantId ? { tenantId: job.tenantId } : {}),
+          }
+        : {}),
     };
   }
 
@@ -49,7 +62,11 @@ export function createWaitingOps(callbacks: Callbacks, queue: Queue, jobOptions:
     await queue.add(JOB_NAME, job, { ...jobOptions, jobId });
   }
 
-  async function each(action: StepActions['action'], ids: string[], act: (id: string) => Promise<string | undefined>): Promise<StepActions> {
+  async function each(
+    action: StepActions['action'],
+    ids: string[],
+    act: (id: string) => Promise<string | undefined>,
+  ): Promise<StepActions> {
     const result: StepActions = { action, done: [], skipped: [] };
     for (const id of new Set(ids)) {
       const reason = await act(id);
@@ -64,27 +81,33 @@ export function createWaitingOps(callbacks: Callbacks, queue: Queue, jobOptions:
     counts: () => store.counts(),
     async list(limit = 50, offset = 0): Promise<WaitingList> {
       const [counts, items] = await Promise.all([store.counts(), store.list(offset, limit)]);
-      return { ...counts, steps: await Promise.all(items.map((i) => describe(i.jobId, i.deadline))) };
+      return {
+        ...counts,
+        steps: await Promise.all(items.map((i) => describe(i.jobId, i.deadline))),
+      };
     },
-    complete: (ids: string[], body: unknown) => each('complete', ids, async (id) => {
-      const r = await callbacks.completeStep(id, body);
-      return r.done ? undefined : r.reason;
-    }),
-    discard: (ids: string[]) => each('discard', ids, async (id) => {
-      const r = await callbacks.discardStep(id);
-      return r.done ? undefined : r.reason;
-    }),
-    retry: (ids: string[]) => each('retry', ids, async (id) => {
-      const r = await callbacks.reopenStep(id);
-      if ('reason' in r) return r.reason;
-      try {
-        await enqueueAgain(id, r.job);
-        return undefined;
-      } catch {
-        // The step stays "calling": running the retry again re-enqueues it.
-        return 'could not enqueue the call again; run the retry again';
-      }
-    }),
+    complete: (ids: string[], body: unknown) =>
+      each('complete', ids, async (id) => {
+        const r = await callbacks.completeStep(id, body);
+        return r.done ? undefined : r.reason;
+      }),
+    discard: (ids: string[]) =>
+      each('discard', ids, async (id) => {
+        const r = await callbacks.discardStep(id);
+        return r.done ? undefined : r.reason;
+      }),
+    retry: (ids: string[]) =>
+      each('retry', ids, async (id) => {
+        const r = await callbacks.reopenStep(id);
+        if ('reason' in r) return r.reason;
+        try {
+          await enqueueAgain(id, r.job);
+          return undefined;
+        } catch {
+          // The step stays "calling": running the retry again re-enqueues it.
+          return 'could not enqueue the call again; run the retry again';
+        }
+      }),
   };
 }
 

@@ -46,7 +46,10 @@ export function compileCondition(source: string): Condition {
     const tokenizer = new Tokenizer(source, liquid.options.operators);
     const token = tokenizer.readFilteredValue();
     tokenizer.skipBlank();
-    if (!tokenizer.end()) throw new ConditionError(`unexpected "${source.slice(tokenizer.p, tokenizer.p + 20)}" at column ${tokenizer.p + 1}`);
+    if (!tokenizer.end())
+      throw new ConditionError(
+        `unexpected "${source.slice(tokenizer.p, tokenizer.p + 20)}" at column ${tokenizer.p + 1}`,
+      );
     if (token.initial.postfix.length === 0) throw new ConditionError('empty condition');
     checkOperands(token.initial.postfix);
     value = new Value(token, liquid);
@@ -72,13 +75,17 @@ function checkOperands(postfix: readonly unknown[]): void {
   for (const token of postfix) {
     if (TypeGuards.isOperatorToken(token)) {
       const unary = token.operator === 'not';
-      if (depth < (unary ? 1 : 2)) throw new ConditionError(`operator "${token.operator}" is missing an operand`);
+      if (depth < (unary ? 1 : 2))
+        throw new ConditionError(`operator "${token.operator}" is missing an operand`);
       if (!unary) depth--;
     } else {
       depth++;
     }
   }
-  if (depth !== 1) throw new ConditionError('operands without an operator between them (use and, or, ==, !=, <, >, contains)');
+  if (depth !== 1)
+    throw new ConditionError(
+      'operands without an operator between them (use and, or, ==, !=, <, >, contains)',
+    );
 }
 
 /** liquidjs messages quote the condition's text, never scope values; keep the first line, no position. */

@@ -10,7 +10,11 @@
 import type { InvokeJob } from '../contract/job.js';
 import { conditionFor, ConditionError } from './condition.js';
 
-export interface ResponseView { status: number; headers: Record<string, string>; body: unknown }
+export interface ResponseView {
+  status: number;
+  headers: Record<string, string>;
+  body: unknown;
+}
 
 export type Verdict =
   | { success: true }
@@ -29,7 +33,10 @@ export function judge(expect: InvokeJob['expect'], res: ResponseView): Verdict {
     const success = expect?.success ? conditionFor(expect.success).test(scope) : is2xx(res.status);
     if (success) return { success: true };
     field = 'expect.retry';
-    return { success: false, retry: expect?.retry ? conditionFor(expect.retry).test(scope) : undefined };
+    return {
+      success: false,
+      retry: expect?.retry ? conditionFor(expect.retry).test(scope) : undefined,
+    };
   } catch (err) {
     const message = err instanceof ConditionError ? err.message : 'evaluation failed';
     return { success: false, broken: { field, message } };

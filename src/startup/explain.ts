@@ -39,7 +39,19 @@ export function explainRedisError(url: string, reason: string | undefined): stri
 }
 
 /** Errors that only say "the connection is down": reported once per outage, not per retry. */
-const CONNECTION_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EPIPE']);
+const CONNECTION_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'EPIPE',
+]);
 export function isConnectionError(err: CodedError): boolean {
-  return (err.code !== undefined && CONNECTION_CODES.has(err.code)) || /^Connection is closed|connect ETIMEDOUT|Stream isn't writeable/.test(err.message);
+  return (
+    (err.code !== undefined && CONNECTION_CODES.has(err.code)) ||
+    /^Connection is closed|connect ETIMEDOUT|Stream isn't writeable/.test(err.message)
+  );
 }

@@ -18,7 +18,12 @@ export interface UnknownVariable {
 
 export function unknownVariables(env: NodeJS.ProcessEnv): UnknownVariable[] {
   return Object.keys(env)
-    .filter((name) => name.startsWith('INVOKE_') && !KNOWN.includes(name) && !FAMILIES.some((f) => name.startsWith(f)))
+    .filter(
+      (name) =>
+        name.startsWith('INVOKE_') &&
+        !KNOWN.includes(name) &&
+        !FAMILIES.some((f) => name.startsWith(f)),
+    )
     .sort()
     .map((name) => {
       const near = closest(name, KNOWN);
@@ -27,13 +32,16 @@ export function unknownVariables(env: NodeJS.ProcessEnv): UnknownVariable[] {
 }
 
 export function describeUnknown(v: UnknownVariable): string {
-  const hint = v.suggestion ? `did you mean ${v.suggestion}?` : 'see docs/configuration.md for the settings';
+  const hint = v.suggestion
+    ? `did you mean ${v.suggestion}?`
+    : 'see docs/configuration.md for the settings';
   return `${v.name} is not a known setting and is ignored: ${hint}`;
 }
 
 /** Under INVOKE_STRICT_CONFIG an unknown name stops the start like a bad value does. */
 export function checkUnknownVariables(env: NodeJS.ProcessEnv, strict: boolean): UnknownVariable[] {
   const unknown = unknownVariables(env);
-  if (strict && unknown.length > 0) throw new ConfigError(`${unknown.map(describeUnknown).join('; ')} (INVOKE_STRICT_CONFIG=true)`);
+  if (strict && unknown.length > 0)
+    throw new ConfigError(`${unknown.map(describeUnknown).join('; ')} (INVOKE_STRICT_CONFIG=true)`);
   return unknown;
 }

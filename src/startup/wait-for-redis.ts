@@ -10,10 +10,17 @@ import { withTimeout } from '../lib/with-timeout.js';
 import { redactUrl } from '../lib/redact-url.js';
 import { explainRedisError } from './explain.js';
 
-type RedisSettings = Pick<Config, 'REDIS_URL' | 'REDIS_CLUSTER_NODES' | 'REDIS_SENTINELS' | 'REDIS_SENTINEL_NAME'>;
+type RedisSettings = Pick<
+  Config,
+  'REDIS_URL' | 'REDIS_CLUSTER_NODES' | 'REDIS_SENTINELS' | 'REDIS_SENTINEL_NAME'
+>;
 
 /** Resolves undefined when Redis answered, or the one line to print before exiting. */
-export async function waitForRedis(cfg: RedisSettings, graceMs: number, logger: Pick<Logger, 'warn'>): Promise<string | undefined> {
+export async function waitForRedis(
+  cfg: RedisSettings,
+  graceMs: number,
+  logger: Pick<Logger, 'warn'>,
+): Promise<string | undefined> {
   const probe = createRedis(cfg, 'startup');
   let reason: string | undefined;
   let warned = false;

@@ -10,12 +10,21 @@ import { parseJsonOrText } from '../lib/json.js';
 export const contextKey = (prefix: string, runId: string) => `${prefix}:{${runId}}`;
 
 /** Queues HSET + EXPIRE on a pipeline or MULTI (the caller decides the round trip). */
-export function appendSave(pipe: ChainableCommander, key: string, variable: string, envelopeJson: string, ttlSeconds: number): void {
+export function appendSave(
+  pipe: ChainableCommander,
+  key: string,
+  variable: string,
+  envelopeJson: string,
+  ttlSeconds: number,
+): void {
   pipe.hset(key, variable, envelopeJson).expire(key, ttlSeconds);
 }
 
 /** The run's saved variables, parsed: what templates see as `context`. */
-export async function readContext(redis: RedisClient, key: string): Promise<Record<string, unknown>> {
+export async function readContext(
+  redis: RedisClient,
+  key: string,
+): Promise<Record<string, unknown>> {
   const raw = await redis.hgetall(key);
   const out: Record<string, unknown> = {};
   for (const [field, json] of Object.entries(raw)) {

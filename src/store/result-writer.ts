@@ -14,10 +14,17 @@ import { appendEmit, eventFields } from '../events/continuation.js';
 import { isCluster, type RedisClient } from '../redis.js';
 import type { Config } from '../config.js';
 
-export type WriterConfig = Pick<Config, 'INVOKE_CTX_PREFIX' | 'INVOKE_CTX_TTL_SECONDS' | 'INVOKE_EVENTS_STREAM' | 'INVOKE_EVENTS_MAXLEN'>;
+export type WriterConfig = Pick<
+  Config,
+  'INVOKE_CTX_PREFIX' | 'INVOKE_CTX_TTL_SECONDS' | 'INVOKE_EVENTS_STREAM' | 'INVOKE_EVENTS_MAXLEN'
+>;
 
 /** A line for the BullMQ job log (what Job.log writes: RPUSH to <job key>:logs, trimmed to keepLogs). */
-export interface JobLogLine { jobKey: string; line: string; keepLogs: number | undefined }
+export interface JobLogLine {
+  jobKey: string;
+  line: string;
+  keepLogs: number | undefined;
+}
 
 export interface ResultToWrite {
   runId: string;
@@ -71,9 +78,16 @@ for i = 1, #KEYS / 4 do
 end
 return out`;
 
-type ScriptClient = { invokeSaveEmitLogBatch(...args: (string | number)[]): Promise<(number | string)[]> };
+type ScriptClient = {
+  invokeSaveEmitLogBatch(...args: (string | number)[]): Promise<(number | string)[]>;
+};
 
-interface Pending { keys: string[]; args: string[]; resolve(): void; reject(err: Error): void }
+interface Pending {
+  keys: string[];
+  args: string[];
+  resolve(): void;
+  reject(err: Error): void;
+}
 
 export function createResultWriter(redis: RedisClient, cfg: WriterConfig) {
   if (!isCluster(redis)) {
@@ -102,10 +116,30 @@ export function createResultWriter(redis: RedisClient, cfg: WriterConfig) {
       );
     }
 
-    return function writeResult({ runId, variable, envelope, event, log }: ResultToWrite): Promise<void> {
+    return function writeResult({
+      runId,
+      variable,
+      envelope,
+      event,
+      log,
+    }: ResultToWrite): Promise<void> {
       const fields = event ? eventFields(event) : [];
-      const keys = [contextKey(cfg.INVOKE_CTX_PREFIX, runId), cfg.INVOKE_EVENTS_STREAM, log?.jobKey ?? '', log ? `${log.jobKey}:logs` : ''];
-      const args = [String(fields.length), variable, JSON.stringify(envelope), String(cfg.INVOKE_CTX_TTL_SECONDS), event ? String(cfg.INVOKE_EVENTS_MAXLEN) : '', log?.line ?? '', log?.keepLogs ? String(log.keepLogs) : '', ...fields];
+      const keys = [
+        contextKey(cfg.INVOKE_CTX_PREFIX, runId),
+        cfg.INVOKE_EVENTS_STREAM,
+        log?.jobKey ?? '',
+        log ? `${log.jobKey}:logs` : '',
+      ];
+      const args = [
+        String(fields.length),
+        variable,
+        JSON.stringify(envelope),
+        String(cfg.INVOKE_CTX_TTL_SECONDS),
+        event ? String(cfg.INVOKE_EVENTS_MAXLEN) : '',
+        log?.line ?? '',
+        log?.keepLogs ? String(log.keepLogs) : '',
+        ...fields,
+      ];
       return new Promise<void>((resolve, reject) => {
         queued.push({ keys, args, resolve, reject });
         if (queued.length >= BATCH_MAX) flush();
@@ -116,7 +150,13 @@ export function createResultWriter(redis: RedisClient, cfg: WriterConfig) {
       });
     };
   }
-  return async function writeResult({ runId, variable, envelope, event, log }: ResultToWrite): Promise<void> {
+  return async function writeResult({
+    runId,
+    variable,
+    envelope,
+    event,
+    log,
+  }: ResultToWrite): Promise<void> {
     const key = contextKey(cfg.INVOKE_CTX_PREFIX, runId);
     const logged = log ? appendLog(redis, log) : undefined;
     if (variable !== '') {
@@ -136,13 +176,18 @@ export function createResultWriter(redis: RedisClient, cfg: WriterConfig) {
 export type WriteResult = ReturnType<typeof createResultWriter>;
 
 /** Cluster: the job log lives in BullMQ's slot; trimmed like Job.log with keepLogs. */
-async function appendLog(redis: RedisClient, { jobKey, line, keepLogs }: JobLogLine): Promise<void> {
+async function appendLog(
+  redis: RedisClient,
+  { jobKey, line, keepLogs }: JobLogLine,
+): Promise<void> {
   const pipe = redis.pipeline().rpush(`${jobKey}:logs`, line);
   if (keepLogs) pipe.ltrim(`${jobKey}:logs`, -keepLogs, -1);
   await execOrThrow(pipe);
 }
 
-async function execOrThrow(pipe: { exec(): Promise<[Error | null, unknown][] | null> }): Promise<void> {
+async function execOrThrow(pipe: {
+  exec(): Promise<[Error | null, unknown][] | null>;
+}): Promise<void> {
   const replies = await pipe.exec();
   const failed = replies?.find(([err]) => err);
   if (failed?.[0]) throw new Error(`result write failed: ${failed[0].message}`);

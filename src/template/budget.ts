@@ -17,7 +17,10 @@ export class RenderBudget {
   readonly deadline: number;
   /** Characters the JSON body's string leaves may still produce in total. */
   bodyCharsLeft: number;
-  constructor(readonly budgetMs: number, bodyChars: number) {
+  constructor(
+    readonly budgetMs: number,
+    bodyChars: number,
+  ) {
     this.deadline = performance.now() + budgetMs;
     this.bodyCharsLeft = bodyChars;
   }

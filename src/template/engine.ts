@@ -9,7 +9,16 @@
  *   liquidjs before every template node and loop iteration) and output size (BoundedEmitter,
  *   checked on every write, not after).
  */
-import { CaptureTag, Context, Drop, Liquid, toValueSync, type Template, type TagToken, type TopLevelToken } from 'liquidjs';
+import {
+  CaptureTag,
+  Context,
+  Drop,
+  Liquid,
+  toValueSync,
+  type Template,
+  type TagToken,
+  type TopLevelToken,
+} from 'liquidjs';
 
 /**
  * Units liquidjs charges to memoryLimit (characters, array elements) per rendered field. A range
@@ -68,7 +77,9 @@ export function createEngine(extra: { outputEscape?: (v: unknown) => string } = 
   for (const name of REFUSED_TAGS) {
     liquid.registerTag(name, {
       parse(token: TagToken, _rest: TopLevelToken[]) {
-        throw new TemplateLimitError(`the ${token.name} tag is not supported: templates cannot read files`);
+        throw new TemplateLimitError(
+          `the ${token.name} tag is not supported: templates cannot read files`,
+        );
       },
       render() {},
     });
@@ -91,12 +102,19 @@ class BoundedEmitter {
   constructor(private readonly max: number) {}
   write(html: unknown): void {
     this.buffer += stringify(html);
-    if (this.buffer.length > this.max) throw new TemplateLimitError(`output is over ${this.max} characters`);
+    if (this.buffer.length > this.max)
+      throw new TemplateLimitError(`output is over ${this.max} characters`);
   }
 }
 
 /** Renders within the time left (ms) and the output cap (characters). */
-export function renderBounded(liquid: Liquid, tpl: Template[], scope: object, timeLeftMs: number, maxChars: number): string {
+export function renderBounded(
+  liquid: Liquid,
+  tpl: Template[],
+  scope: object,
+  timeLeftMs: number,
+  maxChars: number,
+): string {
   if (timeLeftMs <= 0) throw new TemplateLimitError('template render limit exceeded');
   const ctx = new Context(scope, liquid.options, { renderLimit: timeLeftMs }, { liquid } as never);
   const emitter = new BoundedEmitter(maxChars);

@@ -13,7 +13,12 @@ import { performance } from 'node:perf_hooks';
 import type { InvokeRequest } from '../contract/job.js';
 import { InvokeError } from '../contract/errors.js';
 import { ownPath } from '../lib/own-path.js';
-import { createEngine, renderBounded, TEMPLATE_MEMORY_LIMIT, TEMPLATE_PARSE_LIMIT } from './engine.js';
+import {
+  createEngine,
+  renderBounded,
+  TEMPLATE_MEMORY_LIMIT,
+  TEMPLATE_PARSE_LIMIT,
+} from './engine.js';
 import { createTurnGate, RenderBudget } from './budget.js';
 import type { SecretRefs } from './secret-refs.js';
 import { unknownSecretHint } from './secrets.js';
@@ -43,7 +48,10 @@ const HEADER_VALUE = /^[\t\x20-\x7e]*$/;
  * null, missing variables, braces in the text) goes to liquid, which also raises the errors.
  * (A 20-variable body rendered 4x faster; test/perf/hot-path.test.ts compares with liquid.)
  */
-interface Plan { literals: string[]; paths: string[][] }
+interface Plan {
+  literals: string[];
+  paths: string[][];
+}
 const OUTPUT = /\{\{\s*([A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*)\s*\}\}/g;
 const LIQUID_LITERALS = new Set(['true', 'false', 'nil', 'null', 'empty', 'blank']);
 
@@ -57,19 +65,28 @@ function planOf(source: string): Plan | undefined {
     last = m.index + m[0].length;
   }
   literals.push(source.slice(last));
-  if (literals.some((l) => l.includes('{') || l.includes('}')) || paths.some((p) => LIQUID_LITERALS.has(p[0]!))) return undefined;
+  if (
+    literals.some((l) => l.includes('{') || l.includes('}')) ||
+    paths.some((p) => LIQUID_LITERALS.has(p[0]!))
+  )
+    return undefined;
   return { literals, paths };
 }
 
 function lookup(scope: object, path: string[]): string | number | boolean | undefined {
   const cur = ownPath(scope, path);
-  return typeof cur === 'string' || typeof cur === 'number' || typeof cur === 'boolean' ? cur : undefined;
+  return typeof cur === 'string' || typeof cur === 'number' || typeof cur === 'boolean'
+    ? cur
+    : undefined;
 }
 
 /** A bounded cache of parsed templates: steps are few, customers are many. */
 class TemplateCache {
   private readonly map = new Map<string, { plan: Plan | undefined; liquid: Template[] }>();
-  constructor(private readonly liquid: Liquid, private readonly escapeOutput: (v: unknown) => string = String) {}
+  constructor(
+    private readonly liquid: Liquid,
+    private readonly escapeOutput: (v: unknown) => string = String,
+  ) {}
   render(source: string, scope: object, budget: RenderBudget, maxChars: number): string {
     const entry = this.get(source);
     if (entry.plan) {
@@ -105,7 +122,9 @@ class TemplateCache {
 
 class PathValueError extends Error {
   constructor(value: string) {
-    super(`a value rendered into the URL is "${value}", which would change the path's segments; check the data`);
+    super(
+      `a value rendered into the URL is "${value}", which would change the path's segments; check the data`,
+    );
   }
 }
 
@@ -143,9 +162,21 @@ export function createRenderer(opts: RendererOptions = { budgetMs: 50, maxBodyCh
   let tenant: string | undefined;
 
   /** `where` names the field in a TEMPLATE_ERROR; a function when naming it costs (body paths). */
-  function renderString(source: string, scope: object, where: string | (() => string), cache = plain, maxChars = MAX_FIELD_CHARS): string {
+  function renderString(
+    source: string,
+    scope: object,
+    where: string | (() => string),
+    cache = plain,
+    maxChars = MAX_FIELD_CHARS,
+  ): string {
     if (!hasTags(source)) {
-      if (source.length > maxChars) throw templateError(new OutputLimit(maxChars), typeof where === 'string' ? where : where(), opts.budgetMs, tenant);
+      if (source.length > maxChars)
+        throw templateError(
+          new OutputLimit(maxChars),
+          typeof where === 'string' ? where : where(),
+          opts.budgetMs,
+          tenant,
+        );
       return source;
     }
     try {
@@ -166,8 +197,10 @@ export function createRenderer(opts: RendererOptions = { budgetMs: 50, maxBodyCh
   // fails, and a container without templates is returned as it is (copy on write): a 10 KiB
   // body has hundreds of plain leaves, and naming, listing and copying each cost more than
   // rendering (no Object.entries arrays, no path string per container: scripts/bench).
-  const isPlain = (v: unknown) => v === null || typeof v !== 'object' && (typeof v !== 'string' || !hasTags(v));
-  const pathName = (path: (string | number)[]) => path.map((k, i) => (typeof k === 'number' ? `[${k}]` : i === 0 ? k : `.${k}`)).join('');
+  const isPlain = (v: unknown) =>
+    v === null || (typeof v !== 'object' && (typeof v !== 'string' || !hasTags(v)));
+  const pathName = (path: (string | number)[]) =>
+    path.map((k, i) => (typeof k === 'number' ? `[${k}]` : i === 0 ? k : `.${k}`)).join('');
 
   function renderJson(value: unknown, scope: object, path: (string | number)[]): unknown {
     if (typeof value === 'string') return renderBodyString(value, scope, () => pathName(path));
@@ -202,7 +235,13 @@ export function createRenderer(opts: RendererOptions = { budgetMs: 50, maxBodyCh
   function renderUrl(req: InvokeRequest, scope: object): string {
     // A URL that is one output ("{{ context.next.body.url }}") is a whole URL from data: not encoded.
     const whole = /^\{\{[^{}]*\}\}$/.test(req.url.trim());
-    const rendered = renderString(req.url, scope, 'request.url', whole ? plain : urlEncoded, MAX_URL_CHARS);
+    const rendered = renderString(
+      req.url,
+      scope,
+      'request.url',
+      whole ? plain : urlEncoded,
+      MAX_URL_CHARS,
+    );
     let url: URL;
     try {
       url = new URL(rendered);
@@ -210,7 +249,10 @@ export function createRenderer(opts: RendererOptions = { budgetMs: 50, maxBodyCh
       throw new InvokeError('TEMPLATE_ERROR', 'request.url: rendered value is not an absolute URL');
     }
     for (const [k, v] of Object.entries(req.query ?? {})) {
-      url.searchParams.append(renderString(k, scope, `request.query.${k}`), renderString(v, scope, `request.query.${k}`));
+      url.searchParams.append(
+        renderString(k, scope, `request.query.${k}`),
+        renderString(v, scope, `request.query.${k}`),
+      );
     }
     return url.toString();
   }
@@ -220,32 +262,55 @@ export function createRenderer(opts: RendererOptions = { budgetMs: 50, maxBodyCh
     for (const [name, template] of Object.entries(req.headers ?? {})) {
       const value = renderString(template, scope, `request.headers.${name}`);
       // CR/LF/NUL would split the header block (request smuggling); refuse, naming the header.
-      if (CONTROL_CHARS.test(value)) throw new InvokeError('TEMPLATE_ERROR', `request.headers.${name}: rendered value contains CR, LF or NUL`);
+      if (CONTROL_CHARS.test(value))
+        throw new InvokeError(
+          'TEMPLATE_ERROR',
+          `request.headers.${name}: rendered value contains CR, LF or NUL`,
+        );
       // HTTP/1.1 carries visible ASCII, space and tab (RFC 9110 5.5; obs-text is not read the
       // same way by every server): refused here, before any connection, not left to Node.
-      if (!HEADER_VALUE.test(value)) throw new InvokeError('TEMPLATE_ERROR', `request.headers.${name}: rendered value has characters a header cannot carry (only visible ASCII, space and tab); encode it, e.g. {{ value | url_encode }}`);
+      if (!HEADER_VALUE.test(value))
+        throw new InvokeError(
+          'TEMPLATE_ERROR',
+          `request.headers.${name}: rendered value has characters a header cannot carry (only visible ASCII, space and tab); encode it, e.g. {{ value | url_encode }}`,
+        );
       out[name.toLowerCase()] = value;
     }
     return out;
   }
 
   function renderBody(req: InvokeRequest, scope: object): RenderedRequest['body'] {
-    if (req.body === undefined || req.body === null && req.bodyType === undefined) return undefined;
+    if (req.body === undefined || (req.body === null && req.bodyType === undefined))
+      return undefined;
     const type = req.bodyType ?? (typeof req.body === 'string' ? 'text' : 'json');
     switch (type) {
       case 'json':
-        return { text: JSON.stringify(renderJson(req.body, scope, ['request.body'])), contentType: 'application/json' };
+        return {
+          text: JSON.stringify(renderJson(req.body, scope, ['request.body'])),
+          contentType: 'application/json',
+        };
       case 'form': {
         if (req.body === null || typeof req.body !== 'object' || Array.isArray(req.body)) {
-          throw new InvokeError('INVALID_JOB', 'request.body: a form body must be an object of strings');
+          throw new InvokeError(
+            'INVALID_JOB',
+            'request.body: a form body must be an object of strings',
+          );
         }
         const form = new URLSearchParams();
-        for (const [k, v] of Object.entries(req.body)) form.append(k, renderBodyString(String(v), scope, () => `request.body.${k}`));
+        for (const [k, v] of Object.entries(req.body))
+          form.append(
+            k,
+            renderBodyString(String(v), scope, () => `request.body.${k}`),
+          );
         return { text: form.toString(), contentType: 'application/x-www-form-urlencoded' };
       }
       case 'text':
-        if (typeof req.body !== 'string') throw new InvokeError('INVALID_JOB', 'request.body: a text body must be a string');
-        return { text: renderBodyString(req.body, scope, () => 'request.body'), contentType: 'text/plain; charset=utf-8' };
+        if (typeof req.body !== 'string')
+          throw new InvokeError('INVALID_JOB', 'request.body: a text body must be a string');
+        return {
+          text: renderBodyString(req.body, scope, () => 'request.body'),
+          contentType: 'text/plain; charset=utf-8',
+        };
     }
   }
 
@@ -303,21 +368,49 @@ const overTime = (err: unknown) => err instanceof InvokeError && err.message.inc
  * liquidjs messages quote the template source (never values); unknown secrets and budgets get
  * their own words. A RangeError (string too long, stack overflow from nesting) is a budget too.
  */
-function templateError(err: unknown, where: string, budgetMs: number, tenantId: string | undefined): InvokeError {
-  const message = err instanceof Error ? err.message.split('\n')[0]!.replace(/, line:\d+, col:\d+/, '') : 'render failed';
+function templateError(
+  err: unknown,
+  where: string,
+  budgetMs: number,
+  tenantId: string | undefined,
+): InvokeError {
+  const message =
+    err instanceof Error
+      ? err.message.split('\n')[0]!.replace(/, line:\d+, col:\d+/, '')
+      : 'render failed';
   if (err instanceof OutputLimit || /output is over \d+ characters/.test(message)) {
-    return new InvokeError('TEMPLATE_ERROR', `${where}: rendered ${message.replace(/^.*output/, 'output')}`);
+    return new InvokeError(
+      'TEMPLATE_ERROR',
+      `${where}: rendered ${message.replace(/^.*output/, 'output')}`,
+    );
   }
   if (message.includes('template render limit exceeded')) {
-    return new InvokeError('TEMPLATE_ERROR', `${where}: ${OVER_TIME} of ${budgetMs} ms (INVOKE_TEMPLATE_BUDGET_MS); simplify the template`);
+    return new InvokeError(
+      'TEMPLATE_ERROR',
+      `${where}: ${OVER_TIME} of ${budgetMs} ms (INVOKE_TEMPLATE_BUDGET_MS); simplify the template`,
+    );
   }
-  if (message.includes('memory alloc limit exceeded') || err instanceof RangeError || /Invalid string length|call stack/i.test(message)) {
-    return new InvokeError('TEMPLATE_ERROR', `${where}: template needs more than the memory budget (${TEMPLATE_MEMORY_LIMIT} characters or list items); simplify the template`);
+  if (
+    message.includes('memory alloc limit exceeded') ||
+    err instanceof RangeError ||
+    /Invalid string length|call stack/i.test(message)
+  ) {
+    return new InvokeError(
+      'TEMPLATE_ERROR',
+      `${where}: template needs more than the memory budget (${TEMPLATE_MEMORY_LIMIT} characters or list items); simplify the template`,
+    );
   }
   if (message.includes('parse length limit exceeded')) {
-    return new InvokeError('TEMPLATE_ERROR', `${where}: template is longer than ${TEMPLATE_PARSE_LIMIT} characters`);
+    return new InvokeError(
+      'TEMPLATE_ERROR',
+      `${where}: template is longer than ${TEMPLATE_PARSE_LIMIT} characters`,
+    );
   }
   const secret = /undefined variable: secrets\.([A-Za-z0-9_]+)/.exec(message);
-  if (secret) return new InvokeError('TEMPLATE_ERROR', `${where}: unknown secret ${secret[1]} (${unknownSecretHint(secret[1]!, tenantId)})`);
+  if (secret)
+    return new InvokeError(
+      'TEMPLATE_ERROR',
+      `${where}: unknown secret ${secret[1]} (${unknownSecretHint(secret[1]!, tenantId)})`,
+    );
   return new InvokeError('TEMPLATE_ERROR', `${where}: ${message}`);
 }

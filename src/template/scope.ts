@@ -16,7 +16,11 @@ export interface Scope {
   refs: SecretRefs;
 }
 
-export function buildScope(job: InvokeJob, context: Record<string, unknown>, secrets: ReadonlyMap<string, Secret>): Scope {
+export function buildScope(
+  job: InvokeJob,
+  context: Record<string, unknown>,
+  secrets: ReadonlyMap<string, Secret>,
+): Scope {
   const refs = new SecretRefs();
   // Object.assign rather than `{ ...job.data, context, ... }`: on Node 20's V8 every property
   // listed after a non-empty spread makes a new hidden class (9 us a job here against 0.1 us).

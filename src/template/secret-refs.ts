@@ -72,9 +72,14 @@ export class SecretRefs {
       // The renderer has already refused a URL that does not parse.
     }
     const inHost = this.anyCase.exec(host);
-    if (inHost) throw new InvokeError('TEMPLATE_ERROR', `request.url: ${this.which(inHost)} may not be part of the host (secrets may only travel in the path, query, headers or body)`);
+    if (inHost)
+      throw new InvokeError(
+        'TEMPLATE_ERROR',
+        `request.url: ${this.which(inHost)} may not be part of the host (secrets may only travel in the path, query, headers or body)`,
+      );
     this.intact(req.url, 'request.url');
-    for (const [name, value] of Object.entries(req.headers)) this.intact(value, `request.headers.${name}`);
+    for (const [name, value] of Object.entries(req.headers))
+      this.intact(value, `request.headers.${name}`);
     if (req.body) this.intact(req.body.text, 'request.body');
   }
 
@@ -85,10 +90,16 @@ export class SecretRefs {
     for (const [name, value] of Object.entries(req.headers)) {
       headers[name] = this.replace(value, (v) => v);
       if (!HEADER_VALUE.test(headers[name]!)) {
-        throw new InvokeError('TEMPLATE_ERROR', `request.headers.${name}: a secret's value holds characters a header cannot carry (only visible ASCII, space and tab)`);
+        throw new InvokeError(
+          'TEMPLATE_ERROR',
+          `request.headers.${name}: a secret's value holds characters a header cannot carry (only visible ASCII, space and tab)`,
+        );
       }
     }
-    const body = req.body && { contentType: req.body.contentType, text: this.replace(req.body.text, bodyEncoding(req.body.contentType)) };
+    const body = req.body && {
+      contentType: req.body.contentType,
+      text: this.replace(req.body.text, bodyEncoding(req.body.contentType)),
+    };
     return { url: this.replace(req.url, encodeURIComponent), headers, body };
   }
 
@@ -106,7 +117,10 @@ export class SecretRefs {
     if (!text.includes(this.nonce) && !this.anyCase.test(text)) return;
     const changed = this.anyCase.exec(text.replace(this.exact, ''));
     if (changed) {
-      throw new InvokeError('TEMPLATE_ERROR', `${where}: ${this.which(changed)} was passed through a filter; secrets are inserted after rendering, exactly as stored (store the value in the form the partner needs)`);
+      throw new InvokeError(
+        'TEMPLATE_ERROR',
+        `${where}: ${this.which(changed)} was passed through a filter; secrets are inserted after rendering, exactly as stored (store the value in the form the partner needs)`,
+      );
     }
   }
 
@@ -118,6 +132,7 @@ export class SecretRefs {
 
 function bodyEncoding(contentType: string): (v: string) => string {
   if (/json/i.test(contentType)) return (v) => JSON.stringify(v).slice(1, -1);
-  if (/x-www-form-urlencoded/i.test(contentType)) return (v) => new URLSearchParams({ v }).toString().slice(2);
+  if (/x-www-form-urlencoded/i.test(contentType))
+    return (v) => new URLSearchParams({ v }).toString().slice(2);
   return (v) => v;
 }

@@ -14,10 +14,16 @@ export type Scrub = (text: string) => string;
 export type { Scrubber };
 
 /** A fresh secrets object per render: own-property getters (liquidjs ownPropertyOnly) giving references. */
-export function secretsScope(secrets: ReadonlyMap<string, Secret>, refs: SecretRefs): Record<string, string> {
+export function secretsScope(
+  secrets: ReadonlyMap<string, Secret>,
+  refs: SecretRefs,
+): Record<string, string> {
   const scope: Record<string, string> = {};
   for (const [name, secret] of secrets) {
-    Object.defineProperty(scope, name, { enumerable: true, get: () => refs.ref(name, secret.value) });
+    Object.defineProperty(scope, name, {
+      enumerable: true,
+      get: () => refs.ref(name, secret.value),
+    });
   }
   return scope;
 }
@@ -25,8 +31,12 @@ export function secretsScope(secrets: ReadonlyMap<string, Secret>, refs: SecretR
 /** A scrubber that knows every configured secret; add() more (tenant secrets) as they load. */
 export function createScrubber(secrets: ReadonlyMap<string, Secret>): Scrubber {
   // Callback tokens are capabilities too (a template may put one in a URL that gets logged).
-  const tokens = (text: string) => (/icb_/i.test(text) ? text.replace(TOKEN_PATTERN, REDACTED) : text);
-  return scrubberOf([...secrets.values()].map((s) => s.value), [tokens]);
+  const tokens = (text: string) =>
+    /icb_/i.test(text) ? text.replace(TOKEN_PATTERN, REDACTED) : text;
+  return scrubberOf(
+    [...secrets.values()].map((s) => s.value),
+    [tokens],
+  );
 }
 
 /**

@@ -13,8 +13,15 @@ import type { Processor } from './processor.js';
 export const METRICS_MINUTES = 7 * 24 * 60;
 
 export type WorkerConfig = RetentionConfig &
-  Pick<Config, 'INVOKE_QUEUE' | 'BULLMQ_PREFIX' | 'INVOKE_CONCURRENCY' | 'INVOKE_LOCK_DURATION_MS' |
-    'INVOKE_STALLED_INTERVAL_MS' | 'INVOKE_BACKOFF_MAX_MS'>;
+  Pick<
+    Config,
+    | 'INVOKE_QUEUE'
+    | 'BULLMQ_PREFIX'
+    | 'INVOKE_CONCURRENCY'
+    | 'INVOKE_LOCK_DURATION_MS'
+    | 'INVOKE_STALLED_INTERVAL_MS'
+    | 'INVOKE_BACKOFF_MAX_MS'
+  >;
 
 export function createWorker(
   cfg: WorkerConfig,

@@ -60,7 +60,10 @@ describe('import rules of src/', () => {
     const allowed = new Set(['redis.ts', 'redis-sentinel.ts', 'client/create-invoke-client.ts']);
     const opening = sourceFiles(SRC)
       .map((f) => path.relative(SRC, f))
-      .filter((f) => !allowed.has(f) && /new (Redis|Cluster)\(/.test(readFileSync(path.join(SRC, f), 'utf8')));
+      .filter(
+        (f) =>
+          !allowed.has(f) && /new (Redis|Cluster)\(/.test(readFileSync(path.join(SRC, f), 'utf8')),
+      );
     expect(opening).toEqual([]);
   });
 

@@ -30,7 +30,12 @@ beforeAll(async () => {
     const n = (seen.get(path) ?? 0) + 1;
     seen.set(path, n);
     if (n <= 2 || path.startsWith('/always')) {
-      return json(res, 503, { down: true, echo: r.headers.authorization, pad: 'x'.repeat(5000) }, { 'x-request-id': `req-${n}`, 'set-cookie': 'sid=abc', 'x-internal-trace': 'hidden' });
+      return json(
+        res,
+        503,
+        { down: true, echo: r.headers.authorization, pad: 'x'.repeat(5000) },
+        { 'x-request-id': `req-${n}`, 'set-cookie': 'sid=abc', 'x-internal-trace': 'hidden' },
+      );
     }
     return json(res, 200, { points: 42 }, { 'x-request-id': `req-${n}` });
   });
@@ -46,9 +51,17 @@ async function start(env: Record<string, string> = {}): Promise<Harness> {
   return h;
 }
 
-async function addJob(h: Harness, path: string, attempts: number, extra: Record<string, unknown> = {}) {
+async function addJob(
+  h: Harness,
+  path: string,
+  attempts: number,
+  extra: Record<string, unknown> = {},
+) {
   const data = jobData({
-    request: { url: `${up.url}${path}?api_key={{ secrets.PARTNER_KEY }}&q=1`, headers: { authorization: 'Bearer {{ secrets.PARTNER_KEY }}', 'x-trace': 'abc' } },
+    request: {
+      url: `${up.url}${path}?api_key={{ secrets.PARTNER_KEY }}&q=1`,
+      headers: { authorization: 'Bearer {{ secrets.PARTNER_KEY }}', 'x-trace': 'abc' },
+    },
     ...extra,
   });
   const id = idempotencyKey(data);
@@ -57,7 +70,8 @@ async function addJob(h: Harness, path: string, attempts: number, extra: Record<
 }
 
 const jobKey = (h: Harness, id: string) => `${h.queue.qualifiedName}:${id}`;
-const attemptsOf = (records: JobRecord[]) => records.filter((r): r is AttemptRecord => r.kind === 'attempt');
+const attemptsOf = (records: JobRecord[]) =>
+  records.filter((r): r is AttemptRecord => r.kind === 'attempt');
 
 async function recordsOf(h: Harness, id: string, count: number): Promise<AttemptRecord[]> {
   return waitFor(async () => {
@@ -81,10 +95,17 @@ describe('per-attempt records', { timeout: 60_000 }, () => {
     const [first, , last] = records as [AttemptRecord, AttemptRecord, AttemptRecord];
     expect(first.method).toBe('GET');
     expect(first.url).toBe(`${up.url}/flaky?api_key=%5BREDACTED%5D&q=1`);
-    expect(first.headers).toMatchObject({ authorization: 'Bearer [REDACTED]', 'x-trace': 'abc', 'user-agent': h.cfg.INVOKE_USER_AGENT });
+    expect(first.headers).toMatchObject({
+      authorization: 'Bearer [REDACTED]',
+      'x-trace': 'abc',
+      'user-agent': h.cfg.INVOKE_USER_AGENT,
+    });
     expect(first.detail).toMatch(/answered 503/);
     // Allow-listed response headers only.
-    expect(first.responseHeaders).toMatchObject({ 'content-type': 'application/json', 'x-request-id': 'req-1' });
+    expect(first.responseHeaders).toMatchObject({
+      'content-type': 'application/json',
+      'x-request-id': 'req-1',
+    });
     expect(first.responseHeaders).not.toHaveProperty('set-cookie');
     expect(first.responseHeaders).not.toHaveProperty('x-internal-trace');
     // The first 2 KiB of the body (default), the partner's echo of the credential scrubbed.
@@ -100,7 +121,13 @@ describe('per-attempt records', { timeout: 60_000 }, () => {
 
     // Nothing in Redis spells the secret, in any encoding.
     const raw = (await h.redis.lrange(`${jobKey(h, id)}:logs`, 0, -1)).join('\n');
-    for (const spelling of [SECRET, encodeURIComponent(SECRET), new URLSearchParams({ v: SECRET }).toString().slice(2), 'Zq9+/secret', 'Zq9%2B%2Fsecret']) {
+    for (const spelling of [
+      SECRET,
+      encodeURIComponent(SECRET),
+      new URLSearchParams({ v: SECRET }).toString().slice(2),
+      'Zq9+/secret',
+      'Zq9%2B%2Fsecret',
+    ]) {
       expect(raw).not.toContain(spelling);
     }
 
@@ -118,7 +145,10 @@ describe('per-attempt records', { timeout: 60_000 }, () => {
       return r.length === 2 && r[1]!.n === 4;
     }, 'the last two records');
     const { records, lines } = await readRecords(h.redis, jobKey(h, id));
-    expect(attemptsOf(records).map((r) => [r.n, r.outcome])).toEqual([[3, 'retry'], [4, 'failed']]);
+    expect(attemptsOf(records).map((r) => [r.n, r.outcome])).toEqual([
+      [3, 'retry'],
+      [4, 'failed'],
+    ]);
     expect(attemptsOf(records).every((r) => r.body === null && r.bodyTruncated)).toBe(true);
     expect(lines).toHaveLength(4);
   });
@@ -133,7 +163,16 @@ describe('per-attempt records', { timeout: 60_000 }, () => {
     await h.queue.add('invoke', data, { jobId: id, attempts: 1 });
     await waitForJob(h.queue, id, 'failed');
     const [r] = await recordsOf(h, id, 1);
-    expect(r).toMatchObject({ n: 1, outcome: 'failed', status: null, code: 'CONNECT_ERROR', url: `http://127.0.0.1:${gone.port}/refused`, body: null, bodyBytes: 0, responseHeaders: {} });
+    expect(r).toMatchObject({
+      n: 1,
+      outcome: 'failed',
+      status: null,
+      code: 'CONNECT_ERROR',
+      url: `http://127.0.0.1:${gone.port}/refused`,
+      body: null,
+      bodyBytes: 0,
+      responseHeaders: {},
+    });
   });
 
   it('is shown by ops.inspect, GET /v1/invocations/{id}?attempts=true and `invoke-api inspect`', async () => {
@@ -154,14 +193,23 @@ describe('per-attempt records', { timeout: 60_000 }, () => {
 
     const cfg = loadConfig({ ...h.ns.env, LOG_LEVEL: 'silent' });
     const producers = createProducerApi(cfg);
-    const app = await buildServer({ cfg, logger: createLogger('silent', (s) => s), readiness: { checks: {} }, plugins: producers.plugins });
+    const app = await buildServer({
+      cfg,
+      logger: createLogger('silent', (s) => s),
+      readiness: { checks: {} },
+      plugins: producers.plugins,
+    });
     try {
       const plain = (await app.inject({ url: `/v1/invocations/${id}` })).json();
       expect(plain).not.toHaveProperty('attemptRecords');
       const res = await app.inject({ url: `/v1/invocations/${id}?attempts=true` });
       expect(res.statusCode).toBe(200);
       const shown = res.json().attemptRecords as AttemptRecord[];
-      expect(shown.map((r) => [r.n, r.status, r.code])).toEqual([[1, 503, 'HTTP_STATUS'], [2, 503, 'HTTP_STATUS'], [3, 200, null]]);
+      expect(shown.map((r) => [r.n, r.status, r.code])).toEqual([
+        [1, 503, 'HTTP_STATUS'],
+        [2, 503, 'HTTP_STATUS'],
+        [3, 200, null],
+      ]);
       expect(shown[0]!.headers!.authorization).toBe('Bearer [REDACTED]');
       expect(res.body).not.toContain('sk_live');
     } finally {
@@ -172,7 +220,9 @@ describe('per-attempt records', { timeout: 60_000 }, () => {
     const env = { ...h.ns.env, INVOKE_REDIS_STARTUP_GRACE_MS: '3000' };
     const human = await runCli(['inspect', id], env);
     expect(human.code).toBe(0);
-    expect(human.stdout).toMatch(/#1 \S+ {2}GET http:\/\/127\.0\.0\.1:\d+\/shown\?api_key=%5BREDACTED%5D&q=1 -> 503 HTTP_STATUS in \d+ ms \(retry\)/);
+    expect(human.stdout).toMatch(
+      /#1 \S+ {2}GET http:\/\/127\.0\.0\.1:\d+\/shown\?api_key=%5BREDACTED%5D&q=1 -> 503 HTTP_STATUS in \d+ ms \(retry\)/,
+    );
     expect(human.stdout).toContain('authorization: Bearer [REDACTED]');
     expect(human.stdout).toMatch(/#3 .* -> 200 in \d+ ms \(completed\)/);
     expect(human.stdout).toContain('body (13 bytes): {"points":42}');

@@ -18,14 +18,22 @@ let dry: DryRun;
 
 beforeAll(async () => {
   server = await startTokenServer({ clientSecret });
-  const cred = { type: 'oauth2_client_credentials', hosts: ['127.0.0.1'], tokenUrl: server.tokenUrl, clientId: 'client-1', clientSecret };
-  dry = createDryRun(loadConfig({
-    ...ns.env,
-    INVOKE_ALLOW_PRIVATE: '127.0.0.1/32',
-    INVOKE_SECRETS_KEY: randomBytes(32).toString('base64'),
-    INVOKE_CREDENTIAL_CRM: JSON.stringify(cred),
-    INVOKE_CREDENTIAL_BROKEN: JSON.stringify({ ...cred, clientSecret: 'wrong-secret-0123' }),
-  }));
+  const cred = {
+    type: 'oauth2_client_credentials',
+    hosts: ['127.0.0.1'],
+    tokenUrl: server.tokenUrl,
+    clientId: 'client-1',
+    clientSecret,
+  };
+  dry = createDryRun(
+    loadConfig({
+      ...ns.env,
+      INVOKE_ALLOW_PRIVATE: '127.0.0.1/32',
+      INVOKE_SECRETS_KEY: randomBytes(32).toString('base64'),
+      INVOKE_CREDENTIAL_CRM: JSON.stringify(cred),
+      INVOKE_CREDENTIAL_BROKEN: JSON.stringify({ ...cred, clientSecret: 'wrong-secret-0123' }),
+    }),
+  );
 });
 afterAll(async () => {
   await dry.close();
@@ -38,8 +46,16 @@ describe('dry run with request.auth', () => {
   it('names the credential and says a token was obtained, then that it came from the cache; never the token', async () => {
     const job = jobData({ request: { url: server.partnerUrl, auth: { credential: 'CRM' } } });
     const first = await dry.run(job);
-    expect(first.auth).toEqual({ credential: 'CRM', source: 'platform', type: 'oauth2_client_credentials', token: 'obtained' });
-    expect(first.envelope).toMatchObject({ ok: true, body: { echo: { authorization: 'Bearer [REDACTED]' } } });
+    expect(first.auth).toEqual({
+      credential: 'CRM',
+      source: 'platform',
+      type: 'oauth2_client_credentials',
+      token: 'obtained',
+    });
+    expect(first.envelope).toMatchObject({
+      ok: true,
+      body: { echo: { authorization: 'Bearer [REDACTED]' } },
+    });
     const second = await dry.run(job);
     expect(second.auth).toMatchObject({ token: 'cached' });
     expect(server.tokenRequests()).toHaveLength(1);
@@ -50,15 +66,22 @@ describe('dry run with request.auth', () => {
   });
 
   it('shows the credential and a failed token request as an AUTH_ERROR envelope', async () => {
-    const result = await dry.run(jobData({ request: { url: server.partnerUrl, auth: { credential: 'BROKEN' } } }));
+    const result = await dry.run(
+      jobData({ request: { url: server.partnerUrl, auth: { credential: 'BROKEN' } } }),
+    );
     expect(result.auth).toMatchObject({ credential: 'BROKEN', token: 'failed' });
     expect(result.envelope.error).toMatchObject({ code: 'AUTH_ERROR', retryable: false });
     expect(JSON.stringify(result)).not.toContain('wrong-secret-0123');
   });
 
   it('an unknown credential: auth null, AUTH_ERROR naming it', async () => {
-    const result = await dry.run(jobData({ request: { url: server.partnerUrl, auth: { credential: 'NOPE' } } }));
+    const result = await dry.run(
+      jobData({ request: { url: server.partnerUrl, auth: { credential: 'NOPE' } } }),
+    );
     expect(result.auth).toBeNull();
-    expect(result.envelope.error).toMatchObject({ code: 'AUTH_ERROR', message: expect.stringMatching(/NOPE/) });
+    expect(result.envelope.error).toMatchObject({
+      code: 'AUTH_ERROR',
+      message: expect.stringMatching(/NOPE/),
+    });
   });
 });

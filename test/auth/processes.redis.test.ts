@@ -29,7 +29,13 @@ beforeAll(async () => {
     INVOKE_ALLOW_PRIVATE: '127.0.0.1/32',
     INVOKE_CONCURRENCY: '50',
     INVOKE_SECRETS_KEY: randomBytes(32).toString('base64'),
-    INVOKE_CREDENTIAL_LOYALTY: JSON.stringify({ type: 'oauth2_client_credentials', hosts: ['127.0.0.1'], tokenUrl: server.tokenUrl, clientId: 'client-1', clientSecret }),
+    INVOKE_CREDENTIAL_LOYALTY: JSON.stringify({
+      type: 'oauth2_client_credentials',
+      hosts: ['127.0.0.1'],
+      tokenUrl: server.tokenUrl,
+      clientId: 'client-1',
+      clientSecret,
+    }),
   };
   workers.push(...(await Promise.all(Array.from({ length: 4 }, () => startWorker(env)))));
   queue = new Queue(ns.queue, { connection: redisClient(), prefix: ns.prefix });
@@ -46,12 +52,26 @@ afterAll(async () => {
 
 describe('an OAuth2 credential used by four worker processes at once', () => {
   it('200 concurrent jobs: exactly one token request, all 200 calls carry that token', async () => {
-    const data = Array.from({ length: JOBS }, () => jobData({ request: { url: server.partnerUrl, auth: { credential: 'LOYALTY' } } }));
-    await queue.addBulk(data.map((d) => ({ name: 'invoke', data: d, opts: { attempts: 3, backoff: { type: 'fixed', delay: 50 } } })));
-    await waitFor(async () => (await queue.getCompletedCount()) === JOBS || undefined, `${JOBS} completed jobs`, 60_000);
+    const data = Array.from({ length: JOBS }, () =>
+      jobData({ request: { url: server.partnerUrl, auth: { credential: 'LOYALTY' } } }),
+    );
+    await queue.addBulk(
+      data.map((d) => ({
+        name: 'invoke',
+        data: d,
+        opts: { attempts: 3, backoff: { type: 'fixed', delay: 50 } },
+      })),
+    );
+    await waitFor(
+      async () => (await queue.getCompletedCount()) === JOBS || undefined,
+      `${JOBS} completed jobs`,
+      60_000,
+    );
     expect(server.tokenRequests()).toHaveLength(1);
     expect(server.partnerRequests()).toHaveLength(JOBS);
-    expect(new Set(server.partnerRequests().map((r) => r.headers.authorization))).toEqual(new Set([`Bearer ${server.issued[0]}`]));
+    expect(new Set(server.partnerRequests().map((r) => r.headers.authorization))).toEqual(
+      new Set([`Bearer ${server.issued[0]}`]),
+    );
     // Every worker took part (the jobs were not all done by one process).
     const busy = workers.filter((w) => w.logs.some((l) => l.msg === 'attempt'));
     expect(busy.length).toBeGreaterThanOrEqual(2);

@@ -12,7 +12,11 @@ import { waitForJob } from '../helpers/wait.js';
 
 const HMAC_SECRET = 'whsec_partner_signing_key_0123456789';
 const PASSWORD = 'erp-password-§-0123456789';
-interface Received { headers: http.IncomingHttpHeaders; raw: Buffer; at: number }
+interface Received {
+  headers: http.IncomingHttpHeaders;
+  raw: Buffer;
+  at: number;
+}
 const received: Received[] = [];
 let failFirst = 0;
 let server: http.Server;
@@ -33,10 +37,34 @@ beforeAll(async () => {
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   h = await startHarness({
-    INVOKE_CREDENTIAL_ERP: JSON.stringify({ type: 'basic', hosts: ['127.0.0.1'], username: 'journeys', password: PASSWORD }),
-    INVOKE_CREDENTIAL_HOOKS: JSON.stringify({ type: 'hmac', hosts: ['127.0.0.1'], secret: HMAC_SECRET, header: 'X-Signature', timestampHeader: 'X-Timestamp' }),
-    INVOKE_CREDENTIAL_WEBHOOKS: JSON.stringify({ type: 'hmac', hosts: ['127.0.0.1'], secret: HMAC_SECRET, header: 'webhook-signature', timestampHeader: 'webhook-timestamp', encoding: 'base64', payload: 'msg_1.{{ timestamp }}.{{ body }}' }),
-    INVOKE_CREDENTIAL_ELSEWHERE: JSON.stringify({ type: 'basic', hosts: ['api.partner.example'], username: 'u', password: 'elsewhere-password' }),
+    INVOKE_CREDENTIAL_ERP: JSON.stringify({
+      type: 'basic',
+      hosts: ['127.0.0.1'],
+      username: 'journeys',
+      password: PASSWORD,
+    }),
+    INVOKE_CREDENTIAL_HOOKS: JSON.stringify({
+      type: 'hmac',
+      hosts: ['127.0.0.1'],
+      secret: HMAC_SECRET,
+      header: 'X-Signature',
+      timestampHeader: 'X-Timestamp',
+    }),
+    INVOKE_CREDENTIAL_WEBHOOKS: JSON.stringify({
+      type: 'hmac',
+      hosts: ['127.0.0.1'],
+      secret: HMAC_SECRET,
+      header: 'webhook-signature',
+      timestampHeader: 'webhook-timestamp',
+      encoding: 'base64',
+      payload: 'msg_1.{{ timestamp }}.{{ body }}',
+    }),
+    INVOKE_CREDENTIAL_ELSEWHERE: JSON.stringify({
+      type: 'basic',
+      hosts: ['api.partner.example'],
+      username: 'u',
+      password: 'elsewhere-password',
+    }),
   });
 });
 
@@ -45,11 +73,19 @@ afterAll(async () => {
   await new Promise((r) => server.close(r));
 });
 
-async function run(data: ReturnType<typeof jobData>, opts: Record<string, unknown> = { attempts: 1 }, state: 'completed' | 'failed' = 'completed') {
+async function run(
+  data: ReturnType<typeof jobData>,
+  opts: Record<string, unknown> = { attempts: 1 },
+  state: 'completed' | 'failed' = 'completed',
+) {
   const start = received.length;
   const added = await h.queue.add('invoke', data, opts);
   const done = await waitForJob(h.queue, added.id!, state);
-  return { done: done!, got: received.slice(start), envelope: (await h.context(data.runId)).loyalty };
+  return {
+    done: done!,
+    got: received.slice(start),
+    envelope: (await h.context(data.runId)).loyalty,
+  };
 }
 
 const body = { email: '{{ customer.email }}', name: '{{ customer.name }}', tags: ['vip'] };
@@ -57,13 +93,27 @@ const customer = { id: 'c1', email: 'zoë@example.com', name: 'Zoë "Z" O\'Brien
 
 describe('basic', () => {
   it('sends RFC 7617 Basic and saves no copy of it from an echoing partner', async () => {
-    const { got, envelope } = await run(jobData({ request: { url: `${base}/erp`, auth: { credential: 'ERP' }, headers: { Authorization: 'Bearer from-the-step' } } }));
-    expect(got[0]!.headers.authorization).toBe(`Basic ${Buffer.from(`journeys:${PASSWORD}`, 'utf8').toString('base64')}`);
+    const { got, envelope } = await run(
+      jobData({
+        request: {
+          url: `${base}/erp`,
+          auth: { credential: 'ERP' },
+          headers: { Authorization: 'Bearer from-the-step' },
+        },
+      }),
+    );
+    expect(got[0]!.headers.authorization).toBe(
+      `Basic ${Buffer.from(`journeys:${PASSWORD}`, 'utf8').toString('base64')}`,
+    );
     expect(envelope.body.echo).toBe('Basic [REDACTED]');
   });
 
   it('is refused for a host outside its hosts, permanently and before anything is sent', async () => {
-    const { got, envelope, done } = await run(jobData({ request: { url: `${base}/x`, auth: { credential: 'ELSEWHERE' } } }), { attempts: 3 }, 'failed');
+    const { got, envelope, done } = await run(
+      jobData({ request: { url: `${base}/x`, auth: { credential: 'ELSEWHERE' } } }),
+      { attempts: 3 },
+      'failed',
+    );
     expect(got).toHaveLength(0);
     expect(done.attemptsMade).toBe(1);
     expect(envelope.error).toMatchObject({ code: 'URL_BLOCKED', retryable: false });
@@ -73,33 +123,57 @@ describe('basic', () => {
 describe('hmac', () => {
   it('Stripe-style: hex HMAC-SHA256 over "<t>.<exact body bytes>", checked by the partner', async () => {
     const before = Math.floor(Date.now() / 1000);
-    const { got } = await run(jobData({ request: { method: 'POST', url: `${base}/hooks?x=1`, body, auth: { credential: 'HOOKS' } }, data: { customer } }));
+    const { got } = await run(
+      jobData({
+        request: { method: 'POST', url: `${base}/hooks?x=1`, body, auth: { credential: 'HOOKS' } },
+        data: { customer },
+      }),
+    );
     const { headers, raw } = got[0]!;
     const t = Number(headers['x-timestamp']);
     expect(t).toBeGreaterThanOrEqual(before);
     expect(t).toBeLessThanOrEqual(Math.floor(Date.now() / 1000));
-    const expected = createHmac('sha256', HMAC_SECRET).update(Buffer.concat([Buffer.from(`${t}.`), raw])).digest('hex');
+    const expected = createHmac('sha256', HMAC_SECRET)
+      .update(Buffer.concat([Buffer.from(`${t}.`), raw]))
+      .digest('hex');
     expect(headers['x-signature']).toBe(expected);
     // The check is over bytes that really hold the hostile characters.
     expect(JSON.parse(raw.toString('utf8')).name).toBe(customer.name);
   });
 
   it('Standard Webhooks: base64 over "<id>.<t>.<body>"', async () => {
-    const { got } = await run(jobData({ request: { method: 'POST', url: `${base}/wh`, body, auth: { credential: 'WEBHOOKS' } }, data: { customer } }));
+    const { got } = await run(
+      jobData({
+        request: { method: 'POST', url: `${base}/wh`, body, auth: { credential: 'WEBHOOKS' } },
+        data: { customer },
+      }),
+    );
     const { headers, raw } = got[0]!;
-    const expected = createHmac('sha256', HMAC_SECRET).update(Buffer.concat([Buffer.from(`msg_1.${headers['webhook-timestamp']}.`), raw])).digest('base64');
+    const expected = createHmac('sha256', HMAC_SECRET)
+      .update(Buffer.concat([Buffer.from(`msg_1.${headers['webhook-timestamp']}.`), raw]))
+      .digest('base64');
     expect(headers['webhook-signature']).toBe(expected);
   });
 
   it('signs each attempt anew with a fresh timestamp', async () => {
     failFirst = 1;
-    const { got, envelope } = await run(jobData({ request: { method: 'POST', url: `${base}/retry`, body, auth: { credential: 'HOOKS' } }, data: { customer } }), { attempts: 2, backoff: { type: 'fixed', delay: 1100 } });
+    const { got, envelope } = await run(
+      jobData({
+        request: { method: 'POST', url: `${base}/retry`, body, auth: { credential: 'HOOKS' } },
+        data: { customer },
+      }),
+      { attempts: 2, backoff: { type: 'fixed', delay: 1100 } },
+    );
     expect(envelope).toMatchObject({ ok: true, attempts: 2 });
     expect(got).toHaveLength(2);
     const [t1, t2] = got.map((g) => Number(g.headers['x-timestamp']));
     expect(t2).toBeGreaterThan(t1!);
     for (const g of got) {
-      expect(g.headers['x-signature']).toBe(createHmac('sha256', HMAC_SECRET).update(Buffer.concat([Buffer.from(`${g.headers['x-timestamp']}.`), g.raw])).digest('hex'));
+      expect(g.headers['x-signature']).toBe(
+        createHmac('sha256', HMAC_SECRET)
+          .update(Buffer.concat([Buffer.from(`${g.headers['x-timestamp']}.`), g.raw]))
+          .digest('hex'),
+      );
     }
   });
 
@@ -107,7 +181,11 @@ describe('hmac', () => {
     const dump = await dumpNamespace(h.redis, h.ns);
     const logs = h.logs.join('\n');
     expect(dump).toContain('[REDACTED]');
-    for (const v of [HMAC_SECRET, PASSWORD, Buffer.from(`journeys:${PASSWORD}`).toString('base64')]) {
+    for (const v of [
+      HMAC_SECRET,
+      PASSWORD,
+      Buffer.from(`journeys:${PASSWORD}`).toString('base64'),
+    ]) {
       expect(dump).not.toContain(v);
       expect(logs).not.toContain(v);
     }

@@ -22,14 +22,26 @@ let platform: TokenServer;
 let admin: ReturnType<typeof createCredentialAdmin>;
 const secretV1 = `cs-v1-${randomBytes(8).toString('hex')}`;
 const secretV2 = `cs-v2-${randomBytes(8).toString('hex')}`;
-const credential = (clientSecret: string) => ({ type: 'oauth2_client_credentials', hosts: ['127.0.0.1'], tokenUrl: server.tokenUrl, clientId: 'client-1', clientSecret });
+const credential = (clientSecret: string) => ({
+  type: 'oauth2_client_credentials',
+  hosts: ['127.0.0.1'],
+  tokenUrl: server.tokenUrl,
+  clientId: 'client-1',
+  clientSecret,
+});
 
 beforeAll(async () => {
   server = await startTokenServer({ clientSecret: secretV1 });
   platform = await startTokenServer({ clientSecret: 'platform-secret-0123456789' });
   h = await startHarness({
     INVOKE_SECRETS_KEY: KEY,
-    INVOKE_CREDENTIAL_SHARED: JSON.stringify({ type: 'oauth2_client_credentials', hosts: ['127.0.0.1'], tokenUrl: platform.tokenUrl, clientId: 'client-1', clientSecret: 'platform-secret-0123456789' }),
+    INVOKE_CREDENTIAL_SHARED: JSON.stringify({
+      type: 'oauth2_client_credentials',
+      hosts: ['127.0.0.1'],
+      tokenUrl: platform.tokenUrl,
+      clientId: 'client-1',
+      clientSecret: 'platform-secret-0123456789',
+    }),
     INVOKE_CREDENTIAL_SHARED_TENANTS: 'globex',
   });
   admin = createCredentialAdmin(h.cfg, h.redis);
@@ -41,26 +53,40 @@ afterAll(async () => {
   await platform.close();
 });
 
-async function run(tenantId: string, name: string, url = server.partnerUrl, state: 'completed' | 'failed' = 'completed') {
+async function run(
+  tenantId: string,
+  name: string,
+  url = server.partnerUrl,
+  state: 'completed' | 'failed' = 'completed',
+) {
   const data = jobData({ tenantId, request: { url, auth: { credential: name } } });
-  const added = await h.queue.add('invoke', data, { attempts: 2, backoff: { type: 'fixed', delay: 30 } });
+  const added = await h.queue.add('invoke', data, {
+    attempts: 2,
+    backoff: { type: 'fixed', delay: 30 },
+  });
   const done = await waitForJob(h.queue, added.id!, state);
   return { done: done!, envelope: (await h.context(data.runId)).loyalty };
 }
 
 describe('a tenant credential', () => {
-  it('is used by its tenant\'s jobs, never by another tenant\'s', async () => {
+  it("is used by its tenant's jobs, never by another tenant's", async () => {
     await admin.set('acme', 'CRM', credential(secretV1));
     expect((await run('acme', 'CRM')).envelope.ok).toBe(true);
     const other = await run('globex', 'CRM', server.partnerUrl, 'failed');
     expect(other.done.attemptsMade).toBe(1);
-    expect(other.envelope.error).toMatchObject({ code: 'AUTH_ERROR', retryable: false, message: expect.stringMatching(/no credential for tenant globex named CRM/) });
+    expect(other.envelope.error).toMatchObject({
+      code: 'AUTH_ERROR',
+      retryable: false,
+      message: expect.stringMatching(/no credential for tenant globex named CRM/),
+    });
     expect(server.tokenRequests()).toHaveLength(1);
   });
 
   it('a platform credential serves the tenants its _TENANTS lists, and only those', async () => {
     expect((await run('globex', 'SHARED', platform.partnerUrl)).envelope.ok).toBe(true);
-    expect((await run('acme', 'SHARED', platform.partnerUrl, 'failed')).envelope.error.code).toBe('AUTH_ERROR');
+    expect((await run('acme', 'SHARED', platform.partnerUrl, 'failed')).envelope.error.code).toBe(
+      'AUTH_ERROR',
+    );
   });
 
   it('client secret rotation: the new secret is saved, the old token dropped, the next call uses a token from the new secret', async () => {
@@ -73,7 +99,9 @@ describe('a tenant credential', () => {
     expect(done.attemptsMade).toBe(1);
     expect(server.tokenRequests()).toHaveLength(before + 1);
     const basic = String(server.tokenRequests().at(-1)!.headers.authorization).slice(6);
-    expect(Buffer.from(basic, 'base64').toString().split(':').map(decodeURIComponent)[1]).toBe(secretV2);
+    expect(Buffer.from(basic, 'base64').toString().split(':').map(decodeURIComponent)[1]).toBe(
+      secretV2,
+    );
   });
 
   it('a rotation at the token server alone (old secret still saved) is a permanent AUTH_ERROR', async () => {
@@ -84,12 +112,25 @@ describe('a tenant credential', () => {
   });
 
   it('is listed with type and hosts only, and stored encrypted', async () => {
-    expect(await admin.list('acme')).toEqual([
-      { name: 'CRM', type: 'oauth2_client_credentials', hosts: ['127.0.0.1'], updatedAt: expect.any(String) },
-      { name: 'OLD', type: 'oauth2_client_credentials', hosts: ['127.0.0.1'], updatedAt: expect.any(String) },
-    ].sort((a, b) => a.name.localeCompare(b.name)));
+    expect(await admin.list('acme')).toEqual(
+      [
+        {
+          name: 'CRM',
+          type: 'oauth2_client_credentials',
+          hosts: ['127.0.0.1'],
+          updatedAt: expect.any(String),
+        },
+        {
+          name: 'OLD',
+          type: 'oauth2_client_credentials',
+          hosts: ['127.0.0.1'],
+          updatedAt: expect.any(String),
+        },
+      ].sort((a, b) => a.name.localeCompare(b.name)),
+    );
     const dump = await dumpNamespace(h.redis, h.ns);
-    for (const v of [secretV1, secretV2, ...server.issued, ...platform.issued]) expect(dump).not.toContain(v);
+    for (const v of [secretV1, secretV2, ...server.issued, ...platform.issued])
+      expect(dump).not.toContain(v);
   });
 });
 
@@ -97,19 +138,43 @@ describe('HTTP routes', () => {
   it('PUT 204, GET without secrets, 400 naming the field with nothing written, DELETE 204 then 404', async () => {
     const app = Fastify();
     await app.register(credentialRoutes(admin));
-    const put = await app.inject({ method: 'PUT', url: '/v1/tenants/initech/credentials/ERP', payload: { type: 'basic', hosts: ['erp.example'], username: 'u', password: 'pw-0123456789' } });
+    const put = await app.inject({
+      method: 'PUT',
+      url: '/v1/tenants/initech/credentials/ERP',
+      payload: { type: 'basic', hosts: ['erp.example'], username: 'u', password: 'pw-0123456789' },
+    });
     expect(put.statusCode).toBe(204);
     const list = await app.inject({ method: 'GET', url: '/v1/tenants/initech/credentials' });
-    expect(list.json()).toEqual([{ name: 'ERP', type: 'basic', hosts: ['erp.example'], updatedAt: expect.any(String) }]);
+    expect(list.json()).toEqual([
+      { name: 'ERP', type: 'basic', hosts: ['erp.example'], updatedAt: expect.any(String) },
+    ]);
     expect(list.body).not.toContain('pw-0123456789');
-    const bad = await app.inject({ method: 'PUT', url: '/v1/tenants/initech/credentials/HOOK', payload: { type: 'hmac', hosts: [], secret: 'hunter2-hmac', header: 'X-Sig' } });
+    const bad = await app.inject({
+      method: 'PUT',
+      url: '/v1/tenants/initech/credentials/HOOK',
+      payload: { type: 'hmac', hosts: [], secret: 'hunter2-hmac', header: 'X-Sig' },
+    });
     expect(bad.statusCode).toBe(400);
     expect(bad.json()).toMatchObject({ field: 'hosts' });
     expect(bad.body).not.toContain('hunter2-hmac');
-    expect((await app.inject({ method: 'PUT', url: '/v1/tenants/initech/credentials/lower', payload: {} })).json()).toMatchObject({ field: 'name' });
+    expect(
+      (
+        await app.inject({
+          method: 'PUT',
+          url: '/v1/tenants/initech/credentials/lower',
+          payload: {},
+        })
+      ).json(),
+    ).toMatchObject({ field: 'name' });
     expect((await admin.list('initech')).map((c) => c.name)).toEqual(['ERP']);
-    expect((await app.inject({ method: 'DELETE', url: '/v1/tenants/initech/credentials/ERP' })).statusCode).toBe(204);
-    expect((await app.inject({ method: 'DELETE', url: '/v1/tenants/initech/credentials/ERP' })).statusCode).toBe(404);
+    expect(
+      (await app.inject({ method: 'DELETE', url: '/v1/tenants/initech/credentials/ERP' }))
+        .statusCode,
+    ).toBe(204);
+    expect(
+      (await app.inject({ method: 'DELETE', url: '/v1/tenants/initech/credentials/ERP' }))
+        .statusCode,
+    ).toBe(404);
     await app.close();
   });
 });
@@ -117,8 +182,13 @@ describe('HTTP routes', () => {
 describe('CLI', () => {
   const cli = (args: string[], input?: string) =>
     new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
-      const child = execFile(process.execPath, [CLI, 'credentials', ...args], { env: { PATH: process.env.PATH ?? '', ...h.ns.env, INVOKE_SECRETS_KEY: KEY } }, (err, stdout, stderr) =>
-        resolve({ code: err ? Number(err.code ?? 99) : 0, stdout, stderr }));
+      const child = execFile(
+        process.execPath,
+        [CLI, 'credentials', ...args],
+        { env: { PATH: process.env.PATH ?? '', ...h.ns.env, INVOKE_SECRETS_KEY: KEY } },
+        (err, stdout, stderr) =>
+          resolve({ code: err ? Number(err.code ?? 99) : 0, stdout, stderr }),
+      );
       child.stdin!.end(input ?? '');
     });
 
@@ -132,9 +202,15 @@ describe('CLI', () => {
     await run('acme', 'CLI_CRM');
     const key = `${h.cfg.BULLMQ_PREFIX}:auth:{tenant:acme:CLI_CRM}:token`;
     expect(await h.redis.exists(key)).toBe(1);
-    expect(await cli(['refresh', 'acme', 'CLI_CRM'])).toMatchObject({ code: 0, stdout: expect.stringMatching(/dropped/) });
+    expect(await cli(['refresh', 'acme', 'CLI_CRM'])).toMatchObject({
+      code: 0,
+      stdout: expect.stringMatching(/dropped/),
+    });
     expect(await h.redis.exists(key)).toBe(0);
-    const bad = await cli(['set', 'acme', 'X'], '{"type":"basic","hosts":["x.com"],"username":"u"}');
+    const bad = await cli(
+      ['set', 'acme', 'X'],
+      '{"type":"basic","hosts":["x.com"],"username":"u"}',
+    );
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/password/);
   }, 120_000); // five CLI processes, each loading node and its modules

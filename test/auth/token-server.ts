@@ -41,15 +41,32 @@ export interface TokenServerOptions {
   issueExpired: number;
 }
 
-export async function startTokenServer(initial: Partial<TokenServerOptions> = {}): Promise<TokenServer> {
-  const o: TokenServerOptions = { clientId: 'client-1', clientSecret: 'client-secret-v1', expiresIn: 3600, delayMs: 0, gate: undefined, fail: undefined, date: undefined, partnerRefusesAll: false, refusal: 'status', issueExpired: 0, ...initial };
+export async function startTokenServer(
+  initial: Partial<TokenServerOptions> = {},
+): Promise<TokenServer> {
+  const o: TokenServerOptions = {
+    clientId: 'client-1',
+    clientSecret: 'client-secret-v1',
+    expiresIn: 3600,
+    delayMs: 0,
+    gate: undefined,
+    fail: undefined,
+    date: undefined,
+    partnerRefusesAll: false,
+    refusal: 'status',
+    issueExpired: 0,
+    ...initial,
+  };
   const issued: string[] = [];
   const valid = new Set<string>();
 
   function clientOk(req: Recorded): boolean {
     const basic = /^Basic (.+)$/.exec(String(req.headers.authorization ?? ''))?.[1];
     if (basic) {
-      const [id, secret] = Buffer.from(basic, 'base64').toString().split(':').map(decodeURIComponent);
+      const [id, secret] = Buffer.from(basic, 'base64')
+        .toString()
+        .split(':')
+        .map(decodeURIComponent);
       return id === o.clientId && secret === o.clientSecret;
     }
     const form = new URLSearchParams(req.body);
@@ -60,8 +77,15 @@ export async function startTokenServer(initial: Partial<TokenServerOptions> = {}
     if (o.delayMs) await new Promise((r) => setTimeout(r, o.delayMs));
     await o.gate;
     if (o.fail) return json(res, o.fail[0], o.fail[1], o.fail[2]);
-    if (new URLSearchParams(req.body).get('grant_type') !== 'client_credentials') return json(res, 400, { error: 'unsupported_grant_type' });
-    if (!clientOk(req)) return json(res, 401, { error: 'invalid_client' }, { 'www-authenticate': 'Basic realm="token"' });
+    if (new URLSearchParams(req.body).get('grant_type') !== 'client_credentials')
+      return json(res, 400, { error: 'unsupported_grant_type' });
+    if (!clientOk(req))
+      return json(
+        res,
+        401,
+        { error: 'invalid_client' },
+        { 'www-authenticate': 'Basic realm="token"' },
+      );
     const value = `tok-${issued.length + 1}-${randomBytes(12).toString('hex')}`;
     issued.push(value);
     if (issued.length > o.issueExpired) valid.add(value);
@@ -74,13 +98,20 @@ export async function startTokenServer(initial: Partial<TokenServerOptions> = {}
     const bearer = /^Bearer (.+)$/.exec(String(req.headers.authorization ?? ''))?.[1];
     if (!bearer || !valid.has(bearer) || o.partnerRefusesAll) {
       if (o.refusal === 'body') return json(res, 200, { error: 'token_expired' });
-      return json(res, 401, { error: 'invalid_token' }, { 'www-authenticate': 'Bearer error="invalid_token"' });
+      return json(
+        res,
+        401,
+        { error: 'invalid_token' },
+        { 'www-authenticate': 'Bearer error="invalid_token"' },
+      );
     }
     // An echoing partner: the token comes back in the body (the worker must not keep it).
     json(res, 200, { ok: true, points: 42, echo: { authorization: req.headers.authorization } });
   }
 
-  const upstream = await startUpstream((req, res) => (req.url.startsWith('/oauth/token') ? token(req, res) : partner(req, res)));
+  const upstream = await startUpstream((req, res) =>
+    req.url.startsWith('/oauth/token') ? token(req, res) : partner(req, res),
+  );
   return {
     upstream,
     tokenUrl: `${upstream.url}/oauth/token`,

@@ -22,7 +22,10 @@ import { readRecords } from '../../src/attempts/store.js';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const hasChromium = existsSync(CHROMIUM);
-if (!hasChromium) console.warn(`[dashboard browser test] no Chromium at ${CHROMIUM} (Debian package "chromium"): skipped`);
+if (!hasChromium)
+  console.warn(
+    `[dashboard browser test] no Chromium at ${CHROMIUM} (Debian package "chromium"): skipped`,
+  );
 
 const TOKEN = 'browser-test-token-0123456789';
 let h: Harness;
@@ -39,15 +42,31 @@ describe.skipIf(!hasChromium)('dashboard in a real browser', { timeout: 90_000 }
     h = await startHarness();
     ops = createOps(h.cfg, h.redis);
     const cfg = loadConfig({ ...h.ns.env, INVOKE_API_TOKEN: TOKEN, LOG_LEVEL: 'silent' });
-    server = await buildServer({ cfg, logger: createLogger('silent', (s) => s), readiness: { checks: {} }, plugins: [dashboardRoutes(ops.queue, h.redis)] });
+    server = await buildServer({
+      cfg,
+      logger: createLogger('silent', (s) => s),
+      readiness: { checks: {} },
+      plugins: [dashboardRoutes(ops.queue, h.redis)],
+    });
     await server.listen({ port: 0, host: '127.0.0.1' });
     base = `http://127.0.0.1:${(server.server.address() as AddressInfo).port}`;
     const data = jobData({ request: { url: `${up.url}/points` } });
     jobId = idempotencyKey(data);
-    await h.queue.add('invoke', data, { jobId, attempts: 2, backoff: { type: 'fixed', delay: 10 } });
+    await h.queue.add('invoke', data, {
+      jobId,
+      attempts: 2,
+      backoff: { type: 'fixed', delay: 10 },
+    });
     await waitForJob(h.queue, jobId, 'failed');
-    await waitFor(async () => (await readRecords(h.redis, `${h.queue.qualifiedName}:${jobId}`)).records.length === 2, 'two attempt records');
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'] });
+    await waitFor(
+      async () =>
+        (await readRecords(h.redis, `${h.queue.qualifiedName}:${jobId}`)).records.length === 2,
+      'two attempt records',
+    );
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
+    });
   });
   afterAll(async () => {
     await browser?.close();

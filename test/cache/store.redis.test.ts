@@ -24,7 +24,12 @@ afterAll(async () => {
 describe('the memory budget', () => {
   it('holds at most maxEntries, evicting the entry closest to its expiry', async () => {
     const budget = { maxBytes: 1_000_000, maxEntries: 3 };
-    for (const [k, ttl] of [['a', 50_000], ['b', 10_000], ['c', 60_000], ['d', 40_000]] as const) {
+    for (const [k, ttl] of [
+      ['a', 50_000],
+      ['b', 10_000],
+      ['c', 60_000],
+      ['d', 40_000],
+    ] as const) {
       await store.put(keys(k), `value-${k}`, ttl, 't', budget);
     }
     expect(await redis.zcard(books.idx)).toBe(3);
@@ -60,7 +65,7 @@ describe('the memory budget', () => {
 });
 
 describe('the single-flight lock', () => {
-  it('gives the lead to one caller, releases only the leader\'s own lock', async () => {
+  it("gives the lead to one caller, releases only the leader's own lock", async () => {
     const k = keys('lock');
     expect(await store.lookup(k, 'A', 5000)).toEqual({ kind: 'lead' });
     expect(await store.lookup(k, 'B', 5000)).toEqual({ kind: 'wait' });
@@ -74,13 +79,37 @@ describe('the single-flight lock', () => {
   });
 
   it('does not keep a result over maxEntryBytes', async () => {
-    const cache = createResponseCache(store, { prefix, maxEntryBytes: 100, defaultTimeoutMs: 1000, budget: { maxBytes: 10_000, maxEntries: 10 } });
-    const job = parseJob({ v: 1, journeyId: 'j', runId: 'r', stepId: 'big', customerId: 'c', request: { url: 'https://x.example/' }, save: { variable: 'v' }, cache: { key: 'k', ttlSeconds: 60 } });
+    const cache = createResponseCache(store, {
+      prefix,
+      maxEntryBytes: 100,
+      defaultTimeoutMs: 1000,
+      budget: { maxBytes: 10_000, maxEntries: 10 },
+    });
+    const job = parseJob({
+      v: 1,
+      journeyId: 'j',
+      runId: 'r',
+      stepId: 'big',
+      customerId: 'c',
+      request: { url: 'https://x.example/' },
+      save: { variable: 'v' },
+      cache: { key: 'k', ttlSeconds: 60 },
+    });
     const big: CachedResult = { status: 200, headers: {}, body: 'y'.repeat(200) };
-    const through = () => cache.through({ ...job, cache: job.cache! }, 'k', false, async () => big, (r) => r, (e) => e);
+    const through = () =>
+      cache.through(
+        { ...job, cache: job.cache! },
+        'k',
+        false,
+        async () => big,
+        (r) => r,
+        (e) => e,
+      );
     expect((await through()).use).toBe('miss');
     expect((await through()).use).toBe('miss');
-    expect((await namespaceKeys(redis, ns)).filter((k) => k.includes(':e:') || k.includes(':l:'))).toEqual([]);
+    expect(
+      (await namespaceKeys(redis, ns)).filter((k) => k.includes(':e:') || k.includes(':l:')),
+    ).toEqual([]);
     expect(await redis.zcard(books.idx)).toBe(0);
   });
 });

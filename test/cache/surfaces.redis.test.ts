@@ -32,7 +32,12 @@ beforeAll(async () => {
   h = await startHarness({}, { observers: [metrics.observe] });
   ops = createOps(h.cfg, h.redis);
   const cfg = loadConfig({ ...h.ns.env, INVOKE_API_TOKEN: TOKEN, LOG_LEVEL: 'silent' });
-  server = await buildServer({ cfg, logger: createLogger('silent', (s) => s), readiness: { checks: {} }, plugins: [metricsRoutes(metrics.registry), opsRoutes(ops)] });
+  server = await buildServer({
+    cfg,
+    logger: createLogger('silent', (s) => s),
+    readiness: { checks: {} },
+    plugins: [metricsRoutes(metrics.registry), opsRoutes(ops)],
+  });
   await server.listen({ port: 0, host: '127.0.0.1' });
   base = `http://127.0.0.1:${(server.server.address() as AddressInfo).port}`;
 });
@@ -45,21 +50,40 @@ afterAll(async () => {
 
 /** Runs one job of `stepId` with a cache and returns its envelope. */
 async function run(stepId: string, path = '/ok', extra: object = {}) {
-  const data = jobData({ stepId, request: { url: `${up.url}${path}` }, cache: { key: 'k', ttlSeconds: 60 }, expect: { success: 'response.body.ok' }, ...extra });
+  const data = jobData({
+    stepId,
+    request: { url: `${up.url}${path}` },
+    cache: { key: 'k', ttlSeconds: 60 },
+    expect: { success: 'response.body.ok' },
+    ...extra,
+  });
   const job = await h.queue.add('invoke', data, { attempts: 1 });
   await waitForJob(h.queue, job.id!, path.startsWith('/bad') ? 'failed' : 'completed');
   return (await h.context(data.runId)).loyalty;
 }
 
 describe('cache clear', () => {
-  it('POST /v1/ops/cache/clear drops the step\'s entries; a bad body is a 400 naming the field', async () => {
+  it("POST /v1/ops/cache/clear drops the step's entries; a bad body is a 400 naming the field", async () => {
     await run('http-step');
     expect((await run('http-step')).cached).toBe(true);
-    const res = await fetch(`${base}/v1/ops/cache/clear`, { method: 'POST', headers: auth, body: JSON.stringify({ journeyId: 'welcome-flow', stepId: 'http-step' }) });
+    const res = await fetch(`${base}/v1/ops/cache/clear`, {
+      method: 'POST',
+      headers: auth,
+      body: JSON.stringify({ journeyId: 'welcome-flow', stepId: 'http-step' }),
+    });
     expect(res.status).toBe(200);
-    expect(await res.json()).toEqual({ journeyId: 'welcome-flow', stepId: 'http-step', tenantId: null, removed: 1 });
+    expect(await res.json()).toEqual({
+      journeyId: 'welcome-flow',
+      stepId: 'http-step',
+      tenantId: null,
+      removed: 1,
+    });
     expect((await run('http-step')).cached).toBe(false);
-    const bad = await fetch(`${base}/v1/ops/cache/clear`, { method: 'POST', headers: auth, body: JSON.stringify({ journeyId: 'welcome-flow' }) });
+    const bad = await fetch(`${base}/v1/ops/cache/clear`, {
+      method: 'POST',
+      headers: auth,
+      body: JSON.stringify({ journeyId: 'welcome-flow' }),
+    });
     expect(bad.status).toBe(400);
     expect(JSON.stringify(await bad.json())).toContain('stepId');
   });
@@ -68,11 +92,32 @@ describe('cache clear', () => {
     await run('cli-step', '/ok', { tenantId: 'acme' });
     await run('cli-step', '/ok', { tenantId: 'other' });
     const env = { ...h.ns.env, INVOKE_REDIS_STARTUP_GRACE_MS: '3000' };
-    const one = await runCli(['cache', 'clear', '--journey', 'welcome-flow', '--step', 'cli-step', '--tenant', 'acme', '--json'], env);
+    const one = await runCli(
+      [
+        'cache',
+        'clear',
+        '--journey',
+        'welcome-flow',
+        '--step',
+        'cli-step',
+        '--tenant',
+        'acme',
+        '--json',
+      ],
+      env,
+    );
     expect(one.code).toBe(0);
-    expect(one.json()).toEqual({ journeyId: 'welcome-flow', stepId: 'cli-step', tenantId: 'acme', removed: 1 });
+    expect(one.json()).toEqual({
+      journeyId: 'welcome-flow',
+      stepId: 'cli-step',
+      tenantId: 'acme',
+      removed: 1,
+    });
     expect((await run('cli-step', '/ok', { tenantId: 'other' })).cached).toBe(true);
-    const all = await runCli(['cache', 'clear', '--journey', 'welcome-flow', '--step', 'cli-step'], env);
+    const all = await runCli(
+      ['cache', 'clear', '--journey', 'welcome-flow', '--step', 'cli-step'],
+      env,
+    );
     expect(all.code).toBe(0);
     expect(all.stdout).toMatch(/^1 cached responses of welcome-flow\/cli-step removed/);
     expect((await runCli(['cache', 'clear', '--journey', 'welcome-flow'], env)).code).toBe(2);
@@ -85,8 +130,12 @@ describe('metrics', () => {
     await run('metric-step');
     await run('metric-step', '/bad', { cache: { key: 'bad', ttlSeconds: 60 } });
     const text = await (await fetch(`${base}/metrics`, { headers: auth })).text();
-    expect(text).toContain('invoke_cache_lookups_total{step="welcome-flow/metric-step",result="miss"} 2');
-    expect(text).toContain('invoke_cache_lookups_total{step="welcome-flow/metric-step",result="hit"} 1');
+    expect(text).toContain(
+      'invoke_cache_lookups_total{step="welcome-flow/metric-step",result="miss"} 2',
+    );
+    expect(text).toContain(
+      'invoke_cache_lookups_total{step="welcome-flow/metric-step",result="hit"} 1',
+    );
     expect(text).toContain('invoke_outcome_rule_failures_total{host="127.0.0.1"} 1');
   });
 });

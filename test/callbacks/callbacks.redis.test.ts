@@ -25,7 +25,11 @@ afterAll(async () => {
 /** A job whose partner gets {{ callback.url }} in its body. */
 function waitingJob(over: Record<string, unknown> = {}) {
   return jobData({
-    request: { method: 'POST', url: `${up.url}/orders`, body: { callbackUrl: '{{ callback.url }}', token: '{{ callback.token }}' } },
+    request: {
+      method: 'POST',
+      url: `${up.url}/orders`,
+      body: { callbackUrl: '{{ callback.url }}', token: '{{ callback.token }}' },
+    },
     wait: { callback: true, timeoutMs: 60_000 },
     ...over,
   });
@@ -56,10 +60,21 @@ describe('a step that waits for its callback', () => {
     const first = await s.post(path, { verdict: 'approved', extra: 1 });
     expect(first.status).toBe(202);
     const env = (await s.h.context(data.runId)).kyc;
-    expect(env).toMatchObject({ ok: true, status: 202, body: { verdict: 'approved' }, error: null, callback: { at: expect.any(String) } });
+    expect(env).toMatchObject({
+      ok: true,
+      status: 202,
+      body: { verdict: 'approved' },
+      error: null,
+      callback: { at: expect.any(String) },
+    });
     const events = await eventsFor(data.runId);
     expect(events).toHaveLength(1);
-    expect(events[0]).toMatchObject({ type: 'invoke.completed', jobId: id, status: '202', errorCode: '' });
+    expect(events[0]).toMatchObject({
+      type: 'invoke.completed',
+      jobId: id,
+      status: '202',
+      errorCode: '',
+    });
 
     // A repeat: 200, nothing saved again, no second event.
     const again = await s.post(path, { verdict: 'rejected' });
@@ -77,14 +92,16 @@ describe('a step that waits for its callback', () => {
     const data = waitingJob();
     const id = await enqueue(data);
     await waitForJob(s.h.queue, id, 'completed');
-    const answers = await Promise.all(Array.from({ length: 100 }, (_, i) => s.post(path, { n: i })));
+    const answers = await Promise.all(
+      Array.from({ length: 100 }, (_, i) => s.post(path, { n: i })),
+    );
     const statuses = answers.map((a) => a.status).sort();
     expect(statuses.filter((x) => x === 202)).toHaveLength(1);
     expect(statuses.filter((x) => x === 200)).toHaveLength(99);
     expect(await eventsFor(data.runId)).toHaveLength(1);
   });
 
-  it('an early callback (before the call\'s 200 reaches the worker) is kept and applied', async () => {
+  it("an early callback (before the call's 200 reaches the worker) is kept and applied", async () => {
     let early: { status: number } | undefined;
     up.handle(async (req, res) => {
       // The partner calls back first and answers the call only afterwards.
@@ -95,8 +112,17 @@ describe('a step that waits for its callback', () => {
     const id = await enqueue(data);
     await waitForJob(s.h.queue, id, 'completed');
     expect(early?.status).toBe(202);
-    const env = await waitFor(async () => (await s.h.context(data.runId)).loyalty, 'the early callback applied', 5000);
-    expect(env).toMatchObject({ ok: true, status: 200, body: { done: 'early' }, callback: { at: expect.any(String) } });
+    const env = await waitFor(
+      async () => (await s.h.context(data.runId)).loyalty,
+      'the early callback applied',
+      5000,
+    );
+    expect(env).toMatchObject({
+      ok: true,
+      status: 200,
+      body: { done: 'early' },
+      callback: { at: expect.any(String) },
+    });
     expect(await eventsFor(data.runId)).toHaveLength(1);
   });
 
@@ -111,7 +137,8 @@ describe('a step that waits for its callback', () => {
     const data = waitingJob();
     const id = await enqueue(data);
     await waitForJob(s.h.queue, id, 'completed');
-    const flip = (t: string, i: number) => t.slice(0, i) + (t[i] === 'A' ? 'B' : 'A') + t.slice(i + 1);
+    const flip = (t: string, i: number) =>
+      t.slice(0, i) + (t[i] === 'A' ? 'B' : 'A') + t.slice(i + 1);
     const forged = [
       '/v1/callbacks/icb_' + 'A'.repeat(80),
       '/v1/callbacks/' + flip(token, token.length - 3),
@@ -142,7 +169,9 @@ describe('a step that waits for its callback', () => {
     const big = await s.post(path, { blob: 'x'.repeat(10 * 1024 * 1024) });
     expect(big.status).toBe(413);
     expect((await s.post(path, 'plain words', { 'content-type': 'text/plain' })).status).toBe(415);
-    expect((await s.post(path, '{"broken":', { 'content-type': 'application/json' })).status).toBe(400);
+    expect((await s.post(path, '{"broken":', { 'content-type': 'application/json' })).status).toBe(
+      400,
+    );
     expect(await eventsFor(data.runId)).toEqual([]);
     // Other routes still need the token.
     expect((await s.post('/v1/ops/retry', {})).status).toBe(401);
@@ -161,13 +190,24 @@ describe('no callback in time', () => {
     const id = await enqueue(data);
     await waitForJob(s.h.queue, id, 'completed');
     const armedAt = Date.now();
-    const [event] = await waitFor(async () => {
-      const e = await eventsFor(data.runId);
-      return e.length ? e : undefined;
-    }, 'the timeout event', 10_000);
+    const [event] = await waitFor(
+      async () => {
+        const e = await eventsFor(data.runId);
+        return e.length ? e : undefined;
+      },
+      'the timeout event',
+      10_000,
+    );
     expect(Date.now() - armedAt).toBeLessThan(1000 + 3000);
-    expect(event).toMatchObject({ type: 'invoke.failed', errorCode: 'CALLBACK_TIMEOUT', jobId: id });
-    expect((await s.h.context(data.runId)).loyalty).toMatchObject({ ok: false, error: { code: 'CALLBACK_TIMEOUT', retryable: false } });
+    expect(event).toMatchObject({
+      type: 'invoke.failed',
+      errorCode: 'CALLBACK_TIMEOUT',
+      jobId: id,
+    });
+    expect((await s.h.context(data.runId)).loyalty).toMatchObject({
+      ok: false,
+      error: { code: 'CALLBACK_TIMEOUT', retryable: false },
+    });
     const late = await s.post(path, { too: 'late' });
     expect(late.status).toBe(410);
     expect(await eventsFor(data.runId)).toHaveLength(1);
@@ -178,7 +218,11 @@ describe('no callback in time', () => {
     const data = waitingJob({ wait: { callback: true, timeoutMs: 1000 }, onFailure: 'hold' });
     const id = await enqueue(data);
     await waitForJob(s.h.queue, id, 'completed');
-    await waitFor(async () => (await s.h.app.callbacks.store.read(id))?.state === 'h', 'the step held', 10_000);
+    await waitFor(
+      async () => (await s.h.app.callbacks.store.read(id))?.state === 'h',
+      'the step held',
+      10_000,
+    );
     expect(await eventsFor(data.runId)).toEqual([]);
     expect((await s.h.app.callbacks.store.counts()).held).toBeGreaterThanOrEqual(1);
     expect(await s.h.app.callbacks.discardStep(id)).toEqual({ done: true });
@@ -193,7 +237,8 @@ describe('the rate limit', () => {
     const limited = await startCallbackSetup({ INVOKE_CALLBACK_RATE_PER_MINUTE: '5' });
     try {
       const statuses: number[] = [];
-      for (let i = 0; i < 7; i++) statuses.push((await limited.post(`/v1/callbacks/icb_${'A'.repeat(60)}${i}`, {})).status);
+      for (let i = 0; i < 7; i++)
+        statuses.push((await limited.post(`/v1/callbacks/icb_${'A'.repeat(60)}${i}`, {})).status);
       expect(statuses).toEqual([404, 404, 404, 404, 404, 429, 429]);
       const last = await limited.post('/v1/callbacks/whatever', {});
       expect(last.body).toEqual({ error: 'RATE_LIMITED', message: expect.any(String) });
@@ -203,13 +248,19 @@ describe('the rate limit', () => {
   });
 });
 
-describe('the client\'s complete(token, body)', () => {
+describe("the client's complete(token, body)", () => {
   it('completes exactly once, like the route: accepted, then repeat; forged is unknown', async () => {
     const { createInvokeClient } = await import('../../src/client/create-invoke-client.js');
     const { REDIS_URL } = await import('../helpers/redis.js');
     const { CALLBACK_KEY } = await import('./setup.js');
     const ns = s.h.ns;
-    const client = createInvokeClient({ redisUrl: REDIS_URL, prefix: ns.prefix, ctxPrefix: ns.ctxPrefix, eventsStream: ns.stream, callbackKey: CALLBACK_KEY });
+    const client = createInvokeClient({
+      redisUrl: REDIS_URL,
+      prefix: ns.prefix,
+      ctxPrefix: ns.ctxPrefix,
+      eventsStream: ns.stream,
+      callbackKey: CALLBACK_KEY,
+    });
     try {
       let token = '';
       up.handle((req, res) => {
@@ -223,7 +274,10 @@ describe('the client\'s complete(token, body)', () => {
       const results = await Promise.all([1, 2, 3].map((n) => client.complete(token, { n })));
       expect(results.sort()).toEqual(['accepted', 'repeat', 'repeat']);
       expect(await eventsFor(data.runId)).toHaveLength(1);
-      expect((await s.h.context(data.runId)).loyalty).toMatchObject({ ok: true, callback: { at: expect.any(String) } });
+      expect((await s.h.context(data.runId)).loyalty).toMatchObject({
+        ok: true,
+        callback: { at: expect.any(String) },
+      });
       const keyless = createInvokeClient({ redisUrl: REDIS_URL, prefix: ns.prefix });
       await expect(keyless.complete(token, {})).rejects.toThrow(/callbackKey/);
       await keyless.close();
@@ -243,7 +297,12 @@ describe('the token stays out of Redis and logs', () => {
     const logged = await startCallbackSetup({ LOG_LEVEL: 'debug' });
     try {
       const data = waitingJob({
-        request: { method: 'POST', url: `${up.url}/orders/{{ callback.token }}`, query: { t: '{{ callback.token | upcase }}', u: '{{ callback.token }}' }, body: { x: 1 } },
+        request: {
+          method: 'POST',
+          url: `${up.url}/orders/{{ callback.token }}`,
+          query: { t: '{{ callback.token | upcase }}', u: '{{ callback.token }}' },
+          body: { x: 1 },
+        },
       });
       const id = await enqueueJob(logged.h.queue, data);
       await waitForJob(logged.h.queue, id, 'failed');

@@ -25,7 +25,11 @@ const TS = Date.now();
 
 beforeAll(async () => {
   cluster = await startRedisCluster({ masters: 3 });
-  const cfg = loadConfig({ REDIS_CLUSTER_NODES: cluster.seeds, BULLMQ_PREFIX: '{bull}', INVOKE_CALLBACK_KEY: randomBytes(32).toString('base64') });
+  const cfg = loadConfig({
+    REDIS_CLUSTER_NODES: cluster.seeds,
+    BULLMQ_PREFIX: '{bull}',
+    INVOKE_CALLBACK_KEY: randomBytes(32).toString('base64'),
+  });
   redis = createRedis(cfg, 'test');
   callbacks = createCallbacks(cfg, redis, () => now);
 }, 60_000);
@@ -34,23 +38,43 @@ afterAll(async () => {
   await cluster.destroy();
 });
 
-const envelope: Envelope = { ok: true, status: 202, body: { queued: true }, truncated: false, headers: {}, error: null, attempts: 1, durationMs: 5, at: new Date().toISOString(), eventId: '' };
+const envelope: Envelope = {
+  ok: true,
+  status: 202,
+  body: { queued: true },
+  truncated: false,
+  headers: {},
+  error: null,
+  attempts: 1,
+  durationMs: 5,
+  at: new Date().toISOString(),
+  eventId: '',
+};
 
 async function waiting(timeoutMs = 60_000) {
-  const job = invokeJobSchema.parse({ ...jobData({ runId: `cl-${randomBytes(4).toString('hex')}` }), wait: { callback: true, timeoutMs } });
+  const job = invokeJobSchema.parse({
+    ...jobData({ runId: `cl-${randomBytes(4).toString('hex')}` }),
+    wait: { callback: true, timeoutMs },
+  });
   const jobId = idempotencyKey(job);
   expect(await callbacks.wait(jobId, { ts: TS, gen: 0, job, envelope, timeoutMs })).toBe('armed');
   return { job, jobId, token: callbacks.tokenFor({ jobId, ts: TS, gen: 0 }).token };
 }
-const eventsOf = async (runId: string) => (await readEvents(redis)).filter((e) => e.runId === runId);
-const saved = async (runId: string) => JSON.parse((await redis.hget(`journey:ctx:{${runId}}`, 'loyalty')) ?? 'null');
+const eventsOf = async (runId: string) =>
+  (await readEvents(redis)).filter((e) => e.runId === runId);
+const saved = async (runId: string) =>
+  JSON.parse((await redis.hget(`journey:ctx:{${runId}}`, 'loyalty')) ?? 'null');
 
 it('20 concurrent callbacks complete a step once; the repeat is 200', async () => {
   const { job, token } = await waiting();
-  const results = await Promise.all(Array.from({ length: 20 }, (_, i) => callbacks.complete(token, { n: i })));
+  const results = await Promise.all(
+    Array.from({ length: 20 }, (_, i) => callbacks.complete(token, { n: i })),
+  );
   expect(results.filter((r) => r === 'first')).toHaveLength(1);
   expect(results.filter((r) => r === 'repeat')).toHaveLength(19);
-  expect(await eventsOf(job.runId)).toEqual([expect.objectContaining({ type: 'invoke.completed' })]);
+  expect(await eventsOf(job.runId)).toEqual([
+    expect.objectContaining({ type: 'invoke.completed' }),
+  ]);
   expect(await saved(job.runId)).toMatchObject({ ok: true, callback: { at: expect.any(String) } });
   expect(await callbacks.complete(token, {})).toBe('repeat');
 }, 60_000);
@@ -60,7 +84,9 @@ it('the sweeper times a step out once, and a late callback is 410', async () => 
   now += 2000;
   await callbacks.sweep();
   await callbacks.sweep();
-  expect(await eventsOf(job.runId)).toEqual([expect.objectContaining({ type: 'invoke.failed', errorCode: 'CALLBACK_TIMEOUT' })]);
+  expect(await eventsOf(job.runId)).toEqual([
+    expect.objectContaining({ type: 'invoke.failed', errorCode: 'CALLBACK_TIMEOUT' }),
+  ]);
   expect(await callbacks.complete(token, {})).toBe('gone');
 }, 60_000);
 
@@ -68,8 +94,40 @@ it('a decision whose writes never happened (the process died) is written by the 
   const { job, jobId, token } = await waiting();
   const rec = (await callbacks.store.read(jobId))!;
   // What settle() decides, without the writes that would follow it.
-  const pending = { runId: job.runId, variable: 'loyalty', envelope: { ...envelope, body: { late: 'write' }, eventId: jobId }, event: { eventId: jobId, type: 'invoke.completed', journeyId: job.journeyId, runId: job.runId, stepId: job.stepId, visit: '1', customerId: job.customerId, variable: 'loyalty', status: '202', errorCode: '', attempts: '1', jobId, at: new Date().toISOString(), tenantId: '' }, keepJob: false, expireAt: now + 86_400_000 };
-  const settlement = { jobId, gen: rec.gen, allowed: 'w', dueBy: undefined, newState: 'd' as const, save: undefined, emit: undefined, expireAt: pending.expireAt, keepJob: false };
+  const pending = {
+    runId: job.runId,
+    variable: 'loyalty',
+    envelope: { ...envelope, body: { late: 'write' }, eventId: jobId },
+    event: {
+      eventId: jobId,
+      type: 'invoke.completed',
+      journeyId: job.journeyId,
+      runId: job.runId,
+      stepId: job.stepId,
+      visit: '1',
+      customerId: job.customerId,
+      variable: 'loyalty',
+      status: '202',
+      errorCode: '',
+      attempts: '1',
+      jobId,
+      at: new Date().toISOString(),
+      tenantId: '',
+    },
+    keepJob: false,
+    expireAt: now + 86_400_000,
+  };
+  const settlement = {
+    jobId,
+    gen: rec.gen,
+    allowed: 'w',
+    dueBy: undefined,
+    newState: 'd' as const,
+    save: undefined,
+    emit: undefined,
+    expireAt: pending.expireAt,
+    keepJob: false,
+  };
   expect(await callbacks.store.decide(settlement, JSON.stringify(pending), now)).toBe('ok');
   expect(await callbacks.complete(token, { other: true })).toBe('repeat');
   expect(await eventsOf(job.runId)).toEqual([]);

@@ -2,7 +2,11 @@
 import type { Queue } from 'bullmq';
 import { idempotencyKey } from '../../src/contract/idempotency.js';
 
-export async function enqueueJob(queue: Queue, data: { runId: string; stepId: string; visit?: number }, attempts = 3): Promise<string> {
+export async function enqueueJob(
+  queue: Queue,
+  data: { runId: string; stepId: string; visit?: number },
+  attempts = 3,
+): Promise<string> {
   const id = idempotencyKey(data);
   await queue.add('invoke', data, { jobId: id, attempts, backoff: { type: 'fixed', delay: 50 } });
   return id;

@@ -34,7 +34,11 @@ afterAll(async () => {
 
 async function waitingStep(over: Record<string, unknown> = {}) {
   const data = jobData({
-    request: { method: 'POST', url: `${up.url}/review`, body: { callbackUrl: '{{ callback.url }}' } },
+    request: {
+      method: 'POST',
+      url: `${up.url}/review`,
+      body: { callbackUrl: '{{ callback.url }}' },
+    },
     wait: { callback: true, timeoutMs: 600_000 },
     ...over,
   });
@@ -48,16 +52,33 @@ describe('operators and waiting steps', () => {
   it('lists waiting steps with their identity and counts them in status', async () => {
     const { id, data } = await waitingStep({ journeyId: 'kyc-flow' });
     const list = await ops.waiting.list(1000);
-    expect(list.steps.find((x) => x.jobId === id)).toMatchObject({ state: 'waiting', journeyId: 'kyc-flow', runId: data.runId, deadline: expect.any(String) });
+    expect(list.steps.find((x) => x.jobId === id)).toMatchObject({
+      state: 'waiting',
+      journeyId: 'kyc-flow',
+      runId: data.runId,
+      deadline: expect.any(String),
+    });
     expect((await ops.status()).callbacks?.waiting).toBe(list.waiting);
     expect(list.waiting).toBeGreaterThanOrEqual(1);
   });
 
-  it('complete: saves the operator\'s body and emits once; a second run skips', async () => {
+  it("complete: saves the operator's body and emits once; a second run skips", async () => {
     const { id, data, path } = await waitingStep();
-    expect(await ops.waiting.complete([id], { verdict: 'manual' })).toEqual({ action: 'complete', done: [id], skipped: [] });
-    expect((await s.h.context(data.runId)).loyalty).toMatchObject({ ok: true, body: { verdict: 'manual' }, callback: { at: expect.any(String) } });
-    expect(await ops.waiting.complete([id], { verdict: 'again' })).toEqual({ action: 'complete', done: [], skipped: [{ id, reason: 'completed' }] });
+    expect(await ops.waiting.complete([id], { verdict: 'manual' })).toEqual({
+      action: 'complete',
+      done: [id],
+      skipped: [],
+    });
+    expect((await s.h.context(data.runId)).loyalty).toMatchObject({
+      ok: true,
+      body: { verdict: 'manual' },
+      callback: { at: expect.any(String) },
+    });
+    expect(await ops.waiting.complete([id], { verdict: 'again' })).toEqual({
+      action: 'complete',
+      done: [],
+      skipped: [{ id, reason: 'completed' }],
+    });
     expect((await s.post(path, { late: true })).status).toBe(200);
     expect(await eventsFor(data.runId)).toHaveLength(1);
   });
@@ -66,7 +87,11 @@ describe('operators and waiting steps', () => {
     const { id, data, path: oldPath } = await waitingStep();
     const calls = up.requests.length;
     expect(await ops.waiting.retry([id])).toEqual({ action: 'retry', done: [id], skipped: [] });
-    await waitFor(async () => up.requests.length > calls && (await s.h.app.callbacks.store.read(id))?.state === 'w', 'the call made again and waiting');
+    await waitFor(
+      async () =>
+        up.requests.length > calls && (await s.h.app.callbacks.store.read(id))?.state === 'w',
+      'the call made again and waiting',
+    );
     const newPath = paths.at(-1)!;
     expect(newPath).not.toBe(oldPath);
     expect((await s.post(oldPath, { stale: true })).status).toBe(410);
@@ -82,7 +107,9 @@ describe('operators and waiting steps', () => {
     expect((await ops.waiting.discard([id])).done).toEqual([id]);
     expect((await ops.waiting.discard([id])).skipped).toEqual([{ id, reason: 'discarded' }]);
     const events = await eventsFor(data.runId);
-    expect(events).toEqual([expect.objectContaining({ type: 'invoke.failed', errorCode: 'DISCARDED' })]);
+    expect(events).toEqual([
+      expect.objectContaining({ type: 'invoke.failed', errorCode: 'DISCARDED' }),
+    ]);
     expect((await s.post(path, {})).status).toBe(410);
   });
 
@@ -93,12 +120,21 @@ describe('operators and waiting steps', () => {
     const { loadConfig } = await import('../../src/config.js');
     const { API_TOKEN } = await import('./setup.js');
     const { id } = await waitingStep({ runId: `<script>alert(1)</script>-${Date.now()}` });
-    const app = await buildServer({ cfg: loadConfig({ INVOKE_API_TOKEN: API_TOKEN }), logger: createLogger('silent', (x) => x), readiness: { checks: {} }, plugins: [waitingPageRoutes(ops.waiting)] });
+    const app = await buildServer({
+      cfg: loadConfig({ INVOKE_API_TOKEN: API_TOKEN }),
+      logger: createLogger('silent', (x) => x),
+      readiness: { checks: {} },
+      plugins: [waitingPageRoutes(ops.waiting)],
+    });
     try {
       const anon = await app.inject({ method: 'GET', url: '/ui/waiting' });
       expect(anon.statusCode).toBe(401);
       expect(anon.headers['www-authenticate']).toMatch(/^Basic/);
-      const page = await app.inject({ method: 'GET', url: '/ui/waiting', headers: { authorization: `Basic ${Buffer.from(`op:${API_TOKEN}`).toString('base64')}` } });
+      const page = await app.inject({
+        method: 'GET',
+        url: '/ui/waiting',
+        headers: { authorization: `Basic ${Buffer.from(`op:${API_TOKEN}`).toString('base64')}` },
+      });
       expect(page.statusCode).toBe(200);
       expect(page.body).toMatch(/\d+ waiting, \d+ held/);
       expect(page.body).toContain(id.slice(0, 12));

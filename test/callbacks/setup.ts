@@ -18,7 +18,11 @@ export interface CallbackSetup {
   h: Harness;
   server: FastifyInstance;
   base: string;
-  post(path: string, body: unknown, headers?: Record<string, string>): Promise<{ status: number; body: any; text: string }>;
+  post(
+    path: string,
+    body: unknown,
+    headers?: Record<string, string>,
+  ): Promise<{ status: number; body: any; text: string }>;
   events(): Promise<Record<string, string>[]>;
   close(): Promise<void>;
 }
@@ -30,21 +34,37 @@ export async function startCallbackSetup(env: Record<string, string> = {}): Prom
     cfg,
     logger: createLogger('silent', (s) => s),
     readiness: { checks: {} },
-    plugins: [callbackRoutes({ complete: (token, body) => h!.app.callbacks.complete(token, body) }, cfg)],
+    plugins: [
+      callbackRoutes({ complete: (token, body) => h!.app.callbacks.complete(token, body) }, cfg),
+    ],
   });
   await server.listen({ port: 0, host: '127.0.0.1' });
   const base = `http://127.0.0.1:${(server.server.address() as { port: number }).port}`;
-  h = await startHarness({ INVOKE_CALLBACK_KEY: CALLBACK_KEY, INVOKE_PUBLIC_URL: base, INVOKE_CALLBACK_SWEEP_MS: '200', LOG_LEVEL: 'silent', ...env });
+  h = await startHarness({
+    INVOKE_CALLBACK_KEY: CALLBACK_KEY,
+    INVOKE_PUBLIC_URL: base,
+    INVOKE_CALLBACK_SWEEP_MS: '200',
+    LOG_LEVEL: 'silent',
+    ...env,
+  });
   const harness = h;
   return {
     h: harness,
     server,
     base,
     async post(path, body, headers = { 'content-type': 'application/json' }) {
-      const res = await fetch(base + path, { method: 'POST', headers, body: typeof body === 'string' ? body : JSON.stringify(body) });
+      const res = await fetch(base + path, {
+        method: 'POST',
+        headers,
+        body: typeof body === 'string' ? body : JSON.stringify(body),
+      });
       const text = await res.text();
       let parsed: unknown;
-      try { parsed = JSON.parse(text); } catch { parsed = undefined; }
+      try {
+        parsed = JSON.parse(text);
+      } catch {
+        parsed = undefined;
+      }
       return { status: res.status, body: parsed, text };
     },
     async events() {
@@ -59,4 +79,5 @@ export async function startCallbackSetup(env: Record<string, string> = {}): Prom
 }
 
 /** The callback path from a partner request whose JSON body carries {{ callback.url }}. */
-export const callbackPath = (requestBody: string) => new URL(JSON.parse(requestBody).callbackUrl as string).pathname;
+export const callbackPath = (requestBody: string) =>
+  new URL(JSON.parse(requestBody).callbackUrl as string).pathname;

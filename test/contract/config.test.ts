@@ -29,8 +29,16 @@ describe('configuration', () => {
   });
 
   it('reads secrets and their host bindings', () => {
-    const cfg = loadConfig({ INVOKE_SECRET_LOYALTY_TOKEN: 'abc', INVOKE_SECRET_LOYALTY_TOKEN_HOSTS: 'api.x.com, *.y.com', INVOKE_SECRET_OTHER: 'v' });
-    expect(cfg.secrets.get('LOYALTY_TOKEN')).toEqual({ name: 'LOYALTY_TOKEN', value: 'abc', hosts: ['api.x.com', '*.y.com'] });
+    const cfg = loadConfig({
+      INVOKE_SECRET_LOYALTY_TOKEN: 'abc',
+      INVOKE_SECRET_LOYALTY_TOKEN_HOSTS: 'api.x.com, *.y.com',
+      INVOKE_SECRET_OTHER: 'v',
+    });
+    expect(cfg.secrets.get('LOYALTY_TOKEN')).toEqual({
+      name: 'LOYALTY_TOKEN',
+      value: 'abc',
+      hosts: ['api.x.com', '*.y.com'],
+    });
     expect(cfg.secrets.get('OTHER')?.hosts).toBeUndefined();
     expect(cfg.secrets.has('LOYALTY_TOKEN_HOSTS')).toBe(false);
   });
@@ -39,10 +47,23 @@ describe('configuration', () => {
 describe('logs', () => {
   it('redact Authorization in any case and scrub secret values on every line', () => {
     const lines: string[] = [];
-    const sink = new Writable({ write(c, _e, cb) { lines.push(String(c)); cb(); } });
-    const scrub = createScrubber(new Map([['K', { name: 'K', value: 'hunter2-secret', hosts: undefined }]]));
+    const sink = new Writable({
+      write(c, _e, cb) {
+        lines.push(String(c));
+        cb();
+      },
+    });
+    const scrub = createScrubber(
+      new Map([['K', { name: 'K', value: 'hunter2-secret', hosts: undefined }]]),
+    );
     const logger = createLogger('info', scrub, sink);
-    logger.info({ headers: { Authorization: 'Bearer abc', authorization: 'Bearer def' }, req: { headers: { AUTHORIZATION: 'Bearer ghi' } } }, 'x');
+    logger.info(
+      {
+        headers: { Authorization: 'Bearer abc', authorization: 'Bearer def' },
+        req: { headers: { AUTHORIZATION: 'Bearer ghi' } },
+      },
+      'x',
+    );
     logger.info({ note: 'value hunter2-secret inside' }, 'message with hunter2-secret');
     const all = lines.join('');
     for (const leaked of ['abc', 'def', 'ghi', 'hunter2-secret']) expect(all).not.toContain(leaked);

@@ -26,7 +26,11 @@ async function fail(data: Record<string, unknown>) {
 describe('INVALID_JOB reaches the journey whenever the step can be named', () => {
   it.each([
     ['save is not an object', { save: 'loyalty' }, /^INVALID_JOB: save: /],
-    ['save.variable is not a valid name', { save: { variable: 'has space' } }, /^INVALID_JOB: save\.variable: /],
+    [
+      'save.variable is not a valid name',
+      { save: { variable: 'has space' } },
+      /^INVALID_JOB: save\.variable: /,
+    ],
     ['save is missing', { save: undefined }, /^INVALID_JOB: save: /],
   ])('%s: event with an empty variable, nothing saved', async (_name, over, reason) => {
     const data = { ...jobData(), ...over };
@@ -35,17 +39,40 @@ describe('INVALID_JOB reaches the journey whenever the step can be named', () =>
     expect(job.attemptsMade).toBe(1);
     const events = await eventsFor(data.runId);
     expect(events).toHaveLength(1);
-    expect(events[0]).toMatchObject({ type: 'invoke.failed', errorCode: 'INVALID_JOB', variable: '', journeyId: data.journeyId, stepId: data.stepId });
+    expect(events[0]).toMatchObject({
+      type: 'invoke.failed',
+      errorCode: 'INVALID_JOB',
+      variable: '',
+      journeyId: data.journeyId,
+      stepId: data.stepId,
+    });
     expect(await h.context(data.runId)).toEqual({});
   });
 
   it('an invalid customerId, visit and onFailure: event with defaults, envelope saved under the variable', async () => {
-    const data = { ...jobData(), customerId: 42, visit: 'two', onFailure: 'explode', request: { method: 'FETCH', url: 'x' } };
+    const data = {
+      ...jobData(),
+      customerId: 42,
+      visit: 'two',
+      onFailure: 'explode',
+      request: { method: 'FETCH', url: 'x' },
+    };
     const job = await fail(data);
     expect(job.failedReason).toMatch(/^INVALID_JOB: /);
     const events = await eventsFor(data.runId);
-    expect(events).toMatchObject([{ type: 'invoke.failed', errorCode: 'INVALID_JOB', variable: 'loyalty', customerId: '', visit: '1' }]);
-    expect((await h.context(data.runId)).loyalty).toMatchObject({ ok: false, error: { code: 'INVALID_JOB' } });
+    expect(events).toMatchObject([
+      {
+        type: 'invoke.failed',
+        errorCode: 'INVALID_JOB',
+        variable: 'loyalty',
+        customerId: '',
+        visit: '1',
+      },
+    ]);
+    expect((await h.context(data.runId)).loyalty).toMatchObject({
+      ok: false,
+      error: { code: 'INVALID_JOB' },
+    });
   });
 
   it('without a readable runId nothing is written (nothing to address)', async () => {

@@ -39,7 +39,18 @@ function countCommands(): string[] {
 
 function result(i: number, opts: { event?: boolean; log?: boolean } = {}): ResultToWrite {
   const job = invokeJobSchema.parse(jobData({ runId: `${ns.id}-run-${i}`, stepId: `s${i}` }));
-  const envelope: Envelope = { ok: true, status: 200, body: { i }, truncated: false, headers: {}, error: null, attempts: 1, durationMs: 3, at: new Date().toISOString(), eventId: `ev-${i}` };
+  const envelope: Envelope = {
+    ok: true,
+    status: 200,
+    body: { i },
+    truncated: false,
+    headers: {},
+    error: null,
+    attempts: 1,
+    durationMs: 3,
+    at: new Date().toISOString(),
+    eventId: `ev-${i}`,
+  };
   const jobKey = `${ns.prefix}:invoke-api:${i}`;
   return {
     runId: job.runId,
@@ -50,8 +61,10 @@ function result(i: number, opts: { event?: boolean; log?: boolean } = {}): Resul
   };
 }
 
-const saved = async (r: ResultToWrite) => redis.hget(contextKey(cfg.INVOKE_CTX_PREFIX, r.runId), r.variable);
-const events = async () => (await redis.xrange(cfg.INVOKE_EVENTS_STREAM, '-', '+')).map(([, f]) => parseEventFields(f));
+const saved = async (r: ResultToWrite) =>
+  redis.hget(contextKey(cfg.INVOKE_CTX_PREFIX, r.runId), r.variable);
+const events = async () =>
+  (await redis.xrange(cfg.INVOKE_EVENTS_STREAM, '-', '+')).map(([, f]) => parseEventFields(f));
 
 describe('result writer (single node)', () => {
   it('writes the results of one event-loop turn with one command, each saved before its event', async () => {
@@ -70,12 +83,21 @@ describe('result writer (single node)', () => {
     const [good1, bad, good2] = [result(10), result(11), result(12)];
     await redis.set(contextKey(cfg.INVOKE_CTX_PREFIX, bad.runId), 'not a hash');
     const before = (await events()).length;
-    const outcomes = await Promise.allSettled([writeResult(good1), writeResult(bad), writeResult(good2)]);
+    const outcomes = await Promise.allSettled([
+      writeResult(good1),
+      writeResult(bad),
+      writeResult(good2),
+    ]);
     expect(outcomes.map((o) => o.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
-    expect(((outcomes[1] as PromiseRejectedResult).reason as Error).message).toMatch(/^result write failed: WRONGTYPE/);
+    expect(((outcomes[1] as PromiseRejectedResult).reason as Error).message).toMatch(
+      /^result write failed: WRONGTYPE/,
+    );
     expect(await saved(good2)).not.toBeNull();
     // No event for the result that was not saved.
-    expect((await events()).slice(before).map((e) => e.eventId)).toEqual([good1.envelope.eventId, good2.envelope.eventId]);
+    expect((await events()).slice(before).map((e) => e.eventId)).toEqual([
+      good1.envelope.eventId,
+      good2.envelope.eventId,
+    ]);
   });
 
   it('skips the event of a held result and logs only to a job that exists, trimmed to keepLogs', async () => {

@@ -21,14 +21,22 @@ afterEach(async () => {
 
 const hostOf = (u: Upstream) => `127.0.0.1:${u.port}`;
 /** waitForJob may hand back the job as read before it settled: read it again. */
-const settled = async (id: string, state: 'completed' | 'failed') => (await waitForJob(h!.queue, id, state), (await h!.queue.getJob(id))!);
+const settled = async (id: string, state: 'completed' | 'failed') => (
+  await waitForJob(h!.queue, id, state), (await h!.queue.getJob(id))!
+);
 
 describe('circuit breaker in the worker', () => {
   it('opens when the upstream starts failing, fails no job while open, closes when it recovers', async () => {
     up = await startUpstream();
-    h = await startDestHarness({ hosts: { [`127.0.0.1:${up.port}`]: { breaker: { consecutiveFailures: 3, openMs: 800 } } } });
+    h = await startDestHarness({
+      hosts: { [`127.0.0.1:${up.port}`]: { breaker: { consecutiveFailures: 3, openMs: 800 } } },
+    });
     const host = hostOf(up);
-    const add = () => h!.queue.add('invoke', jobData({ request: { url: `${up!.url}/x` } }), { attempts: 8, backoff: { type: 'fixed', delay: 100 } });
+    const add = () =>
+      h!.queue.add('invoke', jobData({ request: { url: `${up!.url}/x` } }), {
+        attempts: 8,
+        backoff: { type: 'fixed', delay: 100 },
+      });
     await waitForJob(h.queue, (await add()).id!, 'completed');
 
     up.handle((_r, res) => json(res, 503, { down: true }));
@@ -48,19 +56,33 @@ describe('circuit breaker in the worker', () => {
     for (const id of ids) await waitForJob(h.queue, id, 'completed');
     expect((await h.host(host))?.breaker).toBe('closed');
     // Waiting while open never counted as an attempt: only real calls did.
-    const made = await Promise.all(ids.map(async (id) => (await h!.queue.getJob(id))!.attemptsMade));
-    expect(made.reduce((a, b) => a + b, 0)).toBeLessThanOrEqual(10 + failingCallsAtOpen + duringOutage);
+    const made = await Promise.all(
+      ids.map(async (id) => (await h!.queue.getJob(id))!.attemptsMade),
+    );
+    expect(made.reduce((a, b) => a + b, 0)).toBeLessThanOrEqual(
+      10 + failingCallsAtOpen + duringOutage,
+    );
     expect(h.logs.join('')).toContain('destination breaker opened');
     expect(h.logs.join('')).toContain('destination breaker closed');
   });
 
   it('pauses the host for every job on 429 with Retry-After, not just the one that got it', async () => {
-    up = await startUpstream((_r, res, n) => (n === 1 ? json(res, 429, {}, { 'retry-after': '1' }) : json(res, 200, {})));
+    up = await startUpstream((_r, res, n) =>
+      n === 1 ? json(res, 429, {}, { 'retry-after': '1' }) : json(res, 200, {}),
+    );
     h = await startDestHarness({});
-    const first = await h.queue.add('invoke', jobData({ request: { url: `${up.url}/a` } }), { attempts: 3, backoff: { type: 'fixed', delay: 10 } });
-    await waitFor(async () => (await h!.host(hostOf(up!)))?.pausedUntil ?? undefined, 'the host to be paused');
+    const first = await h.queue.add('invoke', jobData({ request: { url: `${up.url}/a` } }), {
+      attempts: 3,
+      backoff: { type: 'fixed', delay: 10 },
+    });
+    await waitFor(
+      async () => (await h!.host(hostOf(up!)))?.pausedUntil ?? undefined,
+      'the host to be paused',
+    );
     const added = Date.now();
-    const other = await h.queue.add('invoke', jobData({ request: { url: `${up.url}/b` } }), { attempts: 1 });
+    const other = await h.queue.add('invoke', jobData({ request: { url: `${up.url}/b` } }), {
+      attempts: 1,
+    });
     await waitForJob(h.queue, other.id!, 'completed');
     expect(up.requests.find((r) => r.url === '/b')!.at - added).toBeGreaterThanOrEqual(700);
     await waitForJob(h.queue, first.id!, 'completed');
@@ -77,18 +99,32 @@ describe('circuit breaker in the worker', () => {
     const failed = await settled(job.id!, 'failed');
     expect(failed.failedReason).toMatch(/^CIRCUIT_OPEN: /);
     expect(up.requests).toHaveLength(0);
-    const ctx = JSON.parse((await h.redis.hget(`${h.cfg.INVOKE_CTX_PREFIX}:{${data.runId}}`, 'loyalty'))!);
-    expect(ctx).toMatchObject({ ok: false, status: null, error: { code: 'CIRCUIT_OPEN', retryable: false }, attempts: 1 });
+    const ctx = JSON.parse(
+      (await h.redis.hget(`${h.cfg.INVOKE_CTX_PREFIX}:{${data.runId}}`, 'loyalty'))!,
+    );
+    expect(ctx).toMatchObject({
+      ok: false,
+      status: null,
+      error: { code: 'CIRCUIT_OPEN', retryable: false },
+      attempts: 1,
+    });
     const events = await h.redis.xrange(h.cfg.INVOKE_EVENTS_STREAM, '-', '+');
     expect(events.flatMap(([, f]) => f).join(' ')).toContain('CIRCUIT_OPEN');
   });
 
   it('fails RATE_LIMITED when no rate slot is free before the deadline', async () => {
     up = await startUpstream();
-    h = await startDestHarness({ deadlineMs: 1000, hosts: { [`127.0.0.1:${up.port}`]: { ratePerSecond: 0.2 } } });
-    const a = await h.queue.add('invoke', jobData({ request: { url: `${up.url}/a` } }), { attempts: 3 });
+    h = await startDestHarness({
+      deadlineMs: 1000,
+      hosts: { [`127.0.0.1:${up.port}`]: { ratePerSecond: 0.2 } },
+    });
+    const a = await h.queue.add('invoke', jobData({ request: { url: `${up.url}/a` } }), {
+      attempts: 3,
+    });
     await waitForJob(h.queue, a.id!, 'completed');
-    const b = await h.queue.add('invoke', jobData({ request: { url: `${up.url}/b` } }), { attempts: 3 });
+    const b = await h.queue.add('invoke', jobData({ request: { url: `${up.url}/b` } }), {
+      attempts: 3,
+    });
     const failed = await settled(b.id!, 'failed');
     expect(failed.failedReason).toMatch(/^RATE_LIMITED: /);
     expect(up.requests.map((r) => r.url)).toEqual(['/a']);

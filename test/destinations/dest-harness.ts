@@ -12,11 +12,23 @@ export interface DestHarness extends Harness {
   states(ids: string[]): Promise<string[]>;
 }
 
-export async function startDestHarness(destinations: object, env: Record<string, string> = {}): Promise<DestHarness> {
-  const h = await startHarness({ INVOKE_DESTINATIONS: JSON.stringify(destinations), ...env }, (cfg, logger) => createDestinations(cfg, logger));
+export async function startDestHarness(
+  destinations: object,
+  env: Record<string, string> = {},
+): Promise<DestHarness> {
+  const h = await startHarness(
+    { INVOKE_DESTINATIONS: JSON.stringify(destinations), ...env },
+    (cfg, logger) => createDestinations(cfg, logger),
+  );
   return {
     ...h,
-    host: async (host) => (await listDestinations(h.redis, h.cfg.BULLMQ_PREFIX)).find((d) => d.host === host),
-    states: (ids) => Promise.all(ids.map(async (id) => ((await h.queue.getJob(id)) as Job | undefined)?.getState() ?? 'missing')),
+    host: async (host) =>
+      (await listDestinations(h.redis, h.cfg.BULLMQ_PREFIX)).find((d) => d.host === host),
+    states: (ids) =>
+      Promise.all(
+        ids.map(
+          async (id) => ((await h.queue.getJob(id)) as Job | undefined)?.getState() ?? 'missing',
+        ),
+      ),
   };
 }

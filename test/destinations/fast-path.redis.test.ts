@@ -9,7 +9,12 @@ import { DelayedError, type Job } from 'bullmq';
 import { pino } from 'pino';
 import { buildPolicy, destinationsSchema } from '../../src/destinations/policy.js';
 import { createDestinationStore, type DestinationStore } from '../../src/destinations/store.js';
-import { createDestinationGuard, FLUSH_MS, FRESH_MS, type DestinationGuard } from '../../src/destinations/guard.js';
+import {
+  createDestinationGuard,
+  FLUSH_MS,
+  FRESH_MS,
+  type DestinationGuard,
+} from '../../src/destinations/guard.js';
 import { hostStatus, openBreaker } from '../../src/destinations/admin.js';
 import type { AttemptInfo } from '../../src/queue/attempt-hooks.js';
 import { cleanNamespace, namespace, redisClient } from '../helpers/redis.js';
@@ -23,7 +28,12 @@ afterAll(async () => {
   await redis.quit();
 });
 
-interface Counted { guard: DestinationGuard; calls: { acquire: number; record: number }; host: string; url: URL }
+interface Counted {
+  guard: DestinationGuard;
+  calls: { acquire: number; record: number };
+  host: string;
+  url: URL;
+}
 
 /** A guard over the real store, counting the store calls that reach Redis. */
 function setup(limits: object = {}, maxHostViews?: number): Counted {
@@ -35,14 +45,26 @@ function setup(limits: object = {}, maxHostViews?: number): Counted {
     record: (...a) => (calls.record++, real.record(...a)),
   };
   const policy = buildPolicy(destinationsSchema.parse({ default: limits }));
-  const guard = createDestinationGuard({ policy, store, logger: pino({ level: 'silent' }), defaultTimeoutMs: 10_000, maxHostViews });
+  const guard = createDestinationGuard({
+    policy,
+    store,
+    logger: pino({ level: 'silent' }),
+    defaultTimeoutMs: 10_000,
+    maxHostViews,
+  });
   const host = `h${++n}.example:8080`;
   return { guard, calls, host, url: new URL(`http://${host}/x`) };
 }
 
 /** What the guard reads of a BullMQ job; moveToDelayed records where a held job would go. */
 function job(): Job & { delayedTo?: number } {
-  const j = { id: `j${++n}`, timestamp: Date.now(), data: {}, attemptsMade: 0, attemptsStarted: 1 } as unknown as Job & { delayedTo?: number };
+  const j = {
+    id: `j${++n}`,
+    timestamp: Date.now(),
+    data: {},
+    attemptsMade: 0,
+    attemptsStarted: 1,
+  } as unknown as Job & { delayedTo?: number };
   j.moveToDelayed = async (until: number) => void (j.delayedTo = until);
   return j;
 }
@@ -51,7 +73,16 @@ async function call(c: Counted, status: number, over: Partial<AttemptInfo> = {})
   const j = job();
   const release = await c.guard.beforeCall(j, c.url, 'token');
   release();
-  c.guard.observe({ job: j, host: c.url.hostname, method: 'GET', status, durationMs: 1, errorCode: status >= 500 ? 'HTTP_STATUS' : undefined, outcome: 'completed', ...over });
+  c.guard.observe({
+    job: j,
+    host: c.url.hostname,
+    method: 'GET',
+    status,
+    durationMs: 1,
+    errorCode: status >= 500 ? 'HTTP_STATUS' : undefined,
+    outcome: 'completed',
+    ...over,
+  });
 }
 
 const status = (c: Counted) => hostStatus(redis, ns.prefix, c.host, Date.now());
@@ -69,7 +100,11 @@ describe('fast path for a healthy breaker-only host', () => {
     expect(c.calls).toEqual({ acquire: 1, record: 0 });
     await sleep(FLUSH_MS + 100);
     expect(c.calls.record).toBe(1);
-    expect(await status(c)).toMatchObject({ breaker: 'closed', windowCalls: 200, windowFailures: 0 });
+    expect(await status(c)).toMatchObject({
+      breaker: 'closed',
+      windowCalls: 200,
+      windowFailures: 0,
+    });
   });
 
   it('records a failure at once, with the successes before it', async () => {
@@ -78,10 +113,14 @@ describe('fast path for a healthy breaker-only host', () => {
     await call(c, 503);
     await sleep(20);
     expect(c.calls).toEqual({ acquire: 1, record: 1 });
-    expect(await status(c)).toMatchObject({ windowCalls: 6, windowFailures: 1, consecutiveFailures: 1 });
+    expect(await status(c)).toMatchObject({
+      windowCalls: 6,
+      windowFailures: 1,
+      consecutiveFailures: 1,
+    });
   });
 
-  it('opens on consecutive failures as before, and then holds this process\'s calls', async () => {
+  it("opens on consecutive failures as before, and then holds this process's calls", async () => {
     c = setup({ breaker: { consecutiveFailures: 3 } });
     await call(c, 200);
     for (let i = 0; i < 3; i++) await call(c, 503);
@@ -127,7 +166,9 @@ describe('fast path for a healthy breaker-only host', () => {
     }
     await sleep(FLUSH_MS + 100);
     for (const host of hosts) {
-      expect(await hostStatus(redis, ns.prefix, host, Date.now()), host).toMatchObject({ windowCalls: 4 });
+      expect(await hostStatus(redis, ns.prefix, host, Date.now()), host).toMatchObject({
+        windowCalls: 4,
+      });
     }
   });
 });

@@ -17,27 +17,50 @@ import { createLogger } from '../../src/logger.js';
 import { buildServer } from '../../src/api/server.js';
 import { waitFor } from '../helpers/wait.js';
 
-const freePort = () => new Promise<number>((resolve) => {
-  const s = createServer().listen(0, '127.0.0.1', () => { const { port } = s.address() as AddressInfo; s.close(() => resolve(port)); });
-});
+const freePort = () =>
+  new Promise<number>((resolve) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as AddressInfo;
+      s.close(() => resolve(port));
+    });
+  });
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const read = (f: string) => readFileSync(join(root, f), 'utf8');
-const compose = parse(read('docker-compose.yml')) as { services: Record<string, any>; volumes?: Record<string, unknown> };
+const compose = parse(read('docker-compose.yml')) as {
+  services: Record<string, any>;
+  volumes?: Record<string, unknown>;
+};
 const TOKEN = 'compose-test-token-0123456789';
 /** ${NAME:?msg} / ${NAME:-default} as compose interpolates them, with the token set. */
-const interpolate = (v: string) => v.replace(/\$\{(\w+)(?::([?-])([^}]*))?\}/g, (_m, name: string, op?: string, rest?: string) => (name === 'INVOKE_API_TOKEN' ? TOKEN : op === '-' ? rest! : ''));
+const interpolate = (v: string) =>
+  v.replace(/\$\{(\w+)(?::([?-])([^}]*))?\}/g, (_m, name: string, op?: string, rest?: string) =>
+    name === 'INVOKE_API_TOKEN' ? TOKEN : op === '-' ? rest! : '',
+  );
 
 /** `config --services` from whichever compose client is installed; undefined when none is. */
 function composeServices(): string[] | undefined {
   for (const cmd of [['docker', 'compose'], ['docker-compose']]) {
     try {
-      const out = execFileSync(cmd[0]!, [...cmd.slice(1), '--profile', 'demo', 'config', '--services'], { cwd: root, env: { ...process.env, INVOKE_API_TOKEN: TOKEN }, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+      const out = execFileSync(
+        cmd[0]!,
+        [...cmd.slice(1), '--profile', 'demo', 'config', '--services'],
+        {
+          cwd: root,
+          env: { ...process.env, INVOKE_API_TOKEN: TOKEN },
+          encoding: 'utf8',
+          stdio: ['ignore', 'pipe', 'pipe'],
+        },
+      );
       return out.split('\n').filter(Boolean).sort();
     } catch (err) {
       const e = err as { code?: string; stderr?: string };
       // Not installed (ENOENT) or docker without the compose plugin: try the next client.
-      if (e.code === 'ENOENT' || /unknown (command|flag)|is not a docker command/.test(String(e.stderr))) continue;
+      if (
+        e.code === 'ENOENT' ||
+        /unknown (command|flag)|is not a docker command/.test(String(e.stderr))
+      )
+        continue;
       throw err;
     }
   }
@@ -49,9 +72,13 @@ describe('docker-compose.yml', () => {
   const env = worker.environment as Record<string, string>;
 
   it('gives the worker only known settings (or INVOKE_SECRET_*), and values loadConfig accepts', () => {
-    const unknown = Object.keys(env).filter((k) => !(k in settings) && !k.startsWith('INVOKE_SECRET_'));
+    const unknown = Object.keys(env).filter(
+      (k) => !(k in settings) && !k.startsWith('INVOKE_SECRET_'),
+    );
     expect(unknown).toEqual([]);
-    const cfg = loadConfig(Object.fromEntries(Object.entries(env).map(([k, v]) => [k, interpolate(String(v))])));
+    const cfg = loadConfig(
+      Object.fromEntries(Object.entries(env).map(([k, v]) => [k, interpolate(String(v))])),
+    );
     expect(cfg.INVOKE_API_HOST).toBe('0.0.0.0');
     expect(cfg.secrets.get('PARTNER_TOKEN')?.hosts).toEqual(['partner']);
   });
@@ -87,16 +114,29 @@ describe('docker-compose.yml', () => {
   it('runs the partner service command as compose would (plain node, no build), and it stops on SIGTERM', async () => {
     const partner = compose.services.partner;
     const [mount, inContainer] = String(partner.volumes[0]).split(':') as [string, string];
-    const [node, script, ...args] = (partner.command as string[]).map((a) => (a === inContainer ? join(root, mount) : a));
+    const [node, script, ...args] = (partner.command as string[]).map((a) =>
+      a === inContainer ? join(root, mount) : a,
+    );
     expect([node, script]).toEqual(['node', join(root, mount)]);
     const port = String(await freePort());
     const portArg = args.indexOf('--port') + 1;
     args[portArg] = port; // 9000 inside the container; a free port here
-    const child = spawn(process.execPath, [script!, ...args.map((a) => (a === '0.0.0.0' ? '127.0.0.1' : a))], { stdio: 'ignore' });
+    const child = spawn(
+      process.execPath,
+      [script!, ...args.map((a) => (a === '0.0.0.0' ? '127.0.0.1' : a))],
+      { stdio: 'ignore' },
+    );
     const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
     try {
-      const get = (path: string) => fetch(`http://127.0.0.1:${port}${path}`).then((r) => r.status, () => 0);
-      await waitFor(async () => (await get('/healthz')) === 200 || undefined, 'the mock partner to listen');
+      const get = (path: string) =>
+        fetch(`http://127.0.0.1:${port}${path}`).then(
+          (r) => r.status,
+          () => 0,
+        );
+      await waitFor(
+        async () => (await get('/healthz')) === 200 || undefined,
+        'the mock partner to listen',
+      );
       expect(await get('/loyalty/cus-ana')).toBe(200);
       expect(await get('/loyalty/cus-nobody')).toBe(404);
       child.kill('SIGTERM');
@@ -115,10 +155,15 @@ describe('docker-compose.yml', () => {
 
 describe('Dockerfile', () => {
   const dockerfile = read('Dockerfile');
-  const ignored = read('.dockerignore').split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
+  const ignored = read('.dockerignore')
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l && !l.startsWith('#'));
 
   it('copies only files that exist and that .dockerignore lets into the build context', () => {
-    const sources = [...dockerfile.matchAll(/^COPY (?!--from)(.+) \S+$/gm)].flatMap((m) => m[1]!.split(/\s+/));
+    const sources = [...dockerfile.matchAll(/^COPY (?!--from)(.+) \S+$/gm)].flatMap((m) =>
+      m[1]!.split(/\s+/),
+    );
     expect(sources.length).toBeGreaterThan(0);
     for (const src of sources) {
       expect(existsSync(join(root, src)), src).toBe(true);
@@ -144,7 +189,13 @@ describe('Dockerfile', () => {
     await server.listen({ port: 0, host: '127.0.0.1' });
     const port = (server.server.address() as AddressInfo).port;
     // Async: a sync spawn would block this process, which is also the server being probed.
-    const probe = (p: number) => new Promise<number | null>((resolve) => spawn(process.execPath, args, { env: { PORT: String(p) }, stdio: 'ignore' }).on('close', resolve));
+    const probe = (p: number) =>
+      new Promise<number | null>((resolve) =>
+        spawn(process.execPath, args, { env: { PORT: String(p) }, stdio: 'ignore' }).on(
+          'close',
+          resolve,
+        ),
+      );
     try {
       expect(await probe(port)).toBe(0);
     } finally {

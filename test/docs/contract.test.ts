@@ -18,7 +18,11 @@ function tableAfter(marker: string): string[][] {
   const first = lines.findIndex((l, i) => i > start && l.startsWith('|'));
   const rows: string[][] = [];
   for (let i = first + 2; i < lines.length && lines[i]!.startsWith('|'); i++) {
-    rows.push(lines[i]!.split('|').slice(1, -1).map((c) => c.trim().replace(/^`|`$/g, '')));
+    rows.push(
+      lines[i]!.split('|')
+        .slice(1, -1)
+        .map((c) => c.trim().replace(/^`|`$/g, '')),
+    );
   }
   return rows;
 }
@@ -29,7 +33,9 @@ describe('docs/contract.md', () => {
     expect(firstColumn('### Job data')).toEqual(Object.keys(invokeJobSchema.shape));
     expect(firstColumn('`request` (`requestSchema`)')).toEqual(Object.keys(requestSchema.shape));
     expect(firstColumn('## 2. What the worker stores')).toEqual(Object.keys(envelopeSchema.shape));
-    expect(firstColumn('## 3. The continuation event')).toEqual(Object.keys(continuationEventSchema.shape));
+    expect(firstColumn('## 3. The continuation event')).toEqual(
+      Object.keys(continuationEventSchema.shape),
+    );
   });
 
   it('gives jobId examples that idempotencyKey produces and parseIdempotencyKey reverses', () => {
@@ -45,8 +51,13 @@ describe('docs/contract.md', () => {
   it('names every error code and only real configuration variables', () => {
     const section4 = doc.slice(doc.indexOf('## 4.'), doc.indexOf('## 5.'));
     expect([...section4.matchAll(/`([A-Z_]+)`/g)].map((m) => m[1])).toEqual([...ERROR_CODES]);
-    const names = [...doc.matchAll(/`((?:INVOKE|REDIS|BULLMQ|LOG|PORT)[A-Z0-9_<>]*)`/g)].map((m) => m[1]!);
-    const unknown = names.filter((n) => !(n in settings) && !n.startsWith('INVOKE_SECRET_') && !n.startsWith('INVOKE_CREDENTIAL_'));
+    const names = [...doc.matchAll(/`((?:INVOKE|REDIS|BULLMQ|LOG|PORT)[A-Z0-9_<>]*)`/g)].map(
+      (m) => m[1]!,
+    );
+    const unknown = names.filter(
+      (n) =>
+        !(n in settings) && !n.startsWith('INVOKE_SECRET_') && !n.startsWith('INVOKE_CREDENTIAL_'),
+    );
     expect(unknown).toEqual([]);
   });
 });

@@ -17,16 +17,26 @@ import { startArgs } from '../../scripts/start-command.js';
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const built = existsSync(`${root}dist/main.js`);
 
-const freePort = () => new Promise<number>((resolve) => {
-  const s = createServer().listen(0, '127.0.0.1', () => { const { port } = s.address() as AddressInfo; s.close(() => resolve(port)); });
-});
+const freePort = () =>
+  new Promise<number>((resolve) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as AddressInfo;
+      s.close(() => resolve(port));
+    });
+  });
 
 function start(env: Record<string, string>) {
-  const child = spawn(process.execPath, startArgs(), { cwd: root, env: { PATH: process.env.PATH ?? '', LOG_LEVEL: 'info', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, startArgs(), {
+    cwd: root,
+    env: { PATH: process.env.PATH ?? '', LOG_LEVEL: 'info', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let out = '';
   child.stdout.on('data', (c: Buffer) => (out += c));
   child.stderr.on('data', (c: Buffer) => (out += c));
-  const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+  const exited = new Promise<number | null>((resolve) =>
+    child.on('close', (code) => resolve(code)),
+  );
   return { child, exited, out: () => out };
 }
 
@@ -42,11 +52,25 @@ describe.skipIf(!built)('node dist/main.js (the image CMD, npm start)', () => {
   it('serves /healthz and exits 0 on SIGTERM', async () => {
     const ns = namespace('qs');
     const port = await freePort();
-    const p = start({ ...ns.env, PORT: String(port), INVOKE_API_HOST: '0.0.0.0', INVOKE_API_TOKEN: 'quickstart-token-0123456789' });
+    const p = start({
+      ...ns.env,
+      PORT: String(port),
+      INVOKE_API_HOST: '0.0.0.0',
+      INVOKE_API_TOKEN: 'quickstart-token-0123456789',
+    });
     try {
       // Generous: a cold start of the whole server takes seconds on a loaded 2-core machine.
-      await waitFor(async () => (await fetch(`http://127.0.0.1:${port}/healthz`).then((r) => r.ok, () => false)) || undefined, `/healthz on ${port}`, 45_000)
-        .catch((err: Error) => { throw new Error(`${err.message}; process output:\n${p.out()}`); });
+      await waitFor(
+        async () =>
+          (await fetch(`http://127.0.0.1:${port}/healthz`).then(
+            (r) => r.ok,
+            () => false,
+          )) || undefined,
+        `/healthz on ${port}`,
+        45_000,
+      ).catch((err: Error) => {
+        throw new Error(`${err.message}; process output:\n${p.out()}`);
+      });
       expect((await fetch(`http://127.0.0.1:${port}/readyz`)).status).toBe(200);
       p.child.kill('SIGTERM');
       expect(await p.exited).toBe(0);
@@ -60,7 +84,11 @@ describe.skipIf(!built)('node dist/main.js (the image CMD, npm start)', () => {
   }, 60_000);
 
   it('refuses to listen beyond loopback without INVOKE_API_TOKEN (exit 2, naming it)', async () => {
-    const p = start({ ...namespace('qs').env, INVOKE_API_HOST: '0.0.0.0', INVOKE_WORKER_ENABLED: 'false' });
+    const p = start({
+      ...namespace('qs').env,
+      INVOKE_API_HOST: '0.0.0.0',
+      INVOKE_WORKER_ENABLED: 'false',
+    });
     expect(await p.exited).toBe(2);
     expect(p.out()).toContain('INVOKE_API_TOKEN');
   }, 60_000);

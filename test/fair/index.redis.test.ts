@@ -6,7 +6,13 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createInvokeClient, type InvokeClient } from '../../src/client/create-invoke-client.js';
 import { createFairStore, type FairStore } from '../../src/fair/store.js';
-import { cleanNamespace, namespace, namespaceKeys, redisClient, type Namespace } from '../helpers/redis.js';
+import {
+  cleanNamespace,
+  namespace,
+  namespaceKeys,
+  redisClient,
+  type Namespace,
+} from '../helpers/redis.js';
 import { jobData } from '../helpers/harness.js';
 
 let ns: Namespace;
@@ -31,7 +37,11 @@ afterEach(async () => {
 
 const setWindow = (n: number) => redis.hset(`${ns.prefix}:${ns.queue}:fair:state`, 'window', n);
 const step = (tenantId: string | undefined, journeyId: string, n: number) =>
-  jobData({ journeyId, runId: `${tenantId ?? 'none'}-${journeyId}-${n}`, ...(tenantId ? { tenantId } : {}) });
+  jobData({
+    journeyId,
+    runId: `${tenantId ?? 'none'}-${journeyId}-${n}`,
+    ...(tenantId ? { tenantId } : {}),
+  });
 /** The wait list oldest first (BullMQ pushes on the left and takes from the right). */
 const waiting = async () => (await redis.lrange(`${ns.prefix}:${ns.queue}:wait`, 0, -1)).reverse();
 const runIdsOf = async (ids: string[]) =>
@@ -61,7 +71,14 @@ describe('fair index', () => {
     await client.enqueueMany(Array.from({ length: 4 }, (_, i) => step('A', 'blast', i)));
     await client.enqueueMany([step('A', 'welcome', 0), step('A', 'welcome', 1)]);
     const order = await admitAll(6);
-    expect(order).toEqual(['A-blast-0', 'A-welcome-0', 'A-blast-1', 'A-welcome-1', 'A-blast-2', 'A-blast-3']);
+    expect(order).toEqual([
+      'A-blast-0',
+      'A-welcome-0',
+      'A-blast-1',
+      'A-welcome-1',
+      'A-blast-2',
+      'A-blast-3',
+    ]);
   });
 
   it('treats jobs without tenantId as one tenant among the others', async () => {
@@ -107,7 +124,12 @@ describe('fair index', () => {
   });
 
   it('leaves a held tenant out of the rotation until its hold ends', async () => {
-    await client.enqueueMany([step('A', 'j', 0), step('A', 'j', 1), step('B', 'j', 0), step('B', 'j', 1)]);
+    await client.enqueueMany([
+      step('A', 'j', 0),
+      step('A', 'j', 1),
+      step('B', 'j', 0),
+      step('B', 'j', 1),
+    ]);
     await store.hold('A', 60_000);
     expect(await admitAll(3)).toEqual(['B-j-0', 'B-j-1']);
     await redis.zadd(`${ns.prefix}:${ns.queue}:fair:parked`, 0, 'A');
@@ -116,7 +138,12 @@ describe('fair index', () => {
   });
 
   it('skips the index for a job given a delay, and when fairShare is off', async () => {
-    const plain = createInvokeClient({ connection: redis, queue: ns.queue, prefix: ns.prefix, fairShare: false });
+    const plain = createInvokeClient({
+      connection: redis,
+      queue: ns.queue,
+      prefix: ns.prefix,
+      fairShare: false,
+    });
     await plain.enqueue(step('A', 'j', 0));
     await client.enqueue(step('A', 'j', 1), { delay: 60_000 });
     expect(await store.waitingByTenant()).toEqual({});

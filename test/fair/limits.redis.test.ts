@@ -39,21 +39,35 @@ async function start(tenants: object, withOpsStream = false) {
   const env = { INVOKE_TENANTS: JSON.stringify(tenants), INVOKE_CONCURRENCY: '20' };
   h = withOpsStream
     ? await startHarness(env, (cfg, logger) => {
-        ops = createOpsEvents({ ...cfg, INVOKE_OPS_STREAM: `${cfg.INVOKE_EVENTS_STREAM}:ops` }, logger);
+        ops = createOpsEvents(
+          { ...cfg, INVOKE_OPS_STREAM: `${cfg.INVOKE_EVENTS_STREAM}:ops` },
+          logger,
+        );
         return { hooks: { onTenantLimited: ops.onTenantLimited }, close: () => ops!.close() };
       })
     : await startHarness(env);
-  client = createInvokeClient({ connection: redisClient(), queue: h.cfg.INVOKE_QUEUE, prefix: h.cfg.BULLMQ_PREFIX });
+  client = createInvokeClient({
+    connection: redisClient(),
+    queue: h.cfg.INVOKE_QUEUE,
+    prefix: h.cfg.BULLMQ_PREFIX,
+  });
   return most;
 }
 
 const step = (tenantId: string, n: number) =>
-  jobData({ tenantId, journeyId: 'j', runId: `${tenantId}-${n}`, request: { url: `${up!.url}/${tenantId}/${n}` } });
+  jobData({
+    tenantId,
+    journeyId: 'j',
+    runId: `${tenantId}-${n}`,
+    request: { url: `${up!.url}/${tenantId}/${n}` },
+  });
 
 describe('tenant limits', () => {
   it('holds a tenant to maxConcurrent without using attempts, and not the others', async () => {
     const most = await start({ tenants: { capped: { maxConcurrent: 2 } } });
-    const capped = await client!.enqueueMany(Array.from({ length: 12 }, (_, i) => step('capped', i)));
+    const capped = await client!.enqueueMany(
+      Array.from({ length: 12 }, (_, i) => step('capped', i)),
+    );
     const free = await client!.enqueueMany(Array.from({ length: 12 }, (_, i) => step('free', i)));
     for (const { jobId } of [...capped, ...free]) {
       const job = await waitForJob(h!.queue, jobId, 'completed', 60_000);
@@ -68,7 +82,9 @@ describe('tenant limits', () => {
     const [first, second] = await client!.enqueueMany([step('slow', 0), step('slow', 1)]);
     await waitForJob(h!.queue, first!.jobId, 'completed');
     const failed = await waitForJob(h!.queue, second!.jobId, 'failed');
-    expect(failed!.failedReason).toMatch(/^RATE_LIMITED: tenant slow held back by its INVOKE_TENANTS limit past the tenant deadline of 1000 ms/);
+    expect(failed!.failedReason).toMatch(
+      /^RATE_LIMITED: tenant slow held back by its INVOKE_TENANTS limit past the tenant deadline of 1000 ms/,
+    );
     expect(failed!.attemptsMade).toBe(1);
     expect(up!.requests.map((r) => r.url)).toEqual(['/slow/0']);
   }, 60_000);
@@ -78,7 +94,9 @@ describe('tenant limits', () => {
     const jobs = await client!.enqueueMany(Array.from({ length: 6 }, (_, i) => step('capped', i)));
     for (const { jobId } of jobs) await waitForJob(h!.queue, jobId, 'completed', 60_000);
     await ops!.emitter.flush();
-    const entries = (await h!.redis.xrange(`${h!.cfg.INVOKE_EVENTS_STREAM}:ops`, '-', '+')).map(([id, f]) => parseOpsEntry(id, f));
+    const entries = (await h!.redis.xrange(`${h!.cfg.INVOKE_EVENTS_STREAM}:ops`, '-', '+')).map(
+      ([id, f]) => parseOpsEntry(id, f),
+    );
     const limited = entries.filter((e) => e.type === 'tenant.limited');
     // Several jobs were held (one slot, six jobs), but the stream says it once for the tenant.
     expect(limited).toHaveLength(1);

@@ -36,20 +36,41 @@ afterEach(async () => {
 });
 
 const steps = (tenantId: string | undefined, n: number) =>
-  Array.from({ length: n }, (_, i) => jobData({ runId: `${tenantId}-${i}`, ...(tenantId ? { tenantId } : {}) }));
+  Array.from({ length: n }, (_, i) =>
+    jobData({ runId: `${tenantId}-${i}`, ...(tenantId ? { tenantId } : {}) }),
+  );
 
 describe('fair-share visibility', () => {
   it('lists waiting jobs per tenant, largest first, the rest summed', async () => {
-    await client.enqueueMany([...steps('big', 5), ...steps('mid', 3), ...steps(undefined, 2), ...steps('one', 1)]);
+    await client.enqueueMany([
+      ...steps('big', 5),
+      ...steps('mid', 3),
+      ...steps(undefined, 2),
+      ...steps('one', 1),
+    ]);
     expect(await ops.byTenant()).toEqual({
-      total: 11, tenants: 4, others: 0,
-      top: [{ tenant: 'big', waiting: 5 }, { tenant: 'mid', waiting: 3 }, { tenant: '(none)', waiting: 2 }, { tenant: 'one', waiting: 1 }],
+      total: 11,
+      tenants: 4,
+      others: 0,
+      top: [
+        { tenant: 'big', waiting: 5 },
+        { tenant: 'mid', waiting: 3 },
+        { tenant: '(none)', waiting: 2 },
+        { tenant: 'one', waiting: 1 },
+      ],
     });
-    expect(await ops.byTenant(2)).toMatchObject({ total: 11, tenants: 4, others: 3, top: [{ tenant: 'big' }, { tenant: 'mid' }] });
+    expect(await ops.byTenant(2)).toMatchObject({
+      total: 11,
+      tenants: 4,
+      others: 3,
+      top: [{ tenant: 'big' }, { tenant: 'mid' }],
+    });
   });
 
   it('exports bounded gauges: the largest backlogs by name, the rest as (other)', async () => {
-    const many = Array.from({ length: MAX_TENANTS + 10 }, (_, i) => steps(`t${String(i).padStart(3, '0')}`, i < 5 ? 3 : 1)).flat();
+    const many = Array.from({ length: MAX_TENANTS + 10 }, (_, i) =>
+      steps(`t${String(i).padStart(3, '0')}`, i < 5 ? 3 : 1),
+    ).flat();
     await client.enqueueMany(many);
     const registry = new Registry();
     registerFairMetrics(registry, { redis, prefix: ns.prefix, queue: ns.queue });

@@ -15,10 +15,12 @@ describe('INVOKE_TENANTS', () => {
   });
 
   it('merges a tenant over the default field by field; "" is the tenant of jobs without tenantId', () => {
-    const p = loadTenantPolicy(JSON.stringify({
-      default: { weight: 2, maxConcurrent: 10 },
-      tenants: { 'acme.eu': { weight: 5 }, '': { ratePerSecond: 3 }, small: { weight: 2 } },
-    }));
+    const p = loadTenantPolicy(
+      JSON.stringify({
+        default: { weight: 2, maxConcurrent: 10 },
+        tenants: { 'acme.eu': { weight: 5 }, '': { ratePerSecond: 3 }, small: { weight: 2 } },
+      }),
+    );
     expect(p.resolve('acme.eu')).toEqual({ weight: 5, maxConcurrent: 10, ratePerSecond: 0 });
     expect(p.resolve('')).toEqual({ weight: 2, maxConcurrent: 10, ratePerSecond: 3 });
     expect(p.resolve('other')).toEqual({ weight: 2, maxConcurrent: 10, ratePerSecond: 0 });
@@ -38,7 +40,10 @@ describe('INVOKE_TENANTS', () => {
 
   it.each([
     [{ tenants: { acme: { weight: 0 } } }, 'INVOKE_TENANTS: tenants["acme"].weight: Too small'],
-    [{ tenants: { 'acme.eu': { maxConcurrent: 1.5 } } }, 'tenants["acme.eu"].maxConcurrent: Invalid input: expected int'],
+    [
+      { tenants: { 'acme.eu': { maxConcurrent: 1.5 } } },
+      'tenants["acme.eu"].maxConcurrent: Invalid input: expected int',
+    ],
     [{ tenants: { acme: { ratePerSecond: -1 } } }, 'tenants["acme"].ratePerSecond: Too small'],
     [{ tenants: { acme: { burst: 3 } } }, 'tenants["acme"]: Unrecognized key: "burst"'],
     [{ tenants: { 'bad id!': {} } }, 'tenants["bad id!"]: must be a tenantId'],
@@ -51,6 +56,8 @@ describe('INVOKE_TENANTS', () => {
 
   it('says which source could not be read', () => {
     expect(() => loadTenantPolicy('{nope')).toThrow(/^INVOKE_TENANTS: cannot read JSON/);
-    expect(() => loadTenantPolicy('/nonexistent/tenants.json')).toThrow('INVOKE_TENANTS: cannot read file /nonexistent/tenants.json');
+    expect(() => loadTenantPolicy('/nonexistent/tenants.json')).toThrow(
+      'INVOKE_TENANTS: cannot read file /nonexistent/tenants.json',
+    );
   });
 });

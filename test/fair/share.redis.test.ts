@@ -40,7 +40,11 @@ beforeAll(async () => {
   h = await startHarness({ INVOKE_CONCURRENCY: String(CONCURRENCY), LOG_LEVEL: 'warn' });
   const logger = createLogger('warn', createScrubber(h.cfg.secrets));
   for (let i = 1; i < WORKERS; i++) more.push(createWorkerApp(h.cfg, logger));
-  client = createInvokeClient({ connection: redisClient(), queue: h.cfg.INVOKE_QUEUE, prefix: h.cfg.BULLMQ_PREFIX });
+  client = createInvokeClient({
+    connection: redisClient(),
+    queue: h.cfg.INVOKE_QUEUE,
+    prefix: h.cfg.BULLMQ_PREFIX,
+  });
 });
 
 afterAll(async () => {
@@ -52,12 +56,20 @@ afterAll(async () => {
 });
 
 const step = (tenantId: string, journeyId: string, path: string, n = 0) =>
-  jobData({ tenantId, journeyId, runId: `${tenantId}-${journeyId}-${n}`, request: { url: `${up.url}${path}` } });
-const position = (path: string, from: number) => up.requests.findIndex((r) => r.url === path) - from;
+  jobData({
+    tenantId,
+    journeyId,
+    runId: `${tenantId}-${journeyId}-${n}`,
+    request: { url: `${up.url}${path}` },
+  });
+const position = (path: string, from: number) =>
+  up.requests.findIndex((r) => r.url === path) - from;
 
 describe('fair share across workers', () => {
   it('serves another tenant and another journey ahead of a blast, and the blast uses every slot', async () => {
-    await client.enqueueMany(Array.from({ length: BLAST }, (_, i) => step('A', 'blast', `/A/blast/${i}`, i)));
+    await client.enqueueMany(
+      Array.from({ length: BLAST }, (_, i) => step('A', 'blast', `/A/blast/${i}`, i)),
+    );
     // Steady state: the blast has been running a while when the others arrive.
     await waitFor(async () => up.requests.length >= 300, '300 blast calls');
     const from = up.requests.length;
@@ -65,7 +77,9 @@ describe('fair share across workers', () => {
     const other = await client.enqueue(step('A', 'welcome', '/A/welcome'));
     await waitForJob(h.queue, b.jobId, 'completed');
     await waitForJob(h.queue, other.jobId, 'completed');
-    const window = Number(await h.redis.hget(`${h.cfg.BULLMQ_PREFIX}:${h.cfg.INVOKE_QUEUE}:fair:state`, 'window'));
+    const window = Number(
+      await h.redis.hget(`${h.cfg.BULLMQ_PREFIX}:${h.cfg.INVOKE_QUEUE}:fair:state`, 'window'),
+    );
     expect(window).toBe(Math.ceil(SLOTS * WINDOW_FRACTION));
     // First-in first-out would put them behind the rest of the blast (thousands of calls).
     const bound = window + SLOTS;
@@ -76,7 +90,11 @@ describe('fair share across workers', () => {
     // admission fed only by its 100 ms tick would keep about 2 windows, 16 calls, in flight).
     // Not all 30 at once: on a loaded machine a worker's event loop may lag behind its slots.
     expect(maxInFlight).toBeGreaterThanOrEqual(Math.ceil(SLOTS * 0.8));
-    await waitFor(async () => (await h.queue.getJobCounts('completed')).completed === BLAST + 2, 'every job completed', 60_000);
+    await waitFor(
+      async () => (await h.queue.getJobCounts('completed')).completed === BLAST + 2,
+      'every job completed',
+      60_000,
+    );
     const blastCalls = up.requests.filter((r) => r.url.startsWith('/A/blast/'));
     expect(new Set(blastCalls.map((r) => r.url)).size).toBe(BLAST);
     expect(blastCalls).toHaveLength(BLAST);

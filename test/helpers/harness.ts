@@ -27,21 +27,46 @@ export interface Harness {
 
 type Hooks = Parameters<typeof createWorkerApp>[2];
 /** Hooks built from the harness's config and logger, closed after the worker (destinations). */
-export interface HarnessPlugin { hooks: Hooks; close(): Promise<void> }
+export interface HarnessPlugin {
+  hooks: Hooks;
+  close(): Promise<void>;
+}
 
-export async function startHarness(env: Record<string, string> = {}, extra: Hooks | ((cfg: Config, logger: Logger) => HarnessPlugin) = {}): Promise<Harness> {
+export async function startHarness(
+  env: Record<string, string> = {},
+  extra: Hooks | ((cfg: Config, logger: Logger) => HarnessPlugin) = {},
+): Promise<Harness> {
   const ns = namespace();
-  const cfg = loadConfig({ INVOKE_ALLOW_PRIVATE: '127.0.0.1/32', INVOKE_CONCURRENCY: '20', LOG_LEVEL: 'info', ...ns.env, ...env });
+  const cfg = loadConfig({
+    INVOKE_ALLOW_PRIVATE: '127.0.0.1/32',
+    INVOKE_CONCURRENCY: '20',
+    LOG_LEVEL: 'info',
+    ...ns.env,
+    ...env,
+  });
   const logs: string[] = [];
-  const sink = new Writable({ write(chunk, _enc, cb) { logs.push(String(chunk)); cb(); } });
+  const sink = new Writable({
+    write(chunk, _enc, cb) {
+      logs.push(String(chunk));
+      cb();
+    },
+  });
   const logger = createLogger(cfg.LOG_LEVEL, createScrubber(cfg.secrets), sink);
   const plugin = typeof extra === 'function' ? extra(cfg, logger) : undefined;
   const app = createWorkerApp(cfg, logger, plugin ? plugin.hooks : (extra as Hooks));
   const redis = redisClient();
-  const queue = new Queue(cfg.INVOKE_QUEUE, { connection: redisClient(), prefix: cfg.BULLMQ_PREFIX });
+  const queue = new Queue(cfg.INVOKE_QUEUE, {
+    connection: redisClient(),
+    prefix: cfg.BULLMQ_PREFIX,
+  });
   await app.worker.waitUntilReady();
   return {
-    ns, cfg, app, queue, redis, logs,
+    ns,
+    cfg,
+    app,
+    queue,
+    redis,
+    logs,
     async context(runId) {
       const raw = await redis.hgetall(contextKey(cfg.INVOKE_CTX_PREFIX, runId));
       return Object.fromEntries(Object.entries(raw).map(([k, v]) => [k, JSON.parse(v)]));
@@ -62,7 +87,9 @@ export async function startHarness(env: Record<string, string> = {}, extra: Hook
 }
 
 /** A valid job with overridable parts. */
-export function jobData(over: Record<string, unknown> & { request?: Record<string, unknown> } = {}) {
+export function jobData(
+  over: Record<string, unknown> & { request?: Record<string, unknown> } = {},
+) {
   const { request, ...rest } = over;
   return {
     v: 1,

@@ -39,7 +39,11 @@ export async function freePort(withBus = false): Promise<number> {
   for (;;) {
     const port = withBus ? 20000 + Math.floor(Math.random() * 20000) : await listenAndClose(0);
     if (!withBus) return port;
-    if ((await listenAndClose(port).catch(() => 0)) && (await listenAndClose(port + 10000).catch(() => 0))) return port;
+    if (
+      (await listenAndClose(port).catch(() => 0)) &&
+      (await listenAndClose(port + 10000).catch(() => 0))
+    )
+      return port;
   }
 }
 
@@ -59,8 +63,26 @@ export async function startRedisServer(opts: RedisServerOptions = {}): Promise<R
   const dir = mkdtempSync(path.join(tmpdir(), 'invoke-redis-'));
   const confArgs = opts.conf === undefined ? [] : [path.join(dir, 'redis.conf')];
   if (opts.conf !== undefined) writeFileSync(confArgs[0]!, opts.conf);
-  const args = [...confArgs, '--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--protected-mode', 'no', '--daemonize', 'no',
-    '--appendonly', opts.aof ? 'yes' : 'no', '--appendfsync', 'always', ...(opts.args ?? [])];
+  const args = [
+    ...confArgs,
+    '--port',
+    String(port),
+    '--bind',
+    '127.0.0.1',
+    '--dir',
+    dir,
+    '--save',
+    '',
+    '--protected-mode',
+    'no',
+    '--daemonize',
+    'no',
+    '--appendonly',
+    opts.aof ? 'yes' : 'no',
+    '--appendfsync',
+    'always',
+    ...(opts.args ?? []),
+  ];
   let proc: ChildProcess | undefined;
 
   async function start(): Promise<void> {
@@ -101,7 +123,11 @@ export async function startRedisServer(opts: RedisServerOptions = {}): Promise<R
     throw err;
   });
   return {
-    port, dir, url: `redis://127.0.0.1:${port}`, stop, start,
+    port,
+    dir,
+    url: `redis://127.0.0.1:${port}`,
+    stop,
+    start,
     async destroy() {
       await stop('SIGKILL');
       rmSync(dir, { recursive: true, force: true });
@@ -117,19 +143,48 @@ export interface RedisCluster {
 }
 
 /** Masters (3 by default), no replicas, all 16384 slots assigned, cluster_state:ok on every node. */
-export async function startRedisCluster(opts: { masters?: number; password?: string } = {}): Promise<RedisCluster> {
+export async function startRedisCluster(
+  opts: { masters?: number; password?: string } = {},
+): Promise<RedisCluster> {
   const nodes: RedisServer[] = [];
   const auth = opts.password ? ['--requirepass', opts.password, '--masterauth', opts.password] : [];
   const cliAuth = opts.password ? ['-a', opts.password, '--no-auth-warning'] : [];
   for (let i = 0; i < (opts.masters ?? 3); i++) {
     const port = await freePort(true);
-    nodes.push(await startRedisServer({ port, args: ['--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf', '--cluster-node-timeout', '5000', ...auth] }));
+    nodes.push(
+      await startRedisServer({
+        port,
+        args: [
+          '--cluster-enabled',
+          'yes',
+          '--cluster-config-file',
+          'nodes.conf',
+          '--cluster-node-timeout',
+          '5000',
+          ...auth,
+        ],
+      }),
+    );
   }
   const addrs = nodes.map((n) => `127.0.0.1:${n.port}`);
-  await run('redis-cli', [...cliAuth, '--cluster', 'create', ...addrs, '--cluster-replicas', '0', '--cluster-yes']);
+  await run('redis-cli', [
+    ...cliAuth,
+    '--cluster',
+    'create',
+    ...addrs,
+    '--cluster-replicas',
+    '0',
+    '--cluster-yes',
+  ]);
   for (const n of nodes) {
     for (let i = 0; ; i++) {
-      const { stdout } = await run('redis-cli', [...cliAuth, '-p', String(n.port), 'cluster', 'info']);
+      const { stdout } = await run('redis-cli', [
+        ...cliAuth,
+        '-p',
+        String(n.port),
+        'cluster',
+        'info',
+      ]);
       if (stdout.includes('cluster_state:ok')) break;
       if (i > 200) throw new Error(`cluster node ${n.port} never became ok`);
       await new Promise((r) => setTimeout(r, 50));
@@ -208,7 +263,9 @@ export interface RedisSentinelOptions {
 }
 
 /** A master, one replica and one Sentinel (quorum 1) watching them as "mymaster". */
-export async function startRedisSentinel(opts: RedisSentinelOptions = {}): Promise<RedisSentinelSetup> {
+export async function startRedisSentinel(
+  opts: RedisSentinelOptions = {},
+): Promise<RedisSentinelSetup> {
   const auth = opts.password ? ['--requirepass', opts.password, '--masterauth', opts.password] : [];
   const started: RedisServer[] = [];
   const destroy = () => Promise.all(started.map((s) => s.destroy())).then(() => undefined);
@@ -218,8 +275,20 @@ export async function startRedisSentinel(opts: RedisSentinelOptions = {}): Promi
   };
   try {
     const master = track(await startRedisServer({ aof: opts.aof, args: auth }));
-    const replica = track(await startRedisServer({ aof: opts.aof, args: [...auth, '--replicaof', '127.0.0.1', String(master.port)], ready: /MASTER <-> REPLICA sync: Finished/ }));
-    const sentinel = track(await startRedisServer({ conf: sentinelConf(master.port, opts), args: ['--sentinel'], ready: /\+monitor master/ }));
+    const replica = track(
+      await startRedisServer({
+        aof: opts.aof,
+        args: [...auth, '--replicaof', '127.0.0.1', String(master.port)],
+        ready: /MASTER <-> REPLICA sync: Finished/,
+      }),
+    );
+    const sentinel = track(
+      await startRedisServer({
+        conf: sentinelConf(master.port, opts),
+        args: ['--sentinel'],
+        ready: /\+monitor master/,
+      }),
+    );
     return { master, replica, sentinel, sentinels: `127.0.0.1:${sentinel.port}`, destroy };
   } catch (err) {
     await destroy(); // a failed start leaves no server or temp dir behind

@@ -23,10 +23,25 @@ export const RUN_MARK = `r${process.env.INVOKE_TEST_RUN ?? randomBytes(3).toStri
 /** A queue name, BullMQ prefix, context prefix and stream nobody else uses. */
 export function namespace(label = 't'): Namespace {
   const id = `${RUN_MARK}-${label}-${randomBytes(4).toString('hex')}`;
-  const ns = { id, queue: 'invoke-api', prefix: `test:${id}:bull`, ctxPrefix: `test:${id}:ctx`, stream: `test:${id}:continuations` };
+  const ns = {
+    id,
+    queue: 'invoke-api',
+    prefix: `test:${id}:bull`,
+    ctxPrefix: `test:${id}:ctx`,
+    stream: `test:${id}:continuations`,
+  };
   return {
     ...ns,
-    env: { REDIS_URL, INVOKE_QUEUE: ns.queue, BULLMQ_PREFIX: ns.prefix, INVOKE_CTX_PREFIX: ns.ctxPrefix, INVOKE_EVENTS_STREAM: ns.stream, INVOKE_VAULT_PREFIX: `test:${id}:vault`, INVOKE_CACHE_PREFIX: `test:${id}:{cache}`, INVOKE_OPS_STREAM: `test:${id}:ops` },
+    env: {
+      REDIS_URL,
+      INVOKE_QUEUE: ns.queue,
+      BULLMQ_PREFIX: ns.prefix,
+      INVOKE_CTX_PREFIX: ns.ctxPrefix,
+      INVOKE_EVENTS_STREAM: ns.stream,
+      INVOKE_VAULT_PREFIX: `test:${id}:vault`,
+      INVOKE_CACHE_PREFIX: `test:${id}:{cache}`,
+      INVOKE_OPS_STREAM: `test:${id}:ops`,
+    },
   };
 }
 

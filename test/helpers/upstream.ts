@@ -21,12 +21,19 @@ export interface Upstream {
   close(): Promise<void>;
 }
 
-export const json = (res: http.ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}) => {
+export const json = (
+  res: http.ServerResponse,
+  status: number,
+  body: unknown,
+  headers: Record<string, string> = {},
+) => {
   res.writeHead(status, { 'content-type': 'application/json', ...headers });
   res.end(JSON.stringify(body));
 };
 
-export async function startUpstream(initial: Handler = (_r, res) => json(res, 200, { ok: true })): Promise<Upstream> {
+export async function startUpstream(
+  initial: Handler = (_r, res) => json(res, 200, { ok: true }),
+): Promise<Upstream> {
   let handler = initial;
   const requests: Recorded[] = [];
   const sockets = new Set<import('node:net').Socket>();
@@ -34,7 +41,13 @@ export async function startUpstream(initial: Handler = (_r, res) => json(res, 20
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
-      const rec = { method: req.method ?? '', url: req.url ?? '', headers: req.headers, body: Buffer.concat(chunks).toString('utf8'), at: Date.now() };
+      const rec = {
+        method: req.method ?? '',
+        url: req.url ?? '',
+        headers: req.headers,
+        body: Buffer.concat(chunks).toString('utf8'),
+        at: Date.now(),
+      };
       requests.push(rec);
       Promise.resolve(handler(rec, res, requests.length)).catch(() => res.destroy());
     });

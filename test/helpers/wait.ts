@@ -1,7 +1,11 @@
 /** Wait for states, never for time: poll until a condition holds or fail with what was seen. */
 import type { Queue } from 'bullmq';
 
-export async function waitFor<T>(probe: () => Promise<T | undefined | false>, what: string, timeoutMs = 20_000): Promise<T> {
+export async function waitFor<T>(
+  probe: () => Promise<T | undefined | false>,
+  what: string,
+  timeoutMs = 20_000,
+): Promise<T> {
   const until = Date.now() + timeoutMs;
   for (;;) {
     const v = await probe();
@@ -11,10 +15,19 @@ export async function waitFor<T>(probe: () => Promise<T | undefined | false>, wh
   }
 }
 
-export async function waitForJob(queue: Queue, jobId: string, state: 'completed' | 'failed', timeoutMs = 20_000) {
-  return waitFor(async () => {
-    // State first, then the job: a job object read before the state changed would be stale.
-    if ((await queue.getJobState(jobId)) !== state) return undefined;
-    return queue.getJob(jobId);
-  }, `job ${jobId} to be ${state}`, timeoutMs);
+export async function waitForJob(
+  queue: Queue,
+  jobId: string,
+  state: 'completed' | 'failed',
+  timeoutMs = 20_000,
+) {
+  return waitFor(
+    async () => {
+      // State first, then the job: a job object read before the state changed would be stale.
+      if ((await queue.getJobState(jobId)) !== state) return undefined;
+      return queue.getJob(jobId);
+    },
+    `job ${jobId} to be ${state}`,
+    timeoutMs,
+  );
 }

@@ -66,7 +66,10 @@ export interface WorkerProcess {
 }
 
 /** Start-up can take long on a loaded CI box (node loads BullMQ, got, fastify...): wait up to a minute. */
-export async function startWorker(env: Record<string, string>, opts: { waitFor?: string | null; timeoutMs?: number } = {}): Promise<WorkerProcess> {
+export async function startWorker(
+  env: Record<string, string>,
+  opts: { waitFor?: string | null; timeoutMs?: number } = {},
+): Promise<WorkerProcess> {
   await ensureBuilt();
   const proc = spawn(process.execPath, [...startArgs().slice(0, -1), MAIN], {
     cwd: ROOT,
@@ -89,23 +92,38 @@ export async function startWorker(env: Record<string, string>, opts: { waitFor?:
     }
   });
   proc.stderr!.on('data', (c: Buffer) => (err += c.toString()));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => proc.once('exit', (code, signal) => resolve({ code, signal })));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    proc.once('exit', (code, signal) => resolve({ code, signal })),
+  );
   let gone = false;
   void exited.then(() => (gone = true));
 
   const hasLog = (pred: (l: LogLine) => boolean) => logs.some(pred);
-  async function waitForLog(pred: (l: LogLine) => boolean, what: string, timeoutMs = 20_000): Promise<LogLine> {
+  async function waitForLog(
+    pred: (l: LogLine) => boolean,
+    what: string,
+    timeoutMs = 20_000,
+  ): Promise<LogLine> {
     const until = Date.now() + timeoutMs;
     for (;;) {
       const hit = logs.find(pred);
       if (hit) return hit;
-      if (gone || Date.now() > until) throw new Error(`${gone ? 'worker exited' : 'timed out'} waiting for log "${what}"; stderr: ${err.slice(-2000)}; last logs: ${JSON.stringify(logs.slice(-5))}`);
+      if (gone || Date.now() > until)
+        throw new Error(
+          `${gone ? 'worker exited' : 'timed out'} waiting for log "${what}"; stderr: ${err.slice(-2000)}; last logs: ${JSON.stringify(logs.slice(-5))}`,
+        );
       await new Promise((r) => setTimeout(r, 25));
     }
   }
 
   const w: WorkerProcess = {
-    proc, pid: proc.pid!, logs, stderr: () => err, exited, waitForLog, hasLog,
+    proc,
+    pid: proc.pid!,
+    logs,
+    stderr: () => err,
+    exited,
+    waitForLog,
+    hasLog,
     signal: (sig) => void proc.kill(sig),
     async stop(timeoutMs = 10_000) {
       if (gone) return;
@@ -117,7 +135,11 @@ export async function startWorker(env: Record<string, string>, opts: { waitFor?:
   };
   // null: the caller waits its own way (e.g. LOG_LEVEL=warn hides the start line).
   if (opts.waitFor !== null) {
-    await waitForLog((l) => l.msg === (opts.waitFor ?? 'worker started'), opts.waitFor ?? 'worker started', opts.timeoutMs ?? 60_000).catch((err) => {
+    await waitForLog(
+      (l) => l.msg === (opts.waitFor ?? 'worker started'),
+      opts.waitFor ?? 'worker started',
+      opts.timeoutMs ?? 60_000,
+    ).catch((err) => {
       proc.kill('SIGKILL'); // never leave an orphan worker behind a failed start
       throw err;
     });

@@ -19,18 +19,28 @@ let b: Upstream; // another allowed origin (127.0.0.1, other port)
 let denied: CountingServer; // 127.0.0.2: outside INVOKE_ALLOW_PRIVATE
 
 beforeAll(async () => {
-  [a, b, denied] = await Promise.all([startUpstream(), startUpstream(), countingServer('127.0.0.2')]);
-  h = await startHarness({ INVOKE_ALLOW_PRIVATE: '127.0.0.1/32', INVOKE_SECRET_PARTNER_KEY: SECRET, INVOKE_SECRET_PARTNER_KEY_HOSTS: 'api.partner.example' });
+  [a, b, denied] = await Promise.all([
+    startUpstream(),
+    startUpstream(),
+    countingServer('127.0.0.2'),
+  ]);
+  h = await startHarness({
+    INVOKE_ALLOW_PRIVATE: '127.0.0.1/32',
+    INVOKE_SECRET_PARTNER_KEY: SECRET,
+    INVOKE_SECRET_PARTNER_KEY_HOSTS: 'api.partner.example',
+  });
 });
 afterAll(async () => {
   await h.close();
   await Promise.all([a.close(), b.close(), denied.close()]);
 });
 
-const redirectTo = (location: string, status = 302) => (_r: unknown, res: import('node:http').ServerResponse) => {
-  res.writeHead(status, { location });
-  res.end();
-};
+const redirectTo =
+  (location: string, status = 302) =>
+  (_r: unknown, res: import('node:http').ServerResponse) => {
+    res.writeHead(status, { location });
+    res.end();
+  };
 
 describe('blocked destinations', () => {
   it.each([
@@ -40,7 +50,12 @@ describe('blocked destinations', () => {
     ['[::ffff:127.0.0.2]', () => `http://[::ffff:127.0.0.2]:${denied.port}/x`],
   ])('%s ends URL_BLOCKED after one attempt, with no connection', async (_name, url) => {
     const env = await runJob(h, { request: { url: url() } }, { attempts: 3 });
-    expect(env).toMatchObject({ ok: false, status: null, attempts: 1, error: { code: 'URL_BLOCKED', retryable: false } });
+    expect(env).toMatchObject({
+      ok: false,
+      status: null,
+      attempts: 1,
+      error: { code: 'URL_BLOCKED', retryable: false },
+    });
     expect(denied.connections).toBe(0);
   });
 
@@ -53,7 +68,10 @@ describe('blocked destinations', () => {
   it('refuses a redirect from an allowed server to a denied address, and never connects to it', async () => {
     a.handle(redirectTo(`${denied.url}/internal`));
     const env = await runJob(h, { request: { url: `${a.url}/go`, followRedirects: true } });
-    expect(env.error).toMatchObject({ code: 'URL_BLOCKED', message: expect.stringContaining('127.0.0.2') });
+    expect(env.error).toMatchObject({
+      code: 'URL_BLOCKED',
+      message: expect.stringContaining('127.0.0.2'),
+    });
     expect(env.attempts).toBe(1);
     expect(denied.connections).toBe(0);
   });
@@ -61,7 +79,10 @@ describe('blocked destinations', () => {
   it('refuses a redirect to another scheme', async () => {
     a.handle(redirectTo('file:///etc/passwd'));
     const env = await runJob(h, { request: { url: `${a.url}/go`, followRedirects: true } });
-    expect(env.error).toMatchObject({ code: 'URL_BLOCKED', message: expect.stringContaining('scheme file') });
+    expect(env.error).toMatchObject({
+      code: 'URL_BLOCKED',
+      message: expect.stringContaining('scheme file'),
+    });
   });
 });
 
@@ -70,14 +91,28 @@ describe('redirects', () => {
     a.handle(redirectTo(`${b.url}/elsewhere`));
     const before = b.requests.length;
     const env = await runJob(h, { request: { url: `${a.url}/r` } });
-    expect(env).toMatchObject({ ok: false, status: 302, attempts: 1, headers: { location: `${b.url}/elsewhere` }, error: { code: 'HTTP_STATUS', retryable: false } });
+    expect(env).toMatchObject({
+      ok: false,
+      status: 302,
+      attempts: 1,
+      headers: { location: `${b.url}/elsewhere` },
+      error: { code: 'HTTP_STATUS', retryable: false },
+    });
     expect(b.requests.length).toBe(before);
   });
 
   it('a cross-origin 307 of a POST is not followed, even with followRedirects', async () => {
     a.handle(redirectTo(`${b.url}/steal`, 307));
     const before = b.requests.length;
-    const env = await runJob(h, { request: { method: 'POST', url: `${a.url}/p`, body: { card: '4111' }, headers: { 'X-Api-Key': 'k1' }, followRedirects: true } });
+    const env = await runJob(h, {
+      request: {
+        method: 'POST',
+        url: `${a.url}/p`,
+        body: { card: '4111' },
+        headers: { 'X-Api-Key': 'k1' },
+        followRedirects: true,
+      },
+    });
     expect(env).toMatchObject({ status: 307, error: { code: 'HTTP_STATUS' } });
     expect(b.requests.length).toBe(before);
   });
@@ -85,28 +120,58 @@ describe('redirects', () => {
   it('a GET followed to another origin (same IP, other port) carries no step-supplied header', async () => {
     a.handle(redirectTo(`${b.url}/landing`));
     b.handle((_r, res) => json(res, 200, { landed: true }));
-    const headers = { 'X-Api-Key': 'k-123', Authorization: 'Bearer t-456', Cookie: 'sid=1', 'X-Custom': 'c', 'User-Agent': 'step-agent/1' };
-    const env = await runJob(h, { request: { url: `${a.url}/start`, headers, followRedirects: true } }, { expect: 'completed' });
+    const headers = {
+      'X-Api-Key': 'k-123',
+      Authorization: 'Bearer t-456',
+      Cookie: 'sid=1',
+      'X-Custom': 'c',
+      'User-Agent': 'step-agent/1',
+    };
+    const env = await runJob(
+      h,
+      { request: { url: `${a.url}/start`, headers, followRedirects: true } },
+      { expect: 'completed' },
+    );
     expect(env).toMatchObject({ ok: true, status: 200, body: { landed: true } });
-    expect(a.requests.at(-1)!.headers).toMatchObject({ 'x-api-key': 'k-123', authorization: 'Bearer t-456' });
+    expect(a.requests.at(-1)!.headers).toMatchObject({
+      'x-api-key': 'k-123',
+      authorization: 'Bearer t-456',
+    });
     const got = b.requests.at(-1)!;
     expect(got.url).toBe('/landing');
-    for (const name of ['x-api-key', 'authorization', 'cookie', 'x-custom']) expect(got.headers[name], name).toBeUndefined();
+    for (const name of ['x-api-key', 'authorization', 'cookie', 'x-custom'])
+      expect(got.headers[name], name).toBeUndefined();
     expect(got.headers['user-agent']).toBe(h.cfg.INVOKE_USER_AGENT);
   });
 
   it('follows a Location longer than the 1 KiB kept in the envelope (signed URLs), and never a 300/304', async () => {
     const long = `/signed?sig=${'s'.repeat(2000)}`;
-    a.handle((r, res) => (r.url === '/long' ? redirectTo(long, 307)(r, res) : r.url === '/multi' ? redirectTo('/landed', 300)(r, res) : json(res, 200, { len: r.url.length })));
-    const env = await runJob(h, { request: { url: `${a.url}/long`, followRedirects: true } }, { expect: 'completed' });
+    a.handle((r, res) =>
+      r.url === '/long'
+        ? redirectTo(long, 307)(r, res)
+        : r.url === '/multi'
+          ? redirectTo('/landed', 300)(r, res)
+          : json(res, 200, { len: r.url.length }),
+    );
+    const env = await runJob(
+      h,
+      { request: { url: `${a.url}/long`, followRedirects: true } },
+      { expect: 'completed' },
+    );
     expect(env.body).toEqual({ len: long.length });
     const multi = await runJob(h, { request: { url: `${a.url}/multi`, followRedirects: true } });
     expect(multi).toMatchObject({ status: 300, error: { code: 'HTTP_STATUS' } });
   });
 
   it('a same-origin redirect keeps the step headers', async () => {
-    a.handle((r, res) => (r.url === '/one' ? redirectTo('/two')(r, res) : json(res, 200, { at: r.url })));
-    const env = await runJob(h, { request: { url: `${a.url}/one`, headers: { 'X-Api-Key': 'same' }, followRedirects: true } }, { expect: 'completed' });
+    a.handle((r, res) =>
+      r.url === '/one' ? redirectTo('/two')(r, res) : json(res, 200, { at: r.url }),
+    );
+    const env = await runJob(
+      h,
+      { request: { url: `${a.url}/one`, headers: { 'X-Api-Key': 'same' }, followRedirects: true } },
+      { expect: 'completed' },
+    );
     expect(env.body).toEqual({ at: '/two' });
     expect(a.requests.at(-1)!.headers['x-api-key']).toBe('same');
   });
@@ -124,8 +189,21 @@ describe('redirects', () => {
 describe('secrets bound to hosts (INVOKE_SECRET_<NAME>_HOSTS)', () => {
   it('refuses a bound secret sent elsewhere: URL_BLOCKED naming the secret, the value nowhere', async () => {
     const before = a.requests.length;
-    const env = await runJob(h, { request: { url: `${a.url}/collect?k={{ secrets.PARTNER_KEY }}`, headers: { 'X-Api-Key': '{{ secrets.PARTNER_KEY }}' } } });
-    expect(env).toMatchObject({ attempts: 1, error: { code: 'URL_BLOCKED', message: expect.stringContaining('secret PARTNER_KEY may only be sent to api.partner.example') } });
+    const env = await runJob(h, {
+      request: {
+        url: `${a.url}/collect?k={{ secrets.PARTNER_KEY }}`,
+        headers: { 'X-Api-Key': '{{ secrets.PARTNER_KEY }}' },
+      },
+    });
+    expect(env).toMatchObject({
+      attempts: 1,
+      error: {
+        code: 'URL_BLOCKED',
+        message: expect.stringContaining(
+          'secret PARTNER_KEY may only be sent to api.partner.example',
+        ),
+      },
+    });
     expect(a.requests.length).toBe(before);
     expect(await dumpNamespace(h.redis, h.ns)).not.toContain(SECRET);
     expect(h.logs.join('\n')).not.toContain(SECRET);

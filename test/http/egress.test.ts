@@ -6,7 +6,14 @@
 import { readFileSync } from 'node:fs';
 import type dns from 'node:dns';
 import { describe, expect, it } from 'vitest';
-import { addressGuard, checkSecretBindings, checkUrl, createEgressPolicy, hostMatches, type EgressPolicy } from '../../src/http/egress.js';
+import {
+  addressGuard,
+  checkSecretBindings,
+  checkUrl,
+  createEgressPolicy,
+  hostMatches,
+  type EgressPolicy,
+} from '../../src/http/egress.js';
 import { guardedLookup } from '../../src/http/guarded-agent.js';
 import { InvokeError } from '../../src/contract/errors.js';
 import { loadConfig } from '../../src/config.js';
@@ -113,7 +120,8 @@ const BLOCKED: [string, string][] = [
 ];
 
 describe('URLs that must be blocked', () => {
-  it(`has at least 40 entries (${BLOCKED.length})`, () => expect(BLOCKED.length).toBeGreaterThanOrEqual(40));
+  it(`has at least 40 entries (${BLOCKED.length})`, () =>
+    expect(BLOCKED.length).toBeGreaterThanOrEqual(40));
   it.each(BLOCKED)('%s is refused (%s)', (url, words) => {
     expect(verdict(strict, url)).toMatch(new RegExp(`^URL_BLOCKED: .*${words}`));
   });
@@ -128,14 +136,26 @@ describe('URLs that must be blocked', () => {
 
   it('refuses hosts outside INVOKE_ALLOW_HOSTS when it is set', () => {
     const p = policyFrom({ INVOKE_ALLOW_HOSTS: '*.partner.com,api.example.com' });
-    for (const url of ['https://partner.com/', 'https://evilpartner.com/', 'https://partner.com.evil.io/', 'https://example.com/', 'https://8.8.8.8/']) {
+    for (const url of [
+      'https://partner.com/',
+      'https://evilpartner.com/',
+      'https://partner.com.evil.io/',
+      'https://example.com/',
+      'https://8.8.8.8/',
+    ]) {
       expect(verdict(p, url), url).toMatch(/not in INVOKE_ALLOW_HOSTS/);
     }
   });
 
   it('does not let INVOKE_ALLOW_PRIVATE for one address open its neighbours', () => {
     const p = policyFrom({ INVOKE_ALLOW_PRIVATE: '127.0.0.1/32,10.1.0.0/16' });
-    for (const url of ['http://127.0.0.2/', 'http://10.2.0.1/', 'http://[::1]/', 'http://169.254.169.254/']) expect(verdict(p, url), url).not.toBe('pass');
+    for (const url of [
+      'http://127.0.0.2/',
+      'http://10.2.0.1/',
+      'http://[::1]/',
+      'http://169.254.169.254/',
+    ])
+      expect(verdict(p, url), url).not.toBe('pass');
   });
 });
 
@@ -163,7 +183,9 @@ const ALLOWED: [string, Record<string, string>][] = [
 ];
 
 describe('URLs that must pass', () => {
-  it.each(ALLOWED)('%s passes with %j', (url, env) => expect(verdict(policyFrom(env), url)).toBe('pass'));
+  it.each(ALLOWED)('%s passes with %j', (url, env) =>
+    expect(verdict(policyFrom(env), url)).toBe('pass'),
+  );
 });
 
 describe('policy configuration', () => {
@@ -187,12 +209,34 @@ describe('policy configuration', () => {
 });
 
 describe('the connect-time address check (addressGuard)', () => {
-  const DENIED = ['127.0.0.1', '127.0.0.2', '10.0.0.1', '169.254.169.254', '0.0.0.0', '255.255.255.255', '::1', '::', 'fe80::1%eth0', 'fd00::1', '::ffff:7f00:1', '::7f00:1', '64:ff9b::7f00:1', '2002:7f00:1::1', '4000::1'];
-  it.each(DENIED)('refuses %s', (address) => expect(addressGuard(strict)(address, 'h.example')).toBeDefined());
-  it.each(['8.8.8.8', '2606:4700::1111', '::ffff:1.1.1.1'])('lets %s through', (address) => expect(addressGuard(strict)(address, 'h.example')).toBeUndefined());
+  const DENIED = [
+    '127.0.0.1',
+    '127.0.0.2',
+    '10.0.0.1',
+    '169.254.169.254',
+    '0.0.0.0',
+    '255.255.255.255',
+    '::1',
+    '::',
+    'fe80::1%eth0',
+    'fd00::1',
+    '::ffff:7f00:1',
+    '::7f00:1',
+    '64:ff9b::7f00:1',
+    '2002:7f00:1::1',
+    '4000::1',
+  ];
+  it.each(DENIED)('refuses %s', (address) =>
+    expect(addressGuard(strict)(address, 'h.example')).toBeDefined(),
+  );
+  it.each(['8.8.8.8', '2606:4700::1111', '::ffff:1.1.1.1'])('lets %s through', (address) =>
+    expect(addressGuard(strict)(address, 'h.example')).toBeUndefined(),
+  );
 
   it('exempts a CIDR of INVOKE_ALLOW_PRIVATE and a host named in it, not other hosts', () => {
-    const guard = addressGuard(policyFrom({ INVOKE_ALLOW_PRIVATE: '127.0.0.1/32, billing.internal, *.svc.cluster.local' }));
+    const guard = addressGuard(
+      policyFrom({ INVOKE_ALLOW_PRIVATE: '127.0.0.1/32, billing.internal, *.svc.cluster.local' }),
+    );
     expect(guard('127.0.0.1', 'anything.example')).toBeUndefined();
     expect(guard('127.0.0.2', 'anything.example')).toMatch(/loopback/);
     expect(guard('10.9.8.7', 'billing.internal')).toBeUndefined();
@@ -201,30 +245,56 @@ describe('the connect-time address check (addressGuard)', () => {
   });
 });
 
-describe('guardedLookup: the agents\' wrapper around DNS', () => {
+describe("guardedLookup: the agents' wrapper around DNS", () => {
   const fakeDns = (answers: dns.LookupAddress[]) =>
-    ((_h: string, opts: dns.LookupOptions, cb: (e: Error | null, a: unknown, f?: number) => void) =>
-      opts.all ? cb(null, answers) : cb(null, answers[0]!.address, answers[0]!.family)) as unknown as typeof dns.lookup;
+    ((
+      _h: string,
+      opts: dns.LookupOptions,
+      cb: (e: Error | null, a: unknown, f?: number) => void,
+    ) =>
+      opts.all
+        ? cb(null, answers)
+        : cb(null, answers[0]!.address, answers[0]!.family)) as unknown as typeof dns.lookup;
   const resolve = (answers: dns.LookupAddress[], all: boolean) =>
     new Promise<unknown>((done) => {
-      const lookup = guardedLookup(addressGuard(strict), fakeDns(answers)) as unknown as (h: string, o: dns.LookupOptions, cb: (e: Error | null, a?: unknown) => void) => void;
+      const lookup = guardedLookup(addressGuard(strict), fakeDns(answers)) as unknown as (
+        h: string,
+        o: dns.LookupOptions,
+        cb: (e: Error | null, a?: unknown) => void,
+      ) => void;
       lookup('rebind.example', { all }, (err, address) => done(err ?? address));
     });
 
   it('refuses a name resolving to 127.0.0.2, naming the host', async () => {
-    const err = (await resolve([{ address: '127.0.0.2', family: 4 }], false)) as Error & { code: string };
+    const err = (await resolve([{ address: '127.0.0.2', family: 4 }], false)) as Error & {
+      code: string;
+    };
     expect(err.code).toBe('ERR_INVOKE_URL_BLOCKED');
     expect(err.message).toBe('rebind.example resolves to a loopback address');
   });
 
   it('refuses a name with any denied answer among public ones (all: true, as happy eyeballs asks)', async () => {
-    const err = (await resolve([{ address: '8.8.8.8', family: 4 }, { address: '::1', family: 6 }], true)) as Error;
+    const err = (await resolve(
+      [
+        { address: '8.8.8.8', family: 4 },
+        { address: '::1', family: 6 },
+      ],
+      true,
+    )) as Error;
     expect(err.message).toMatch(/loopback/);
   });
 
   it('passes public answers through unchanged', async () => {
     expect(await resolve([{ address: '8.8.8.8', family: 4 }], false)).toBe('8.8.8.8');
-    expect(await resolve([{ address: '8.8.8.8', family: 4 }, { address: '2001:4860:4860::8888', family: 6 }], true)).toHaveLength(2);
+    expect(
+      await resolve(
+        [
+          { address: '8.8.8.8', family: 4 },
+          { address: '2001:4860:4860::8888', family: 6 },
+        ],
+        true,
+      ),
+    ).toHaveLength(2);
   });
 });
 
@@ -236,11 +306,18 @@ describe('host globs and secret bindings', () => {
     ['*.partner.com', 'evilpartner.com', false],
     ['api.partner.com', 'API.partner.com.', true],
     ['api.partner.com', 'api.partner.com.evil.io', false],
-  ] as const)('%s vs %s -> %s', (glob, host, expected) => expect(hostMatches(glob, host)).toBe(expected));
+  ] as const)('%s vs %s -> %s', (glob, host, expected) =>
+    expect(hostMatches(glob, host)).toBe(expected),
+  );
 
   it('refuses a bound secret sent to another host, naming the secret and never its value', () => {
-    const cfg = loadConfig({ INVOKE_SECRET_CRM_KEY: 'sk_live_never_show', INVOKE_SECRET_CRM_KEY_HOSTS: 'api.crm.com' });
-    expect(() => checkSecretBindings(cfg.secrets, ['CRM_KEY'], new URL('https://api.crm.com/x'))).not.toThrow();
+    const cfg = loadConfig({
+      INVOKE_SECRET_CRM_KEY: 'sk_live_never_show',
+      INVOKE_SECRET_CRM_KEY_HOSTS: 'api.crm.com',
+    });
+    expect(() =>
+      checkSecretBindings(cfg.secrets, ['CRM_KEY'], new URL('https://api.crm.com/x')),
+    ).not.toThrow();
     let caught: unknown;
     try {
       checkSecretBindings(cfg.secrets, ['CRM_KEY'], new URL('https://attacker.example/x'));
@@ -249,13 +326,21 @@ describe('host globs and secret bindings', () => {
     }
     expect(caught).toBeInstanceOf(InvokeError);
     expect((caught as InvokeError).code).toBe('URL_BLOCKED');
-    expect((caught as InvokeError).message).toContain('secret CRM_KEY may only be sent to api.crm.com');
-    expect(JSON.stringify(caught) + String((caught as Error).stack)).not.toContain('sk_live_never_show');
+    expect((caught as InvokeError).message).toContain(
+      'secret CRM_KEY may only be sent to api.crm.com',
+    );
+    expect(JSON.stringify(caught) + String((caught as Error).stack)).not.toContain(
+      'sk_live_never_show',
+    );
   });
 });
 
 it('uses ipaddr.js >= 2.4 (knows fec0::/10, 64:ff9b:1::/48, 3fff::/20, 5f00::/16)', () => {
-  const lock = JSON.parse(readFileSync(new URL('../../package-lock.json', import.meta.url), 'utf8'));
-  const [major, minor] = String(lock.packages['node_modules/ipaddr.js'].version).split('.').map(Number);
+  const lock = JSON.parse(
+    readFileSync(new URL('../../package-lock.json', import.meta.url), 'utf8'),
+  );
+  const [major, minor] = String(lock.packages['node_modules/ipaddr.js'].version)
+    .split('.')
+    .map(Number);
   expect(major! > 2 || (major === 2 && minor! >= 4)).toBe(true);
 });

@@ -18,7 +18,10 @@ export interface CountingServer {
 }
 
 /** A server on a loopback address (never anything else) that answers 200 and counts connections. */
-export async function countingServer(host: string, handler: http.RequestListener = (_q, s) => s.end('reached')): Promise<CountingServer> {
+export async function countingServer(
+  host: string,
+  handler: http.RequestListener = (_q, s) => s.end('reached'),
+): Promise<CountingServer> {
   if (!host.startsWith('127.')) throw new Error('tests listen on loopback only');
   const sockets = new Set<Socket>();
   const server = http.createServer(handler);
@@ -31,19 +34,35 @@ export async function countingServer(host: string, handler: http.RequestListener
   await new Promise<void>((resolve) => server.listen(0, host, resolve));
   out.port = (server.address() as AddressInfo).port;
   out.url = `http://${host}:${out.port}`;
-  out.close = () => new Promise<void>((resolve) => {
-    for (const s of sockets) s.destroy();
-    server.close(() => resolve());
-  });
+  out.close = () =>
+    new Promise<void>((resolve) => {
+      for (const s of sockets) s.destroy();
+      server.close(() => resolve());
+    });
   return out;
 }
 
 /** Enqueues one job, waits until it is completed or failed, returns the saved envelope. */
-export async function runJob(h: Harness, over: Parameters<typeof jobData>[0], opts: { attempts?: number; expect?: 'completed' | 'failed' } = {}) {
+export async function runJob(
+  h: Harness,
+  over: Parameters<typeof jobData>[0],
+  opts: { attempts?: number; expect?: 'completed' | 'failed' } = {},
+) {
   const data = jobData(over);
-  const job = await h.queue.add('invoke', data, { attempts: opts.attempts ?? 3, backoff: { type: 'fixed', delay: 20 } });
+  const job = await h.queue.add('invoke', data, {
+    attempts: opts.attempts ?? 3,
+    backoff: { type: 'fixed', delay: 20 },
+  });
   await waitForJob(h.queue, job.id!, opts.expect ?? 'failed');
   const env = (await h.context(data.runId)).loyalty;
   expect(env, 'envelope saved').toBeDefined();
-  return env as { ok: boolean; status: number | null; body: unknown; truncated: boolean; headers: Record<string, string>; error: { code: string; message: string; retryable: boolean } | null; attempts: number };
+  return env as {
+    ok: boolean;
+    status: number | null;
+    body: unknown;
+    truncated: boolean;
+    headers: Record<string, string>;
+    error: { code: string; message: string; retryable: boolean } | null;
+    attempts: number;
+  };
 }

@@ -25,14 +25,29 @@ function promtool(): string | undefined {
   }
 }
 const tool = promtool();
-if (!tool) console.warn('[alerts.test] promtool not found (Debian package "prometheus"): skipping promtool check/test rules');
+if (!tool)
+  console.warn(
+    '[alerts.test] promtool not found (Debian package "prometheus"): skipping promtool check/test rules',
+  );
 
 /** Every metric family name the service can export: created by name in src/ (prom-client). */
 function exportedNames(): Set<string> {
-  const files = (dir: string): string[] => readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? files(join(dir, e.name)) : e.name.endsWith('.ts') ? [join(dir, e.name)] : []));
-  const names = new Set(createMetrics({}, { defaultMetrics: false }).registry.getMetricsAsArray().map((m) => m.name));
+  const files = (dir: string): string[] =>
+    readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
+      e.isDirectory()
+        ? files(join(dir, e.name))
+        : e.name.endsWith('.ts')
+          ? [join(dir, e.name)]
+          : [],
+    );
+  const names = new Set(
+    createMetrics({}, { defaultMetrics: false })
+      .registry.getMetricsAsArray()
+      .map((m) => m.name),
+  );
   for (const f of files(join(root, 'src'))) {
-    for (const m of readFileSync(f, 'utf8').matchAll(/(?:name: |gauge\()'(invoke_[a-z_]+)'/g)) names.add(m[1]!);
+    for (const m of readFileSync(f, 'utf8').matchAll(/(?:name: |gauge\()'(invoke_[a-z_]+)'/g))
+      names.add(m[1]!);
   }
   return names;
 }
@@ -40,50 +55,86 @@ function exportedNames(): Set<string> {
 /** Metric names used in PromQL text: invoke_* identifiers, histogram suffixes folded. */
 function queried(promql: string[]): Set<string> {
   const out = new Set<string>();
-  for (const q of promql) for (const m of q.matchAll(/\b(invoke_[a-z_]+)/g)) out.add(m[1]!.replace(/_(bucket|sum|count)$/, ''));
+  for (const q of promql)
+    for (const m of q.matchAll(/\b(invoke_[a-z_]+)/g))
+      out.add(m[1]!.replace(/_(bucket|sum|count)$/, ''));
   return out;
 }
 
-const dashboard = JSON.parse(read('ops/grafana/invoke-api.json')) as { panels: { title: string; targets: { expr: string }[] }[] };
-const rules = parse(read('ops/prometheus/alerts.yml')) as { groups: { rules: { alert: string; expr: string }[] }[] };
+const dashboard = JSON.parse(read('ops/grafana/invoke-api.json')) as {
+  panels: { title: string; targets: { expr: string }[] }[];
+};
+const rules = parse(read('ops/prometheus/alerts.yml')) as {
+  groups: { rules: { alert: string; expr: string }[] }[];
+};
 const alerts = rules.groups.flatMap((g) => g.rules);
 
 describe('ops/grafana and ops/prometheus', () => {
   it('query only metrics the service exports', () => {
     const exported = exportedNames();
     expect(exported.has('invoke_calls_total')).toBe(true);
-    const used = queried([...dashboard.panels.flatMap((p) => p.targets.map((t) => t.expr)), ...alerts.map((a) => a.expr)]);
+    const used = queried([
+      ...dashboard.panels.flatMap((p) => p.targets.map((t) => t.expr)),
+      ...alerts.map((a) => a.expr),
+    ]);
     expect(used.size).toBeGreaterThan(8);
     expect([...used].filter((n) => !exported.has(n))).toEqual([]);
   });
 
   it('the dashboard covers throughput, latency, codes, breakers, queue depth and age, tenants', () => {
     const exprs = dashboard.panels.flatMap((p) => p.targets.map((t) => t.expr)).join('\n');
-    for (const m of ['invoke_calls_total', 'invoke_call_duration_seconds_bucket', 'invoke_destination_breaker_state', 'invoke_queue_jobs', 'invoke_queue_oldest_waiting_seconds', 'invoke_fair_waiting_jobs']) expect(exprs).toContain(m);
+    for (const m of [
+      'invoke_calls_total',
+      'invoke_call_duration_seconds_bucket',
+      'invoke_destination_breaker_state',
+      'invoke_queue_jobs',
+      'invoke_queue_oldest_waiting_seconds',
+      'invoke_fair_waiting_jobs',
+    ])
+      expect(exprs).toContain(m);
     expect(exprs).toMatch(/histogram_quantile\(0\.99/);
   });
 
   it('has the alerts the runbook documents', () => {
     const names = alerts.map((a) => a.alert);
-    expect(names).toEqual(['InvokePartnerFailing', 'InvokeJobsExhausted', 'InvokeBreakerOpen', 'InvokeQueueBacklog', 'InvokeHeldJobsGrowing', 'InvokeWorkerDown']);
+    expect(names).toEqual([
+      'InvokePartnerFailing',
+      'InvokeJobsExhausted',
+      'InvokeBreakerOpen',
+      'InvokeQueueBacklog',
+      'InvokeHeldJobsGrowing',
+      'InvokeWorkerDown',
+    ]);
     const runbook = read('docs/operations.md');
     for (const n of names) expect(runbook).toContain(`### ${n}`);
   });
 
   it('the compose observability profile mounts these files', () => {
-    const compose = parse(read('docker-compose.yml')) as { services: Record<string, { profiles?: string[]; volumes?: string[] }> };
+    const compose = parse(read('docker-compose.yml')) as {
+      services: Record<string, { profiles?: string[]; volumes?: string[] }>;
+    };
     expect(compose.services.prometheus?.profiles).toEqual(['observability']);
-    expect(compose.services.prometheus?.volumes).toContain('./ops/prometheus/alerts.yml:/etc/prometheus/alerts.yml:ro');
-    expect(compose.services.grafana?.volumes).toContain('./ops/grafana/invoke-api.json:/var/lib/grafana/dashboards/invoke-api.json:ro');
+    expect(compose.services.prometheus?.volumes).toContain(
+      './ops/prometheus/alerts.yml:/etc/prometheus/alerts.yml:ro',
+    );
+    expect(compose.services.grafana?.volumes).toContain(
+      './ops/grafana/invoke-api.json:/var/lib/grafana/dashboards/invoke-api.json:ro',
+    );
   });
 
   it.skipIf(!tool)('promtool check rules passes', () => {
-    const out = execFileSync(tool!, ['check', 'rules', 'ops/prometheus/alerts.yml'], { cwd: root, encoding: 'utf8' });
+    const out = execFileSync(tool!, ['check', 'rules', 'ops/prometheus/alerts.yml'], {
+      cwd: root,
+      encoding: 'utf8',
+    });
     expect(out).toMatch(/SUCCESS: 6 rules found/);
   });
 
   it.skipIf(!tool)('promtool test rules: each alert fires when it should and not before', () => {
-    const out = execFileSync(tool!, ['test', 'rules', 'alerts.test.yml'], { cwd: join(root, 'ops/prometheus'), encoding: 'utf8' });
+    const out = execFileSync(tool!, ['test', 'rules', 'alerts.test.yml'], {
+      cwd: join(root, 'ops/prometheus'),
+      encoding: 'utf8',
+    });
     expect(out).toMatch(/SUCCESS/);
   });
 });

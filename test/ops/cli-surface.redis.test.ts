@@ -20,11 +20,19 @@ afterAll(async () => {
   await redis.quit();
 });
 
-function runNode(args: string[], env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+function runNode(
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(process.execPath, args, { env: { PATH: process.env.PATH ?? '', ...env } }, (err, stdout, stderr) => {
-      resolve({ code: err ? Number(err.code) : 0, stdout, stderr });
-    });
+    execFile(
+      process.execPath,
+      args,
+      { env: { PATH: process.env.PATH ?? '', ...env } },
+      (err, stdout, stderr) => {
+        resolve({ code: err ? Number(err.code) : 0, stdout, stderr });
+      },
+    );
   });
 }
 
@@ -36,7 +44,9 @@ describe('the bin launcher', () => {
       copyFileSync(BIN, path.join(dir, 'bin/invoke-api.js'));
       const r = await runNode([path.join(dir, 'bin/invoke-api.js'), 'status']);
       expect(r.code).toBe(2);
-      expect(r.stderr).toBe('invoke-api: the CLI is not built yet (dist/cli/index.js is missing): run `npm run build` in the package directory first\n');
+      expect(r.stderr).toBe(
+        'invoke-api: the CLI is not built yet (dist/cli/index.js is missing): run `npm run build` in the package directory first\n',
+      );
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
@@ -53,7 +63,10 @@ describe('the bin launcher', () => {
 describe('output into a pipe', () => {
   it('exits 0 without a stack trace when the reader has gone (status | head -1)', async () => {
     ensureBuilt();
-    const child = spawn(process.execPath, [BIN, 'status'], { env: { PATH: process.env.PATH ?? '', ...ns.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [BIN, 'status'], {
+      env: { PATH: process.env.PATH ?? '', ...ns.env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     child.stdout.destroy(); // the reader closes before the first line is written
     let stderr = '';
     child.stderr.on('data', (c) => (stderr += c));
@@ -64,12 +77,25 @@ describe('output into a pipe', () => {
 });
 
 describe('--json', () => {
-  const commands = [['status'], ['failed'], ['failed', '--group-by', 'code'], ['retry', '--failed', '--dry-run'], ['discard', '--failed', '--dry-run'], ['clean', '--completed', '--older-than', '7d'], ['pause'], ['resume'], ['breaker', 'list']];
-  it.each(commands)('invoke-api %s ... --json prints only JSON on stdout, even with a warning to give', async (...args) => {
-    ensureBuilt();
-    const r = await runCli([...args, '--json'], { ...ns.env, INVOKE_CONCURENCY: '5' });
-    expect(r.code, r.stderr).toBe(0);
-    expect(() => JSON.parse(r.stdout)).not.toThrow();
-    expect(r.stderr).toContain('did you mean INVOKE_CONCURRENCY?'); // the warning goes to stderr
-  });
+  const commands = [
+    ['status'],
+    ['failed'],
+    ['failed', '--group-by', 'code'],
+    ['retry', '--failed', '--dry-run'],
+    ['discard', '--failed', '--dry-run'],
+    ['clean', '--completed', '--older-than', '7d'],
+    ['pause'],
+    ['resume'],
+    ['breaker', 'list'],
+  ];
+  it.each(commands)(
+    'invoke-api %s ... --json prints only JSON on stdout, even with a warning to give',
+    async (...args) => {
+      ensureBuilt();
+      const r = await runCli([...args, '--json'], { ...ns.env, INVOKE_CONCURENCY: '5' });
+      expect(r.code, r.stderr).toBe(0);
+      expect(() => JSON.parse(r.stdout)).not.toThrow();
+      expect(r.stderr).toContain('did you mean INVOKE_CONCURRENCY?'); // the warning goes to stderr
+    },
+  );
 });

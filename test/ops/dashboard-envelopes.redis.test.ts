@@ -15,20 +15,48 @@ afterAll(async () => {
   await redis.quit();
 });
 
-const step = (runId: string, visit = 1) => ({ runId, stepId: 'fetch', visit, save: { variable: 'loyalty' } });
-const finished = (data: unknown, returnvalue: unknown = null): FinishedJob => ({ data, finishedOn: Date.now(), returnvalue });
-const save = (runId: string, envelope: unknown) => redis.hset(contextKey(cfg.INVOKE_CTX_PREFIX, runId), 'loyalty', JSON.stringify(envelope));
+const step = (runId: string, visit = 1) => ({
+  runId,
+  stepId: 'fetch',
+  visit,
+  save: { variable: 'loyalty' },
+});
+const finished = (data: unknown, returnvalue: unknown = null): FinishedJob => ({
+  data,
+  finishedOn: Date.now(),
+  returnvalue,
+});
+const save = (runId: string, envelope: unknown) =>
+  redis.hset(contextKey(cfg.INVOKE_CTX_PREFIX, runId), 'loyalty', JSON.stringify(envelope));
 
 describe('envelopes on the dashboard', () => {
   it('sets the saved envelope as the return value, with secrets and credential headers masked', async () => {
-    await save('run-a', { ok: true, status: 200, body: { echo: SECRET }, headers: { 'set-cookie': 'sid=1', 'x-api-key': 'k', etag: 'v1' }, eventId: 'ik.run-a.fetch.1' });
+    await save('run-a', {
+      ok: true,
+      status: 200,
+      body: { echo: SECRET },
+      headers: { 'set-cookie': 'sid=1', 'x-api-key': 'k', etag: 'v1' },
+      eventId: 'ik.run-a.fetch.1',
+    });
     const job = finished(step('run-a'));
     await attach([job]);
-    expect(job.returnvalue).toEqual({ ok: true, status: 200, body: { echo: '[REDACTED]' }, headers: { 'set-cookie': '[REDACTED]', 'x-api-key': '[REDACTED]', etag: 'v1' }, eventId: 'ik.run-a.fetch.1' });
+    expect(job.returnvalue).toEqual({
+      ok: true,
+      status: 200,
+      body: { echo: '[REDACTED]' },
+      headers: { 'set-cookie': '[REDACTED]', 'x-api-key': '[REDACTED]', etag: 'v1' },
+      eventId: 'ik.run-a.fetch.1',
+    });
   });
 
   it('leaves jobs alone when the variable holds another visit, nothing is saved, or the job is not finished', async () => {
-    await save('run-b', { ok: true, status: 200, body: 2, headers: {}, eventId: 'ik.run-b.fetch.2' });
+    await save('run-b', {
+      ok: true,
+      status: 200,
+      body: 2,
+      headers: {},
+      eventId: 'ik.run-b.fetch.2',
+    });
     const older = finished(step('run-b', 1));
     const none = finished(step('run-none'));
     const running = { data: step('run-b', 2), returnvalue: null } as FinishedJob;

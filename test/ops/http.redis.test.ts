@@ -31,12 +31,22 @@ const metrics = createMetrics({}, { defaultMetrics: true });
 async function serve(env: Record<string, string>): Promise<FastifyInstance> {
   const cfg = loadConfig({ ...h.ns.env, INVOKE_API_TOKEN: TOKEN, LOG_LEVEL: 'silent', ...env });
   const logger = createLogger('silent', (s) => s);
-  return buildServer({ cfg, logger, readiness: { checks: {} }, plugins: [metricsRoutes(metrics.registry), dashboardRoutes(ops.queue, h.redis, cfg), opsRoutes(ops)] });
+  return buildServer({
+    cfg,
+    logger,
+    readiness: { checks: {} },
+    plugins: [
+      metricsRoutes(metrics.registry),
+      dashboardRoutes(ops.queue, h.redis, cfg),
+      opsRoutes(ops),
+    ],
+  });
 }
 
 beforeAll(async () => {
   up = await startUpstream((r, res) => {
-    if (r.url.startsWith('/dash')) return json(res, 200, { points: 7 }, { 'x-api-key': 'leaky-header-value' });
+    if (r.url.startsWith('/dash'))
+      return json(res, 200, { points: 7 }, { 'x-api-key': 'leaky-header-value' });
     return r.url.startsWith('/down') ? json(res, 503, {}) : json(res, 200, { ok: 1 });
   });
   h = await startHarness({}, { observers: [metrics.observe] });
@@ -70,7 +80,10 @@ describe('dashboard at /ui', () => {
     expect(anon.status).toBe(401);
     expect(anon.headers.get('www-authenticate')).toMatch(/^Basic realm=/);
     expect(await anon.text()).not.toContain('invoke-api');
-    expect((await fetch(`${base}/ui`, { headers: { authorization: basic('wrong-password-123456') } })).status).toBe(401);
+    expect(
+      (await fetch(`${base}/ui`, { headers: { authorization: basic('wrong-password-123456') } }))
+        .status,
+    ).toBe(401);
     const page = await fetch(`${base}/ui`, { headers: { authorization: basic(TOKEN) } });
     expect(page.status).toBe(200);
     const html = await page.text();
@@ -81,7 +94,9 @@ describe('dashboard at /ui', () => {
     expect(found).toBeDefined();
     const asset = `/ui/${found}`;
     expect((await fetch(`${base}${asset}`)).status).toBe(401);
-    expect((await fetch(`${base}${asset}`, { headers: { authorization: basic(TOKEN) } })).status).toBe(200);
+    expect(
+      (await fetch(`${base}${asset}`, { headers: { authorization: basic(TOKEN) } })).status,
+    ).toBe(200);
   });
 
   it('serves the queue, job logs and the Redis panel through its API', async () => {
@@ -89,10 +104,14 @@ describe('dashboard at /ui', () => {
     const job = await h.queue.add('invoke', data, { attempts: 1 });
     await waitForJob(h.queue, job.id!, 'completed');
     const auth = { headers: { authorization: basic(TOKEN) } };
-    const queues = await (await fetch(`${base}/ui/api/queues?activeQueue=invoke-api&status=completed`, auth)).json() as { queues: { name: string; jobs: { id: string; data: unknown }[] }[] };
+    const queues = (await (
+      await fetch(`${base}/ui/api/queues?activeQueue=invoke-api&status=completed`, auth)
+    ).json()) as { queues: { name: string; jobs: { id: string; data: unknown }[] }[] };
     const q = queues.queues.find((x) => x.name.endsWith('invoke-api'));
     expect(q?.jobs.map((j) => j.id)).toContain(job.id);
-    const logs = await (await fetch(`${base}/ui/api/queues/${encodeURIComponent(q!.name)}/${job.id}/logs`, auth)).json();
+    const logs = await (
+      await fetch(`${base}/ui/api/queues/${encodeURIComponent(q!.name)}/${job.id}/logs`, auth)
+    ).json();
     expect(JSON.stringify(logs)).toMatch(/GET 127\.0\.0\.1\/ok -> 200/);
     expect((await fetch(`${base}/ui/api/redis/stats`, auth)).status).toBe(200);
   });
@@ -102,86 +121,150 @@ describe('dashboard at /ui', () => {
     const job = await h.queue.add('invoke', data, { attempts: 1 });
     await waitForJob(h.queue, job.id!, 'completed');
     const auth = { headers: { authorization: basic(TOKEN) } };
-    const list = await (await fetch(`${base}/ui/api/queues?activeQueue=invoke-api&status=completed`, auth)).json() as { queues: { name: string; jobs: { id: string; returnValue: unknown }[] }[] };
+    const list = (await (
+      await fetch(`${base}/ui/api/queues?activeQueue=invoke-api&status=completed`, auth)
+    ).json()) as { queues: { name: string; jobs: { id: string; returnValue: unknown }[] }[] };
     const q = list.queues.find((x) => x.name.endsWith('invoke-api'))!;
-    const shown = q.jobs.find((j) => j.id === job.id)!.returnValue as { ok: boolean; body: unknown; headers: Record<string, string>; eventId: string };
-    expect(shown).toMatchObject({ ok: true, status: 200, body: { points: 7 }, eventId: idempotencyKey(data) });
+    const shown = q.jobs.find((j) => j.id === job.id)!.returnValue as {
+      ok: boolean;
+      body: unknown;
+      headers: Record<string, string>;
+      eventId: string;
+    };
+    expect(shown).toMatchObject({
+      ok: true,
+      status: 200,
+      body: { points: 7 },
+      eventId: idempotencyKey(data),
+    });
     expect(JSON.stringify(shown)).not.toContain('leaky-header-value');
-    const one = await (await fetch(`${base}/ui/api/queues/${encodeURIComponent(q.name)}/${job.id}`, auth)).json() as { job: { returnValue: unknown } };
+    const one = (await (
+      await fetch(`${base}/ui/api/queues/${encodeURIComponent(q.name)}/${job.id}`, auth)
+    ).json()) as { job: { returnValue: unknown } };
     expect(one.job.returnValue).toEqual(shown);
   });
   it("names a tenant's job by its tenant (invoke · acme) and keeps tenantId in the data; a v1 job is plain invoke", async () => {
     const tenant = jobData({ tenantId: 'acme', request: { url: `${up.url}/ok` } });
     const v1 = jobData({ request: { url: `${up.url}/ok` } });
-    const jobs = [await h.queue.add('invoke', tenant, { attempts: 1 }), await h.queue.add('invoke', v1, { attempts: 1 })];
+    const jobs = [
+      await h.queue.add('invoke', tenant, { attempts: 1 }),
+      await h.queue.add('invoke', v1, { attempts: 1 }),
+    ];
     for (const job of jobs) await waitForJob(h.queue, job.id!, 'completed');
     const auth = { headers: { authorization: basic(TOKEN) } };
-    const list = await (await fetch(`${base}/ui/api/queues?activeQueue=invoke-api&status=completed`, auth)).json() as { queues: { name: string; jobs: { id: string; name: string; data: { tenantId?: string } }[] }[] };
+    const list = (await (
+      await fetch(`${base}/ui/api/queues?activeQueue=invoke-api&status=completed`, auth)
+    ).json()) as {
+      queues: { name: string; jobs: { id: string; name: string; data: { tenantId?: string } }[] }[];
+    };
     const q = list.queues.find((x) => x.name.endsWith('invoke-api'))!;
     const [shownTenant, shownV1] = jobs.map((job) => q.jobs.find((j) => j.id === job.id)!);
     expect(shownTenant).toMatchObject({ name: 'invoke · acme', data: { tenantId: 'acme' } });
     expect(shownV1!.name).toBe('invoke');
-    const one = await (await fetch(`${base}/ui/api/queues/${encodeURIComponent(q.name)}/${jobs[0]!.id}`, auth)).json() as { job: { name: string; data: { tenantId?: string } } };
+    const one = (await (
+      await fetch(`${base}/ui/api/queues/${encodeURIComponent(q.name)}/${jobs[0]!.id}`, auth)
+    ).json()) as { job: { name: string; data: { tenantId?: string } } };
     expect(one.job).toMatchObject({ name: 'invoke · acme', data: { tenantId: 'acme' } });
   });
 
   it("masks a raw producer's literal credential in the job data it shows, listed and alone", async () => {
     const LITERAL = 'literal-dashboard-key-9f8e7d';
-    const data = jobData({ request: { url: `${up.url}/ok`, headers: { authorization: `Bearer ${LITERAL}`, 'x-api-key': LITERAL } } });
+    const data = jobData({
+      request: {
+        url: `${up.url}/ok`,
+        headers: { authorization: `Bearer ${LITERAL}`, 'x-api-key': LITERAL },
+      },
+    });
     const job = await h.queue.add('invoke', data, { attempts: 1 });
     await waitForJob(h.queue, job.id!, 'completed');
     const auth = { headers: { authorization: basic(TOKEN) } };
-    const list = await (await fetch(`${base}/ui/api/queues?activeQueue=invoke-api&status=completed`, auth)).text();
-    const q = (JSON.parse(list) as { queues: { name: string; jobs: { id: string }[] }[] }).queues.find((x) => x.name.endsWith('invoke-api'))!;
+    const list = await (
+      await fetch(`${base}/ui/api/queues?activeQueue=invoke-api&status=completed`, auth)
+    ).text();
+    const q = (
+      JSON.parse(list) as { queues: { name: string; jobs: { id: string }[] }[] }
+    ).queues.find((x) => x.name.endsWith('invoke-api'))!;
     expect(q.jobs.map((j) => j.id)).toContain(job.id);
-    const one = await (await fetch(`${base}/ui/api/queues/${encodeURIComponent(q.name)}/${job.id}`, auth)).text();
+    const one = await (
+      await fetch(`${base}/ui/api/queues/${encodeURIComponent(q.name)}/${job.id}`, auth)
+    ).text();
     for (const body of [list, one]) {
       expect(body).not.toContain(LITERAL);
       expect(body).toContain('[REDACTED]');
     }
   });
 
-  it.each(['meta', 'events', 'id', 'wait', 'x:logs', 'stalled-check', 'ik.r.s.1:logs', '%2e%2e'])("answers 404 for BullMQ's own key %s as a job id, never its content or a Redis error", async (id) => {
-    const auth = { headers: { authorization: basic(TOKEN) } };
-    const queues = await (await fetch(`${base}/ui/api/queues?activeQueue=invoke-api&status=completed`, auth)).json() as { queues: { name: string }[] };
-    const q = encodeURIComponent(queues.queues.find((x) => x.name.endsWith('invoke-api'))!.name);
-    for (const path of [`/ui/api/queues/${q}/${encodeURIComponent(id)}`, `/ui/api/queues/${q}/${encodeURIComponent(id)}/logs`]) {
-      const res = await fetch(`${base}${path}`, auth);
-      const text = await res.text();
-      expect(res.status, `${path}: ${text}`).toBe(404);
-      expect(text).not.toMatch(/WRONGTYPE|ERR |opts|redis/i);
-    }
-    const retry = await fetch(`${base}/ui/api/queues/${q}/${encodeURIComponent(id)}/retry/failed`, { ...auth, method: 'PUT' });
-    expect(retry.status).toBe(404);
-  });
+  it.each(['meta', 'events', 'id', 'wait', 'x:logs', 'stalled-check', 'ik.r.s.1:logs', '%2e%2e'])(
+    "answers 404 for BullMQ's own key %s as a job id, never its content or a Redis error",
+    async (id) => {
+      const auth = { headers: { authorization: basic(TOKEN) } };
+      const queues = (await (
+        await fetch(`${base}/ui/api/queues?activeQueue=invoke-api&status=completed`, auth)
+      ).json()) as { queues: { name: string }[] };
+      const q = encodeURIComponent(queues.queues.find((x) => x.name.endsWith('invoke-api'))!.name);
+      for (const path of [
+        `/ui/api/queues/${q}/${encodeURIComponent(id)}`,
+        `/ui/api/queues/${q}/${encodeURIComponent(id)}/logs`,
+      ]) {
+        const res = await fetch(`${base}${path}`, auth);
+        const text = await res.text();
+        expect(res.status, `${path}: ${text}`).toBe(404);
+        expect(text).not.toMatch(/WRONGTYPE|ERR |opts|redis/i);
+      }
+      const retry = await fetch(
+        `${base}/ui/api/queues/${q}/${encodeURIComponent(id)}/retry/failed`,
+        { ...auth, method: 'PUT' },
+      );
+      expect(retry.status).toBe(404);
+    },
+  );
 });
 
 describe('/metrics', () => {
   it('needs the token, parses, and its counters move after calls', async () => {
     expect((await fetch(`${base}/metrics`)).status).toBe(401);
-    const scrape = async () => parseProm(await (await fetch(`${base}/metrics`, { headers: { authorization: `Bearer ${TOKEN}` } })).text());
+    const scrape = async () =>
+      parseProm(
+        await (
+          await fetch(`${base}/metrics`, { headers: { authorization: `Bearer ${TOKEN}` } })
+        ).text(),
+      );
     const before = await scrape();
     expect(before.has('process_cpu_user_seconds_total')).toBe(true);
     const ok = `invoke_calls_total{host="127.0.0.1",outcome="completed",code=""}`;
     const retried = `invoke_retries_total{host="127.0.0.1",code="HTTP_STATUS"}`;
-    const a = await h.queue.add('invoke', jobData({ request: { url: `${up.url}/ok` } }), { attempts: 1 });
-    const b = await h.queue.add('invoke', jobData({ request: { url: `${up.url}/down` } }), { attempts: 2, backoff: { type: 'fixed', delay: 10 } });
+    const a = await h.queue.add('invoke', jobData({ request: { url: `${up.url}/ok` } }), {
+      attempts: 1,
+    });
+    const b = await h.queue.add('invoke', jobData({ request: { url: `${up.url}/down` } }), {
+      attempts: 2,
+      backoff: { type: 'fixed', delay: 10 },
+    });
     await waitForJob(h.queue, a.id!, 'completed');
     await waitForJob(h.queue, b.id!, 'failed');
     const after = await scrape();
     expect(after.get(ok)! - (before.get(ok) ?? 0)).toBe(1);
     expect(after.get(retried)! - (before.get(retried) ?? 0)).toBe(1);
-    expect(after.get(`invoke_calls_total{host="127.0.0.1",outcome="failed",code="HTTP_STATUS"}`)).toBeGreaterThanOrEqual(1);
-    expect(after.get('invoke_call_duration_seconds_count{host="127.0.0.1"}')!).toBeGreaterThan(before.get('invoke_call_duration_seconds_count{host="127.0.0.1"}') ?? 0);
+    expect(
+      after.get(`invoke_calls_total{host="127.0.0.1",outcome="failed",code="HTTP_STATUS"}`),
+    ).toBeGreaterThanOrEqual(1);
+    expect(after.get('invoke_call_duration_seconds_count{host="127.0.0.1"}')!).toBeGreaterThan(
+      before.get('invoke_call_duration_seconds_count{host="127.0.0.1"}') ?? 0,
+    );
     expect(after.get('invoke_job_attempts_bucket{le="2"}')!).toBeGreaterThanOrEqual(1);
-    expect(after.get('invoke_events_emitted_total{type="invoke.failed"}')).toBeGreaterThanOrEqual(1);
+    expect(after.get('invoke_events_emitted_total{type="invoke.failed"}')).toBeGreaterThanOrEqual(
+      1,
+    );
     // Nothing high-cardinality: no run ids, job ids or paths in any label.
     const text = [...after.keys()].join('\n');
     expect(text).not.toMatch(/run-|\/ok|\/down|ik\./);
   });
 
   it('reports queue depth, oldest waiting age and concurrency when given the queue', async () => {
-    const m = createMetrics({ queue: ops.queue, redis: h.redis, inFlight: () => 3, concurrency: 20 }, { defaultMetrics: false });
+    const m = createMetrics(
+      { queue: ops.queue, redis: h.redis, inFlight: () => 3, concurrency: 20 },
+      { defaultMetrics: false },
+    );
     await h.queue.pause();
     try {
       await h.queue.add('invoke', jobData(), { attempts: 1 });
@@ -211,11 +294,21 @@ describe('/metrics', () => {
 describe('/v1/ops routes (the same ops API as the CLI)', () => {
   const auth = { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' };
   it('status, failed grouped, retry by filter, 400 naming a bad field', async () => {
-    const status = await (await fetch(`${base}/v1/ops/status`, { headers: auth })).json() as { counts: Record<string, number> };
+    const status = (await (await fetch(`${base}/v1/ops/status`, { headers: auth })).json()) as {
+      counts: Record<string, number>;
+    };
     expect(status.counts.failed).toBeGreaterThanOrEqual(1);
-    const groups = await (await fetch(`${base}/v1/ops/failed?groupBy=status`, { headers: auth })).json() as { groups: { key: string }[] };
+    const groups = (await (
+      await fetch(`${base}/v1/ops/failed?groupBy=status`, { headers: auth })
+    ).json()) as { groups: { key: string }[] };
     expect(groups.groups.map((g) => g.key)).toContain('503');
-    const dry = await (await fetch(`${base}/v1/ops/retry`, { method: 'POST', headers: auth, body: JSON.stringify({ filter: { status: 503 }, dryRun: true }) })).json() as { matched: number; dryRun: boolean };
+    const dry = (await (
+      await fetch(`${base}/v1/ops/retry`, {
+        method: 'POST',
+        headers: auth,
+        body: JSON.stringify({ filter: { status: 503 }, dryRun: true }),
+      })
+    ).json()) as { matched: number; dryRun: boolean };
     expect(dry).toMatchObject({ dryRun: true });
     expect(dry.matched).toBeGreaterThanOrEqual(1);
     const bad = await fetch(`${base}/v1/ops/failed?since=soon`, { headers: auth });

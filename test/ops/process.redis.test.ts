@@ -17,7 +17,10 @@ const children: ChildProcess[] = [];
 
 function start(env: Record<string, string>) {
   ensureBuilt();
-  const child = spawn(process.execPath, [MAIN], { env: { PATH: process.env.PATH ?? '', LOG_LEVEL: 'info', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [MAIN], {
+    env: { PATH: process.env.PATH ?? '', LOG_LEVEL: 'info', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   children.push(child);
   let output = '';
   child.stdout!.on('data', (c) => (output += c));
@@ -43,10 +46,16 @@ describe('the worker process', { timeout: 120_000 }, () => {
   it('exits 1 when Redis stays unreachable past the grace period', async () => {
     const closed = await freePort();
     const t0 = Date.now();
-    const p = start({ REDIS_URL: `redis://127.0.0.1:${closed}`, INVOKE_REDIS_STARTUP_GRACE_MS: '500', PORT: String(await freePort()) });
+    const p = start({
+      REDIS_URL: `redis://127.0.0.1:${closed}`,
+      INVOKE_REDIS_STARTUP_GRACE_MS: '500',
+      PORT: String(await freePort()),
+    });
     expect(await p.exited).toBe(1);
     expect(Date.now() - t0).toBeLessThan(60_000);
-    expect(p.output()).toContain(`cannot reach Redis at redis://127.0.0.1:${closed} (ECONNREFUSED): is it running? set REDIS_URL`);
+    expect(p.output()).toContain(
+      `cannot reach Redis at redis://127.0.0.1:${closed} (ECONNREFUSED): is it running? set REDIS_URL`,
+    );
   });
 
   it('serves health, metrics and the dashboard behind the token, then stops on SIGTERM', async () => {
@@ -55,7 +64,11 @@ describe('the worker process', { timeout: 120_000 }, () => {
     const p = start({ ...ns.env, PORT: String(port), INVOKE_API_TOKEN: TOKEN });
     const base = `http://127.0.0.1:${port}`;
     try {
-      await waitFor(async () => (await fetch(`${base}/readyz`).catch(() => undefined))?.status === 200, 'readyz 200', 60_000);
+      await waitFor(
+        async () => (await fetch(`${base}/readyz`).catch(() => undefined))?.status === 200,
+        'readyz 200',
+        60_000,
+      );
       expect((await fetch(`${base}/healthz`)).status).toBe(200);
       expect((await fetch(`${base}/metrics`)).status).toBe(401);
       const m = await fetch(`${base}/metrics`, { headers: { authorization: `Bearer ${TOKEN}` } });
@@ -64,8 +77,17 @@ describe('the worker process', { timeout: 120_000 }, () => {
       expect(text).toContain('invoke_worker_concurrency 100');
       expect(text).toContain('nodejs_heap_size_used_bytes');
       expect((await fetch(`${base}/ui`)).status).toBe(401);
-      expect((await fetch(`${base}/ui`, { headers: { authorization: `Basic ${Buffer.from(`x:${TOKEN}`).toString('base64')}` } })).status).toBe(200);
-      expect((await fetch(`${base}/v1/ops/status`, { headers: { authorization: `Bearer ${TOKEN}` } })).status).toBe(200);
+      expect(
+        (
+          await fetch(`${base}/ui`, {
+            headers: { authorization: `Basic ${Buffer.from(`x:${TOKEN}`).toString('base64')}` },
+          })
+        ).status,
+      ).toBe(200);
+      expect(
+        (await fetch(`${base}/v1/ops/status`, { headers: { authorization: `Bearer ${TOKEN}` } }))
+          .status,
+      ).toBe(200);
       p.child.kill('SIGTERM');
       expect(await p.exited).toBe(0);
     } finally {

@@ -4,7 +4,11 @@ import { compileCondition, ConditionError } from '../../src/outcome-rules/condit
 import { judge } from '../../src/outcome-rules/expect.js';
 import { parseJob, InvalidJobError } from '../../src/contract/invalid-job.js';
 
-const res = (status: number, body: unknown) => ({ status, headers: { 'content-type': 'application/json' }, body });
+const res = (status: number, body: unknown) => ({
+  status,
+  headers: { 'content-type': 'application/json' },
+  body,
+});
 const scope = { response: res(200, { ok: false, status: 'Error', items: [1, 2] }) };
 
 describe('compileCondition', () => {
@@ -51,26 +55,56 @@ describe('judge', () => {
   it('applies success, then retry, and names the field a broken condition is in', () => {
     const rules = { success: 'response.body.ok == true', retry: "response.body.error == 'busy'" };
     expect(judge(rules, res(200, { ok: true }))).toEqual({ success: true });
-    expect(judge(rules, res(200, { ok: false, error: 'busy' }))).toEqual({ success: false, retry: true });
+    expect(judge(rules, res(200, { ok: false, error: 'busy' }))).toEqual({
+      success: false,
+      retry: true,
+    });
     expect(judge(rules, res(200, { ok: false }))).toEqual({ success: false, retry: false });
-    expect(judge({ retry: '(1..100000000) contains 1' }, res(500, null))).toMatchObject({ success: false, broken: { field: 'expect.retry' } });
+    expect(judge({ retry: '(1..100000000) contains 1' }, res(500, null))).toMatchObject({
+      success: false,
+      broken: { field: 'expect.retry' },
+    });
   });
 });
 
 describe('validation', () => {
-  const job = (expectRules: object) => ({ v: 1, journeyId: 'j', runId: 'r', stepId: 's', customerId: 'c', request: { url: 'https://x.example/' }, save: { variable: 'v' }, expect: expectRules });
+  const job = (expectRules: object) => ({
+    v: 1,
+    journeyId: 'j',
+    runId: 'r',
+    stepId: 's',
+    customerId: 'c',
+    request: { url: 'https://x.example/' },
+    save: { variable: 'v' },
+    expect: expectRules,
+  });
   it('is INVALID_JOB naming expect.success for a syntax error', () => {
     expect(() => parseJob(job({ success: 'response.status ==' }))).toThrow(InvalidJobError);
-    expect(() => parseJob(job({ success: 'response.status ==' }))).toThrow(/expect\.success: not a Liquid condition: operator "==" is missing an operand/);
+    expect(() => parseJob(job({ success: 'response.status ==' }))).toThrow(
+      /expect\.success: not a Liquid condition: operator "==" is missing an operand/,
+    );
     expect(() => parseJob(job({ retry: 'a b' }))).toThrow(/expect\.retry: not a Liquid condition/);
-    expect(parseJob(job({ success: 'response.body.ok' })).expect).toEqual({ success: 'response.body.ok' });
+    expect(parseJob(job({ success: 'response.body.ok' })).expect).toEqual({
+      success: 'response.body.ok',
+    });
   });
 });
 
 describe('cache.key validation', () => {
   it('refuses a key that reads secrets, naming cache.key', () => {
-    const job = { v: 1, journeyId: 'j', runId: 'r', stepId: 's', customerId: 'c', request: { url: 'https://x.example/' }, save: { variable: 'v' }, cache: { key: '{{ secrets.TOKEN }}-{{ customer.id }}', ttlSeconds: 60 } };
+    const job = {
+      v: 1,
+      journeyId: 'j',
+      runId: 'r',
+      stepId: 's',
+      customerId: 'c',
+      request: { url: 'https://x.example/' },
+      save: { variable: 'v' },
+      cache: { key: '{{ secrets.TOKEN }}-{{ customer.id }}', ttlSeconds: 60 },
+    };
     expect(() => parseJob(job)).toThrow(/cache\.key: must not read secrets/);
-    expect(parseJob({ ...job, cache: { key: '{{ customer.id }}', ttlSeconds: 60 } }).cache?.key).toBe('{{ customer.id }}');
+    expect(
+      parseJob({ ...job, cache: { key: '{{ customer.id }}', ttlSeconds: 60 } }).cache?.key,
+    ).toBe('{{ customer.id }}');
   });
 });

@@ -8,8 +8,21 @@ import { createHttpClient } from '../../src/http/call.js';
 import { startUpstream, type Upstream } from '../helpers/upstream.js';
 
 let up: Upstream;
-const http = createHttpClient(loadConfig({ INVOKE_ALLOW_PRIVATE: '127.0.0.1/32', INVOKE_MAX_RESPONSE_BYTES: '1000' }));
-const get = (path: string, timeoutMs?: number) => http.send({ method: 'GET', url: `${up.url}${path}`, headers: {}, body: undefined, timeoutMs, followRedirects: false }, { usedSecrets: [] });
+const http = createHttpClient(
+  loadConfig({ INVOKE_ALLOW_PRIVATE: '127.0.0.1/32', INVOKE_MAX_RESPONSE_BYTES: '1000' }),
+);
+const get = (path: string, timeoutMs?: number) =>
+  http.send(
+    {
+      method: 'GET',
+      url: `${up.url}${path}`,
+      headers: {},
+      body: undefined,
+      timeoutMs,
+      followRedirects: false,
+    },
+    { usedSecrets: [] },
+  );
 
 beforeAll(async () => {
   up = await startUpstream((r, res) => {

@@ -44,7 +44,10 @@ describe('job log', () => {
     up.handle((_r, res, n) => (n % 2 === 1 ? json(res, 503, {}) : json(res, 200, { ok: 1 })));
     up.requests.length = 0;
     const data = jobData({ request: { url: `${up.url}/flaky` } });
-    const job = await h.queue.add('invoke', data, { attempts: 3, backoff: { type: 'fixed', delay: 10 } });
+    const job = await h.queue.add('invoke', data, {
+      attempts: 3,
+      backoff: { type: 'fixed', delay: 10 },
+    });
     await waitForJob(h.queue, job.id!, 'completed');
     const logs = await attemptLines(h.queue, job.id!);
     expect(logs).toHaveLength(2);
@@ -53,8 +56,14 @@ describe('job log', () => {
 
     up.handle((_r, res, n) => (n % 2 === 1 ? json(res, 503, {}) : json(res, 200, { ok: 1 })));
     up.requests.length = 0;
-    const kept = await h.queue.add('invoke', jobData({ request: { url: `${up.url}/kept` } }), { attempts: 3, backoff: { type: 'fixed', delay: 10 }, keepLogs: 1 });
+    const kept = await h.queue.add('invoke', jobData({ request: { url: `${up.url}/kept` } }), {
+      attempts: 3,
+      backoff: { type: 'fixed', delay: 10 },
+      keepLogs: 1,
+    });
     await waitForJob(h.queue, kept.id!, 'completed');
-    expect(await attemptLines(h.queue, kept.id!)).toEqual([expect.stringMatching(/\(attempt 2, completed\)$/)]);
+    expect(await attemptLines(h.queue, kept.id!)).toEqual([
+      expect.stringMatching(/\(attempt 2, completed\)$/),
+    ]);
   });
 });

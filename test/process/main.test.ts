@@ -10,9 +10,16 @@ import { contextKey } from '../../src/store/context.js';
 
 const MAIN = new URL('../../dist/main.js', import.meta.url).pathname;
 
-function start(env: Record<string, string>): { child: ChildProcess; out: () => string; exit: Promise<number | null> } {
+function start(env: Record<string, string>): {
+  child: ChildProcess;
+  out: () => string;
+  exit: Promise<number | null>;
+} {
   let out = '';
-  const child = spawn(process.execPath, [MAIN], { env: { PATH: process.env.PATH, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [MAIN], {
+    env: { PATH: process.env.PATH, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   child.stdout!.on('data', (d) => (out += d));
   child.stderr!.on('data', (d) => (out += d));
   const exit = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
@@ -29,14 +36,28 @@ describe('process', () => {
   it('a misspelled INVOKE_* variable is an error naming the nearest setting under INVOKE_STRICT_CONFIG', async () => {
     const p = start({ INVOKE_CONCURENCY: '5', INVOKE_STRICT_CONFIG: 'true' });
     expect(await p.exit).toBe(2);
-    expect(p.out()).toContain('INVOKE_CONCURENCY is not a known setting and is ignored: did you mean INVOKE_CONCURRENCY?');
+    expect(p.out()).toContain(
+      'INVOKE_CONCURENCY is not a known setting and is ignored: did you mean INVOKE_CONCURRENCY?',
+    );
   });
 
   it('a misspelled INVOKE_* variable is a warning at start otherwise', async () => {
-    const p = start({ INVOKE_CONCURENCY: '5', REDIS_URL: 'redis://127.0.0.1:1', INVOKE_REDIS_STARTUP_GRACE_MS: '200', INVOKE_API_ENABLED: 'false' });
+    const p = start({
+      INVOKE_CONCURENCY: '5',
+      REDIS_URL: 'redis://127.0.0.1:1',
+      INVOKE_REDIS_STARTUP_GRACE_MS: '200',
+      INVOKE_API_ENABLED: 'false',
+    });
     expect(await p.exit).toBe(1); // Redis on port 1 is unreachable: the warning comes first
-    const warning = p.out().split('\n').find((l) => l.includes('INVOKE_CONCURENCY'));
-    expect(JSON.parse(warning!)).toMatchObject({ level: 40, variable: 'INVOKE_CONCURENCY', suggestion: 'INVOKE_CONCURRENCY' });
+    const warning = p
+      .out()
+      .split('\n')
+      .find((l) => l.includes('INVOKE_CONCURENCY'));
+    expect(JSON.parse(warning!)).toMatchObject({
+      level: 40,
+      variable: 'INVOKE_CONCURENCY',
+      suggestion: 'INVOKE_CONCURRENCY',
+    });
   });
 
   it('refuses to serve the API on a non-loopback address without a token', async () => {
@@ -65,7 +86,12 @@ describe('graceful shutdown', () => {
   it('on SIGTERM stops taking jobs, lets in-flight calls finish and saves them, then exits 0', async () => {
     const release: (() => void)[] = [];
     up.handle((_r, res) => release.push(() => json(res, 200, { late: true })));
-    const p = start({ ...ns.env, INVOKE_ALLOW_PRIVATE: '127.0.0.1/32', INVOKE_API_ENABLED: 'false', INVOKE_CONCURRENCY: '5' });
+    const p = start({
+      ...ns.env,
+      INVOKE_ALLOW_PRIVATE: '127.0.0.1/32',
+      INVOKE_API_ENABLED: 'false',
+      INVOKE_CONCURRENCY: '5',
+    });
     const jobs = Array.from({ length: 8 }, () => jobData({ request: { url: `${up.url}/slow` } }));
     await queue.addBulk(jobs.map((data) => ({ name: 'invoke', data })));
     await waitFor(async () => release.length === 5, '5 calls in flight', 15_000);
@@ -73,7 +99,9 @@ describe('graceful shutdown', () => {
     await waitFor(async () => p.out().includes('shutting down'), 'shutdown log');
     for (const r of release) r();
     expect(await p.exit).toBe(0);
-    const saved = await Promise.all(jobs.map((j) => redis.hexists(contextKey(ns.ctxPrefix, j.runId), 'loyalty')));
+    const saved = await Promise.all(
+      jobs.map((j) => redis.hexists(contextKey(ns.ctxPrefix, j.runId), 'loyalty')),
+    );
     expect(saved.filter(Boolean)).toHaveLength(5); // the in-flight five; the other three wait in the queue
     expect(await queue.getWaitingCount()).toBe(3);
     expect(up.requests).toHaveLength(5);

@@ -28,7 +28,10 @@ const started: WorkerProcess[] = [];
 beforeAll(async () => {
   up = await startUpstream((_r, res) => json(res, 200, { ok: true }));
   const cfg = loadConfig({ ...ns.env, INVOKE_SECRETS_KEY: STORED_UNDER });
-  await createTenancy(cfg, redis).secrets.set('acme', 'API_KEY', { value: 'acme-api-key-value', hosts: ['127.0.0.1'] });
+  await createTenancy(cfg, redis).secrets.set('acme', 'API_KEY', {
+    value: 'acme-api-key-value',
+    hosts: ['127.0.0.1'],
+  });
   // A job waiting all along: a process that stops at the key check must not have taken it.
   queue = new Queue(ns.queue, { connection: redisClient(), prefix: ns.prefix });
   await queue.add('invoke', jobData({ request: { url: `${up.url}/x` } }));
@@ -44,7 +47,10 @@ afterAll(async () => {
 });
 
 async function start(keys: Record<string, string>, waitFor: string | null = null) {
-  const w = await startWorker({ ...ns.env, PORT: String(await freePort()), INVOKE_ALLOW_PRIVATE: '127.0.0.1/32', ...keys }, { waitFor });
+  const w = await startWorker(
+    { ...ns.env, PORT: String(await freePort()), INVOKE_ALLOW_PRIVATE: '127.0.0.1/32', ...keys },
+    { waitFor },
+  );
   started.push(w);
   return w;
 }
@@ -53,35 +59,52 @@ async function start(keys: Record<string, string>, waitFor: string | null = null
 async function expectRefused(w: WorkerProcess, expected: RegExp) {
   // A process that did not refuse keeps running: fail after a minute (a loaded box's start-up)
   // rather than at the test timeout.
-  const timeout = new Promise<{ code: string }>((r) => setTimeout(() => r({ code: 'still running after 60 s' }), 60_000).unref());
+  const timeout = new Promise<{ code: string }>((r) =>
+    setTimeout(() => r({ code: 'still running after 60 s' }), 60_000).unref(),
+  );
   expect((await Promise.race([w.exited, timeout])).code).toBe(2);
   const lines = w.stderr().split('\n').filter(Boolean);
   expect(lines).toHaveLength(1);
   expect(lines[0]).toMatch(expected);
-  expect(w.hasLog((l) => l.msg === 'worker started' || l.msg === 'HTTP server listening')).toBe(false);
-  for (const key of [STORED_UNDER, OTHER]) expect(w.stderr() + JSON.stringify(w.logs)).not.toContain(key);
+  expect(w.hasLog((l) => l.msg === 'worker started' || l.msg === 'HTTP server listening')).toBe(
+    false,
+  );
+  for (const key of [STORED_UNDER, OTHER])
+    expect(w.stderr() + JSON.stringify(w.logs)).not.toContain(key);
   expect(await queue.getWaitingCount()).toBe(1);
 }
 
 describe('INVOKE_SECRETS_KEY at start', { timeout: 180_000 }, () => {
   it('a malformed key: exit 2 naming the variable and the fix', async () => {
     const w = await start({ INVOKE_SECRETS_KEY: 'not-a-key-0123456789' });
-    await expectRefused(w, /^invoke-api-worker: invalid configuration: INVOKE_SECRETS_KEY: .*base64 of 32 random bytes/);
+    await expectRefused(
+      w,
+      /^invoke-api-worker: invalid configuration: INVOKE_SECRETS_KEY: .*base64 of 32 random bytes/,
+    );
     expect(w.stderr()).not.toContain('not-a-key-0123456789');
   });
 
   it('a well-formed key that does not open the stored tenant secrets: exit 2 naming the variable', async () => {
     const w = await start({ INVOKE_SECRETS_KEY: OTHER });
-    await expectRefused(w, /^invoke-api-worker: invalid configuration: INVOKE_SECRETS_KEY: does not open the stored secrets/);
+    await expectRefused(
+      w,
+      /^invoke-api-worker: invalid configuration: INVOKE_SECRETS_KEY: does not open the stored secrets/,
+    );
   });
 
   it('no key while tenant secrets are stored: exit 2 naming the variable', async () => {
     const w = await start({});
-    await expectRefused(w, /^invoke-api-worker: invalid configuration: INVOKE_SECRETS_KEY: not set, but secrets sealed with key id .* are stored/);
+    await expectRefused(
+      w,
+      /^invoke-api-worker: invalid configuration: INVOKE_SECRETS_KEY: not set, but secrets sealed with key id .* are stored/,
+    );
   });
 
   it('during a rotation (new key, the old one in INVOKE_SECRETS_OLD_KEYS) it starts', async () => {
-    const w = await start({ INVOKE_SECRETS_KEY: OTHER, INVOKE_SECRETS_OLD_KEYS: STORED_UNDER }, 'worker started');
+    const w = await start(
+      { INVOKE_SECRETS_KEY: OTHER, INVOKE_SECRETS_OLD_KEYS: STORED_UNDER },
+      'worker started',
+    );
     expect(w.stderr()).toBe('');
     await w.stop();
   });

@@ -22,7 +22,8 @@ const run = async (env: Record<string, string>) => {
   started.push(w);
   return w;
 };
-const outputLines = (w: WorkerProcess) => w.logs.length + w.stderr().split('\n').filter(Boolean).length;
+const outputLines = (w: WorkerProcess) =>
+  w.logs.length + w.stderr().split('\n').filter(Boolean).length;
 
 describe('a taken port', { timeout: 90_000 }, () => {
   const ns = namespace('port');
@@ -48,7 +49,9 @@ describe('a taken port', { timeout: 90_000 }, () => {
     await queue.add('invoke', jobData({ request: { url: `${up.url}/x` } }));
     const w = await run({ ...ns.env, PORT: String(port), INVOKE_ALLOW_PRIVATE: '127.0.0.1/32' });
     expect((await w.exited).code).toBe(1);
-    expect(w.stderr().trim()).toBe(`invoke-api-worker: port ${port} is in use (EADDRINUSE): set PORT or stop the other process`);
+    expect(w.stderr().trim()).toBe(
+      `invoke-api-worker: port ${port} is in use (EADDRINUSE): set PORT or stop the other process`,
+    );
     expect(w.hasLog((l) => l.msg === 'worker started')).toBe(false);
     expect(up.requests).toHaveLength(0);
     expect(await queue.getWaitingCount()).toBe(1);
@@ -59,9 +62,15 @@ describe('a taken port', { timeout: 90_000 }, () => {
 describe('Redis unreachable at start', { timeout: 90_000 }, () => {
   it('exits 1 with one line naming the masked URL and the fix, without per-retry noise', async () => {
     const closed = await freePort();
-    const w = await run({ REDIS_URL: `redis://:hunter2-secret@127.0.0.1:${closed}`, INVOKE_REDIS_STARTUP_GRACE_MS: '3000', PORT: String(await freePort()) });
+    const w = await run({
+      REDIS_URL: `redis://:hunter2-secret@127.0.0.1:${closed}`,
+      INVOKE_REDIS_STARTUP_GRACE_MS: '3000',
+      PORT: String(await freePort()),
+    });
     expect((await w.exited).code).toBe(1);
-    expect(w.stderr().trim()).toBe(`invoke-api-worker: cannot reach Redis at redis://:***@127.0.0.1:${closed} (ECONNREFUSED): is it running? set REDIS_URL`);
+    expect(w.stderr().trim()).toBe(
+      `invoke-api-worker: cannot reach Redis at redis://:***@127.0.0.1:${closed} (ECONNREFUSED): is it running? set REDIS_URL`,
+    );
     // A 3 s wait retries about ten times; what is printed is the one warning and the one line.
     expect(w.logs.map((l) => l.msg)).toEqual(['waiting for Redis']);
     expect(outputLines(w)).toBe(2);
@@ -87,8 +96,14 @@ describe('a Redis outage while running', { timeout: 120_000 }, () => {
     await new Promise((r) => setTimeout(r, 4000));
     await server.start();
     await w.waitForLog((l) => l.msg === 'redis connection restored', 'recovery logged');
-    await waitFor(async () => w.logs.filter((l) => l.msg === 'redis connection restored').length >= 2 || undefined, 'both connections restored');
-    const lost = w.logs.filter((l) => l.msg === 'redis connection lost; reconnecting').map((l) => l.connection);
+    await waitFor(
+      async () =>
+        w.logs.filter((l) => l.msg === 'redis connection restored').length >= 2 || undefined,
+      'both connections restored',
+    );
+    const lost = w.logs
+      .filter((l) => l.msg === 'redis connection lost; reconnecting')
+      .map((l) => l.connection);
     expect(lost.length).toBe(new Set(lost).size);
     expect(w.logs.filter((l) => (l.level ?? 0) >= 50)).toEqual([]); // no "worker error" per retry
   });

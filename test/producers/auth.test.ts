@@ -9,9 +9,22 @@ import { invocationRoutes } from '../../src/api/routes/invocations.js';
 const TOKEN = 'a-long-enough-token-123';
 const logger = createLogger('silent', (s) => s);
 // Routes whose I/O is never reached: these tests stop at auth or validation.
-const unreachable = async () => { throw new Error('must not be called'); };
-const plugins = [invocationRoutes({ client: { enqueue: unreachable, enqueueMany: unreachable, status: unreachable }, dryRun: { run: unreachable } })];
-const server = (env: Record<string, string>) => buildServer({ cfg: loadConfig({ LOG_LEVEL: 'silent', ...env }), logger, readiness: { checks: {} }, plugins });
+const unreachable = async () => {
+  throw new Error('must not be called');
+};
+const plugins = [
+  invocationRoutes({
+    client: { enqueue: unreachable, enqueueMany: unreachable, status: unreachable },
+    dryRun: { run: unreachable },
+  }),
+];
+const server = (env: Record<string, string>) =>
+  buildServer({
+    cfg: loadConfig({ LOG_LEVEL: 'silent', ...env }),
+    logger,
+    readiness: { checks: {} },
+    plugins,
+  });
 
 describe('tokenMatches', () => {
   it('compares digests, so tokens of any length are compared without throwing or short-circuiting on length', () => {
@@ -35,9 +48,20 @@ describe('binding', () => {
   it('binds anywhere with a token, and then requires it', async () => {
     const app = await server({ INVOKE_API_HOST: '0.0.0.0', INVOKE_API_TOKEN: TOKEN });
     try {
-      expect((await app.inject({ method: 'POST', url: '/v1/invocations', payload: {} })).statusCode).toBe(401);
+      expect(
+        (await app.inject({ method: 'POST', url: '/v1/invocations', payload: {} })).statusCode,
+      ).toBe(401);
       const basic = Buffer.from(`any:${TOKEN}`).toString('base64');
-      expect((await app.inject({ method: 'POST', url: '/v1/invocations', payload: {}, headers: { authorization: `Basic ${basic}` } })).statusCode).toBe(400);
+      expect(
+        (
+          await app.inject({
+            method: 'POST',
+            url: '/v1/invocations',
+            payload: {},
+            headers: { authorization: `Basic ${basic}` },
+          })
+        ).statusCode,
+      ).toBe(400);
     } finally {
       await app.close();
     }
@@ -47,7 +71,9 @@ describe('binding', () => {
     const app = await server({ INVOKE_API_HOST: '127.0.0.1' });
     try {
       await app.listen({ port: 0, host: '127.0.0.1' });
-      expect((await app.inject({ method: 'POST', url: '/v1/invocations', payload: {} })).statusCode).toBe(400);
+      expect(
+        (await app.inject({ method: 'POST', url: '/v1/invocations', payload: {} })).statusCode,
+      ).toBe(400);
     } finally {
       await app.close();
     }

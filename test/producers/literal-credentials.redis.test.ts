@@ -28,7 +28,12 @@ beforeAll(async () => {
   const cfg = loadConfig({ ...ns.env, LOG_LEVEL: 'silent' });
   producers = createProducerApi(cfg);
   ops = createOps(cfg, redis);
-  app = await buildServer({ cfg, logger: createLogger('silent', (s) => s), readiness: { checks: {} }, plugins: [...producers.plugins, opsRoutes(ops)] });
+  app = await buildServer({
+    cfg,
+    logger: createLogger('silent', (s) => s),
+    readiness: { checks: {} },
+    plugins: [...producers.plugins, opsRoutes(ops)],
+  });
 });
 afterAll(async () => {
   await app.close();
@@ -37,7 +42,8 @@ afterAll(async () => {
   await redis.quit();
 });
 
-const withHeaders = (headers: Record<string, string>) => jobData({ request: { url: 'https://partner.example/x', headers } });
+const withHeaders = (headers: Record<string, string>) =>
+  jobData({ request: { url: 'https://partner.example/x', headers } });
 
 describe('producers refuse literal credentials', () => {
   it.each([
@@ -47,7 +53,11 @@ describe('producers refuse literal credentials', () => {
     ['X-Api-Key', KEY],
     ['x-auth-token', '{{ customer.token }}'],
   ])('the API answers 400 naming %s', async (name, value) => {
-    const res = await app.inject({ method: 'POST', url: '/v1/invocations', payload: withHeaders({ [name]: value }) });
+    const res = await app.inject({
+      method: 'POST',
+      url: '/v1/invocations',
+      payload: withHeaders({ [name]: value }),
+    });
     expect(res.statusCode).toBe(400);
     expect(res.body).toContain(`request.headers.${name}`);
     expect(res.body).toContain('{{ secrets.<NAME> }}');
@@ -57,19 +67,37 @@ describe('producers refuse literal credentials', () => {
   it('the client throws InvalidJobError naming the header, in a batch too', async () => {
     const client = createInvokeClient({ redisUrl: REDIS_URL, prefix: ns.prefix });
     try {
-      await expect(client.enqueue(withHeaders({ 'X-Api-Key': KEY }))).rejects.toThrow(InvalidJobError);
-      await expect(client.enqueueMany([withHeaders({}), withHeaders({ authorization: KEY })])).rejects.toThrow(/\[1\]\.request\.headers\.authorization: holds a literal credential/);
+      await expect(client.enqueue(withHeaders({ 'X-Api-Key': KEY }))).rejects.toThrow(
+        InvalidJobError,
+      );
+      await expect(
+        client.enqueueMany([withHeaders({}), withHeaders({ authorization: KEY })]),
+      ).rejects.toThrow(/\[1\]\.request\.headers\.authorization: holds a literal credential/);
     } finally {
       await client.close();
     }
   });
 
   it('templates over secrets, and the opt-out, are accepted', async () => {
-    const ok = await app.inject({ method: 'POST', url: '/v1/invocations', payload: withHeaders({ Authorization: 'Bearer {{ secrets.PARTNER }}', 'X-Api-Key': '{{secrets.K}}', Accept: 'application/json' }) });
+    const ok = await app.inject({
+      method: 'POST',
+      url: '/v1/invocations',
+      payload: withHeaders({
+        Authorization: 'Bearer {{ secrets.PARTNER }}',
+        'X-Api-Key': '{{secrets.K}}',
+        Accept: 'application/json',
+      }),
+    });
     expect(ok.statusCode).toBe(202);
-    const client = createInvokeClient({ redisUrl: REDIS_URL, prefix: ns.prefix, allowLiteralCredentials: true });
+    const client = createInvokeClient({
+      redisUrl: REDIS_URL,
+      prefix: ns.prefix,
+      allowLiteralCredentials: true,
+    });
     try {
-      await expect(client.enqueue(withHeaders({ 'X-Api-Key': 'test-partner-key' }))).resolves.toMatchObject({ deduplicated: false });
+      await expect(
+        client.enqueue(withHeaders({ 'X-Api-Key': 'test-partner-key' })),
+      ).resolves.toMatchObject({ deduplicated: false });
     } finally {
       await client.close();
     }
@@ -80,10 +108,20 @@ describe('a raw producer job with a literal credential is masked where job data 
   it('inspect and GET /v1/ops/jobs/:id show [REDACTED] for it and keep secret templates', async () => {
     const queue = new Queue(ns.queue, { connection: redisClient(), prefix: ns.prefix });
     try {
-      const data = withHeaders({ Authorization: `Bearer ${KEY}`, 'X-Other': '{{ secrets.PARTNER }}', Cookie: 'Bearer {{ secrets.C }}' });
+      const data = withHeaders({
+        Authorization: `Bearer ${KEY}`,
+        'X-Other': '{{ secrets.PARTNER }}',
+        Cookie: 'Bearer {{ secrets.C }}',
+      });
       const job = await queue.add('invoke', data, { jobId: `ik.${data.runId}.${data.stepId}.1` });
       const shown = await ops.inspect(job.id!);
-      expect((shown!.data as { request: { headers: Record<string, string> } }).request.headers).toEqual({ Authorization: '[REDACTED]', 'X-Other': '{{ secrets.PARTNER }}', Cookie: 'Bearer {{ secrets.C }}' });
+      expect(
+        (shown!.data as { request: { headers: Record<string, string> } }).request.headers,
+      ).toEqual({
+        Authorization: '[REDACTED]',
+        'X-Other': '{{ secrets.PARTNER }}',
+        Cookie: 'Bearer {{ secrets.C }}',
+      });
       const res = await app.inject({ method: 'GET', url: `/v1/ops/jobs/${job.id}` });
       expect(res.statusCode).toBe(200);
       expect(res.body).not.toContain(KEY);

@@ -18,18 +18,34 @@ let client: InvokeClient;
 let connection: Redis;
 let app: FastifyInstance;
 
-const freePort = () => new Promise<number>((resolve) => {
-  const s = createServer().listen(0, '127.0.0.1', () => {
-    const p = (s.address() as AddressInfo).port;
-    s.close(() => resolve(p));
+const freePort = () =>
+  new Promise<number>((resolve) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const p = (s.address() as AddressInfo).port;
+      s.close(() => resolve(p));
+    });
   });
-});
 
 async function startRedis(): Promise<void> {
-  server = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
-  const probe = new Redis(port, '127.0.0.1', { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+  server = spawn(
+    'redis-server',
+    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+    { stdio: 'ignore' },
+  );
+  const probe = new Redis(port, '127.0.0.1', {
+    lazyConnect: true,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
+  });
   probe.on('error', () => undefined);
-  await waitFor(async () => probe.connect().then(() => true, () => false), 'redis-server to start');
+  await waitFor(
+    async () =>
+      probe.connect().then(
+        () => true,
+        () => false,
+      ),
+    'redis-server to start',
+  );
   probe.disconnect();
 }
 
@@ -41,17 +57,28 @@ function stopRedis(): Promise<void> {
   });
 }
 
-const post = (payload: object, to = app) => to.inject({ method: 'POST', url: '/v1/invocations', payload });
-const unreachable = async () => { throw new Error('not used'); };
+const post = (payload: object, to = app) =>
+  to.inject({ method: 'POST', url: '/v1/invocations', payload });
+const unreachable = async () => {
+  throw new Error('not used');
+};
 const cfg = loadConfig({ LOG_LEVEL: 'silent' });
 const serve = (deps: Partial<Parameters<typeof invocationRoutes>[0]>) =>
-  buildServer({ cfg, logger: createLogger('silent', (s) => s), readiness: { checks: {} }, plugins: [invocationRoutes({ client, dryRun: { run: unreachable }, ...deps })] });
+  buildServer({
+    cfg,
+    logger: createLogger('silent', (s) => s),
+    readiness: { checks: {} },
+    plugins: [invocationRoutes({ client, dryRun: { run: unreachable }, ...deps })],
+  });
 
 beforeAll(async () => {
   port = await freePort();
   await startRedis();
   // Like createRedis(): wait through outages instead of failing commands (1 s between retries).
-  connection = new Redis(port, '127.0.0.1', { maxRetriesPerRequest: null, retryStrategy: () => 1000 });
+  connection = new Redis(port, '127.0.0.1', {
+    maxRetriesPerRequest: null,
+    retryStrategy: () => 1000,
+  });
   connection.on('error', () => undefined);
   client = createInvokeClient({ connection });
   await waitFor(async () => connection.status === 'ready', 'the connection');
@@ -72,9 +99,16 @@ describe('Redis outage', () => {
     const down = await post(jobData());
     expect(down.statusCode).toBe(503);
     expect(down.headers['retry-after']).toBe('5');
-    expect(down.json()).toMatchObject({ error: 'UNAVAILABLE', message: expect.stringContaining('retrying is safe') });
+    expect(down.json()).toMatchObject({
+      error: 'UNAVAILABLE',
+      message: expect.stringContaining('retrying is safe'),
+    });
     // The dry run reads Redis too (breaker, context): 503 at once, never reaching dryRun.run.
-    const test = await app.inject({ method: 'POST', url: '/v1/invocations/test', payload: jobData() });
+    const test = await app.inject({
+      method: 'POST',
+      url: '/v1/invocations/test',
+      payload: jobData(),
+    });
     expect(test.statusCode).toBe(503);
 
     // Without the status check (a hung Redis looks "ready"), the time bound answers instead; the
@@ -87,7 +121,10 @@ describe('Redis outage', () => {
       await blind.close();
     }
     await startRedis();
-    const retried = await waitFor(async () => { const r = await post(data); return r.statusCode === 202 && r.json(); }, 'the API to recover');
+    const retried = await waitFor(async () => {
+      const r = await post(data);
+      return r.statusCode === 202 && r.json();
+    }, 'the API to recover');
     expect(retried).toMatchObject({ deduplicated: true });
     // The restarted redis-server kept nothing: the one job is the add replayed on reconnect.
     expect(await client.queue.getJobCounts('waiting')).toEqual({ waiting: 1 });

@@ -35,7 +35,11 @@ afterAll(async () => {
 it('recovers every in-flight job after kill -9, each key saved once', async () => {
   const held: http.ServerResponse[] = [];
   up.handle((_r, res) => void held.push(res));
-  const env = workerEnv(redis.url, { INVOKE_CONCURRENCY: String(N), INVOKE_LOCK_DURATION_MS: '8000', INVOKE_STALLED_INTERVAL_MS: '1000' });
+  const env = workerEnv(redis.url, {
+    INVOKE_CONCURRENCY: String(N),
+    INVOKE_LOCK_DURATION_MS: '8000',
+    INVOKE_STALLED_INTERVAL_MS: '1000',
+  });
   const first = await startWorker(env);
   workers.push(first);
   const conn = client(redis.url);
@@ -47,7 +51,10 @@ it('recovers every in-flight job after kill -9, each key saved once', async () =
   // Answer a few and kill as soon as one result is saved: some of those are written but their
   // jobs not yet completed, so they run again and emit a second event with the same eventId.
   for (const res of held.slice(0, 10)) json(res, 200, { early: true });
-  await waitFor(async () => (await conn.keys('journey:ctx:*')).length > 0 || undefined, 'a result saved');
+  await waitFor(
+    async () => (await conn.keys('journey:ctx:*')).length > 0 || undefined,
+    'a result saved',
+  );
   const killedAt = Date.now();
   first.signal('SIGKILL');
   expect((await first.exited).signal).toBe('SIGKILL');
@@ -57,14 +64,26 @@ it('recovers every in-flight job after kill -9, each key saved once', async () =
   const restartedAt = Date.now();
   const second = await startWorker(env);
   workers.push(second);
-  await waitFor(async () => (await counts(queue)).completed === N || undefined, `all ${N} jobs completed`, 90_000);
+  await waitFor(
+    async () => (await counts(queue)).completed === N || undefined,
+    `all ${N} jobs completed`,
+    90_000,
+  );
   const recoveryMs = Date.now() - restartedAt;
   const sinceKillMs = Date.now() - killedAt;
 
   const { duplicates } = await expectSavedOnce(conn, jobs);
-  expect(await counts(queue)).toMatchObject({ wait: 0, active: 0, delayed: 0, failed: 0, completed: N });
+  expect(await counts(queue)).toMatchObject({
+    wait: 0,
+    active: 0,
+    delayed: 0,
+    failed: 0,
+    completed: N,
+  });
   expect(second.logs.filter(isCrashLog)).toEqual([]);
-  console.log(`[crash] ${N} jobs all completed ${recoveryMs} ms after restart (${sinceKillMs} ms after the kill); keys with a duplicate event: ${duplicates}; upstream requests: ${up.requests.length}`);
+  console.log(
+    `[crash] ${N} jobs all completed ${recoveryMs} ms after restart (${sinceKillMs} ms after the kill); keys with a duplicate event: ${duplicates}; upstream requests: ${up.requests.length}`,
+  );
   await queue.close();
   conn.disconnect();
 }, 180_000);

@@ -15,8 +15,17 @@ export const CTX_PREFIX = 'journey:ctx';
 export const STREAM = 'journey:continuations';
 
 /** Worker env: loopback upstream allowed, no HTTP server unless a test asks for one. */
-export function workerEnv(redisUrl: string, extra: Record<string, string> = {}): Record<string, string> {
-  return { REDIS_URL: redisUrl, INVOKE_API_ENABLED: 'false', INVOKE_ALLOW_PRIVATE: '127.0.0.1/32', INVOKE_CONCURRENCY: '50', ...extra };
+export function workerEnv(
+  redisUrl: string,
+  extra: Record<string, string> = {},
+): Record<string, string> {
+  return {
+    REDIS_URL: redisUrl,
+    INVOKE_API_ENABLED: 'false',
+    INVOKE_ALLOW_PRIVATE: '127.0.0.1/32',
+    INVOKE_CONCURRENCY: '50',
+    ...extra,
+  };
 }
 
 export const client = (url: string) => new Redis(url, { maxRetriesPerRequest: null });
@@ -30,18 +39,39 @@ export function queueOn(connection: ConnectionOptions, prefix = 'bull'): Queue {
 /** n valid jobs calling `url`, each with a unique run and its idempotency key as jobId. */
 export function makeJobs(n: number, url: string, label = 'r') {
   return Array.from({ length: n }, (_, i) => {
-    const data = jobData({ runId: `${label}-${i}-${Math.random().toString(36).slice(2, 8)}`, request: { url: `${url}/call/${i}` } });
-    return { name: 'invoke', data, opts: { jobId: idempotencyKey(data), attempts: 5, backoff: { type: 'fixed', delay: 100 } } };
+    const data = jobData({
+      runId: `${label}-${i}-${Math.random().toString(36).slice(2, 8)}`,
+      request: { url: `${url}/call/${i}` },
+    });
+    return {
+      name: 'invoke',
+      data,
+      opts: { jobId: idempotencyKey(data), attempts: 5, backoff: { type: 'fixed', delay: 100 } },
+    };
   });
 }
 
-const STATES = ['wait', 'active', 'delayed', 'completed', 'failed', 'prioritized', 'waiting-children'] as const;
+const STATES = [
+  'wait',
+  'active',
+  'delayed',
+  'completed',
+  'failed',
+  'prioritized',
+  'waiting-children',
+] as const;
 export async function counts(queue: Queue): Promise<Record<(typeof STATES)[number], number>> {
   const c = await queue.getJobCounts(...STATES);
-  return Object.fromEntries(STATES.map((s) => [s, c[s] ?? 0])) as Record<(typeof STATES)[number], number>;
+  return Object.fromEntries(STATES.map((s) => [s, c[s] ?? 0])) as Record<
+    (typeof STATES)[number],
+    number
+  >;
 }
 
-export async function readEvents(redis: Redis | Cluster, stream = STREAM): Promise<Record<string, string>[]> {
+export async function readEvents(
+  redis: Redis | Cluster,
+  stream = STREAM,
+): Promise<Record<string, string>[]> {
   const entries = await redis.xrange(stream, '-', '+');
   return entries.map(([, fields]) => parseEventFields(fields));
 }
@@ -51,7 +81,11 @@ export async function readEvents(redis: Redis | Cluster, stream = STREAM): Promi
  * carrying the key as eventId) and at least one event, every event of a key has that eventId,
  * and no event belongs to an unknown key. Returns how many keys got more than one event.
  */
-export async function expectSavedOnce(redis: Redis | Cluster, jobs: { data: { runId: string }; opts: { jobId: string } }[], stream = STREAM): Promise<{ duplicates: number }> {
+export async function expectSavedOnce(
+  redis: Redis | Cluster,
+  jobs: { data: { runId: string }; opts: { jobId: string } }[],
+  stream = STREAM,
+): Promise<{ duplicates: number }> {
   const variable = 'loyalty';
   const events = await readEvents(redis, stream);
   const byKey = new Map<string, Record<string, string>[]>();
@@ -64,7 +98,8 @@ export async function expectSavedOnce(redis: Redis | Cluster, jobs: { data: { ru
     expect(envelope.eventId).toBe(opts.jobId);
     const mine = byKey.get(opts.jobId) ?? [];
     expect(mine.length, `events of ${opts.jobId}`).toBeGreaterThanOrEqual(1);
-    for (const e of mine) expect(e).toMatchObject({ eventId: opts.jobId, runId: data.runId, jobId: opts.jobId });
+    for (const e of mine)
+      expect(e).toMatchObject({ eventId: opts.jobId, runId: data.runId, jobId: opts.jobId });
     if (mine.length > 1) duplicates++;
     byKey.delete(opts.jobId);
   }

@@ -31,24 +31,54 @@ const open = (c: Redis) => {
 
 it('every connection follows a master crash and the switch, and closes its Sentinel watch with it', async () => {
   const s = setup!;
-  const cfg = { REDIS_URL: 'redis://sentinel-managed:6379', REDIS_SENTINELS: [`127.0.0.1:${s.sentinel.port}`], REDIS_SENTINEL_NAME: 'mymaster' };
-  const made = Array.from({ length: 30 }, () => open(sentinelRedis(cfg, { maxRetriesPerRequest: null, retryStrategy: () => 5 })));
+  const cfg = {
+    REDIS_URL: 'redis://sentinel-managed:6379',
+    REDIS_SENTINELS: [`127.0.0.1:${s.sentinel.port}`],
+    REDIS_SENTINEL_NAME: 'mymaster',
+  };
+  const made = Array.from({ length: 30 }, () =>
+    open(sentinelRedis(cfg, { maxRetriesPerRequest: null, retryStrategy: () => 5 })),
+  );
   // BullMQ's blocking connection is a duplicate of the one it is given.
   const clients = [...made, ...made.slice(0, 10).map((c) => open(c.duplicate()))];
   await Promise.all(clients.map((c) => c.ping()));
   const sentinel = open(client(s.sentinel.url));
-  const watches = async () => ((await sentinel.call('CLIENT', 'LIST')) as string).split('\n').filter((l) => l.includes('name=invoke-api:sentinel-watch')).length;
-  await waitFor(async () => (await watches()) === clients.length || undefined, 'one Sentinel watch per connection');
+  const watches = async () =>
+    ((await sentinel.call('CLIENT', 'LIST')) as string)
+      .split('\n')
+      .filter((l) => l.includes('name=invoke-api:sentinel-watch')).length;
+  await waitFor(
+    async () => (await watches()) === clients.length || undefined,
+    'one Sentinel watch per connection',
+  );
 
   await s.master.stop('SIGKILL');
-  const writes = clients.map((c, i) => c.set(`k${i}`, '1').then(() => 'ok', (e: Error) => e.message));
-  await waitFor(async () => Number(((await sentinel.call('SENTINEL', 'GET-MASTER-ADDR-BY-NAME', 'mymaster')) as string[])[1]) === s.replica.port || undefined, 'the replica to be promoted', 30_000);
+  const writes = clients.map((c, i) =>
+    c.set(`k${i}`, '1').then(
+      () => 'ok',
+      (e: Error) => e.message,
+    ),
+  );
+  await waitFor(
+    async () =>
+      Number(
+        ((await sentinel.call('SENTINEL', 'GET-MASTER-ADDR-BY-NAME', 'mymaster')) as string[])[1],
+      ) === s.replica.port || undefined,
+    'the replica to be promoted',
+    30_000,
+  );
   const results = await Promise.all(writes);
-  expect(results.filter((r) => r !== 'ok'), 'writes that failed instead of waiting for the new master').toEqual([]);
+  expect(
+    results.filter((r) => r !== 'ok'),
+    'writes that failed instead of waiting for the new master',
+  ).toEqual([]);
   expect(clients.map((c) => c.status).filter((st) => st !== 'ready')).toEqual([]);
   const promoted = open(client(s.replica.url));
   expect(await promoted.dbsize()).toBe(clients.length);
 
   await Promise.all(clients.map((c) => c.quit()));
-  await waitFor(async () => (await watches()) === 0 || undefined, 'the Sentinel watches to close with their connections');
+  await waitFor(
+    async () => (await watches()) === 0 || undefined,
+    'the Sentinel watches to close with their connections',
+  );
 }, 120_000);

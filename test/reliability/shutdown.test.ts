@@ -30,7 +30,12 @@ afterAll(async () => {
 async function loaded(prefix: string, inFlight: number, env: Record<string, string> = {}) {
   held = [];
   up.handle((_r, res) => void held.push(res));
-  const fullEnv = workerEnv(redis.url, { BULLMQ_PREFIX: prefix, INVOKE_EVENTS_STREAM: `${prefix}:events`, INVOKE_CONCURRENCY: String(inFlight), ...env });
+  const fullEnv = workerEnv(redis.url, {
+    BULLMQ_PREFIX: prefix,
+    INVOKE_EVENTS_STREAM: `${prefix}:events`,
+    INVOKE_CONCURRENCY: String(inFlight),
+    ...env,
+  });
   const worker = await startWorker(fullEnv);
   started.push(worker);
   const conn = client(redis.url);
@@ -55,14 +60,19 @@ it('SIGTERM saves the calls in flight, takes no new job, exits 0', async () => {
   expect(worker.hasLog((l) => l.msg === 'stopped' && l.drained === true)).toBe(true);
   expect(await counts(queue)).toMatchObject({ completed: 20, wait: 20, active: 0 });
   const finished = [];
-  for (const j of jobs) if ((await queue.getJobState(j.opts.jobId)) === 'completed') finished.push(j);
+  for (const j of jobs)
+    if ((await queue.getJobState(j.opts.jobId)) === 'completed') finished.push(j);
   await expectSavedOnce(conn, finished, '{sd1}:events');
   expect(held).toHaveLength(20);
   await done();
 }, 120_000);
 
 it('bounds the drain: exits 1 after INVOKE_SHUTDOWN_TIMEOUT_MS, the next worker recovers the jobs', async () => {
-  const env = { INVOKE_SHUTDOWN_TIMEOUT_MS: '1500', INVOKE_LOCK_DURATION_MS: '5000', INVOKE_STALLED_INTERVAL_MS: '1000' };
+  const env = {
+    INVOKE_SHUTDOWN_TIMEOUT_MS: '1500',
+    INVOKE_LOCK_DURATION_MS: '5000',
+    INVOKE_STALLED_INTERVAL_MS: '1000',
+  };
   const { worker, queue, conn, jobs, fullEnv, done } = await loaded('{sd2}', 20, env);
   const t0 = Date.now();
   worker.signal('SIGTERM');
@@ -75,15 +85,23 @@ it('bounds the drain: exits 1 after INVOKE_SHUTDOWN_TIMEOUT_MS, the next worker 
 
   up.handle((_r, res) => json(res, 200, { points: 4 }));
   started.push(await startWorker(fullEnv));
-  await waitFor(async () => (await counts(queue)).completed === 40 || undefined, 'all 40 jobs completed by the next worker', 60_000);
+  await waitFor(
+    async () => (await counts(queue)).completed === 40 || undefined,
+    'all 40 jobs completed by the next worker',
+    60_000,
+  );
   await expectSavedOnce(conn, jobs, '{sd2}:events');
-  console.log(`[shutdown] bounded drain exited after ${tookMs} ms (INVOKE_SHUTDOWN_TIMEOUT_MS=1500)`);
+  console.log(
+    `[shutdown] bounded drain exited after ${tookMs} ms (INVOKE_SHUTDOWN_TIMEOUT_MS=1500)`,
+  );
   await done();
 }, 180_000);
 
 for (const second of ['SIGTERM', 'SIGINT'] as const) {
   it(`a second signal (${second}) exits at once while the drain waits`, async () => {
-    const { worker, done } = await loaded(`{sd-${second}}`, 5, { INVOKE_SHUTDOWN_TIMEOUT_MS: '30000' });
+    const { worker, done } = await loaded(`{sd-${second}}`, 5, {
+      INVOKE_SHUTDOWN_TIMEOUT_MS: '30000',
+    });
     worker.signal('SIGTERM');
     await worker.waitForLog((l) => String(l.msg).startsWith('shutting down'), 'shutting down');
     const t0 = Date.now();

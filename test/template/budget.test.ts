@@ -13,13 +13,15 @@ describe('createTurnGate', () => {
     const order: string[] = [];
     setTimeout(() => order.push('timer'), 0);
     // Ten 15 ms renders resumed in the same microtask burst (as by one Redis reply).
-    await Promise.all(Array.from({ length: 10 }, async (_, i) => {
-      const wait = gate.ready();
-      if (wait) await wait;
-      burn(15);
-      gate.charge(15);
-      order.push(`r${i}`);
-    }));
+    await Promise.all(
+      Array.from({ length: 10 }, async (_, i) => {
+        const wait = gate.ready();
+        if (wait) await wait;
+        burn(15);
+        gate.charge(15);
+        order.push(`r${i}`);
+      }),
+    );
     const timerAt = order.indexOf('timer');
     // Without the gate all ten run before the timer (150 ms of one turn); with it, the timer
     // runs within the first few turns of two renders each.
@@ -37,7 +39,7 @@ describe('createTurnGate', () => {
     expect(gate.ready()).toBeInstanceOf(Promise);
   });
 
-  it('estimates a render\'s CPU from one snapshot per turn, less the renders charged before it', async () => {
+  it("estimates a render's CPU from one snapshot per turn, less the renders charged before it", async () => {
     const gate = createTurnGate(1000);
     const cpuMs = () => {
       const u = process.cpuUsage();

@@ -17,16 +17,47 @@ const BUDGET_MS = 20;
 const renderer = createRenderer({ budgetMs: BUDGET_MS, maxBodyChars: 64 * 1024 });
 
 const fragments = fc.constantFrom(
-  '{{ secrets.K }}', '{{ secrets.K | upcase }}', '{{ secrets.K | slice: 1, 5 }}', '{{ secrets.K | base64_encode }}',
-  '{{ customer.v }}', '{{ customer.v | append: customer.v }}', '{% for i in (1..100000000) %}x{% endfor %}',
-  '{% for i in (1..3000) %}{% for j in (1..3000) %}{% endfor %}{% endfor %}', '{% include "package.json" %}',
-  '{% render secrets.K %}', '{% layout "x" %}', '{% capture c %}{{ customer.v }}{% endcapture %}{{ c }}',
+  '{{ secrets.K }}',
+  '{{ secrets.K | upcase }}',
+  '{{ secrets.K | slice: 1, 5 }}',
+  '{{ secrets.K | base64_encode }}',
+  '{{ customer.v }}',
+  '{{ customer.v | append: customer.v }}',
+  '{% for i in (1..100000000) %}x{% endfor %}',
+  '{% for i in (1..3000) %}{% for j in (1..3000) %}{% endfor %}{% endfor %}',
+  '{% include "package.json" %}',
+  '{% render secrets.K %}',
+  '{% layout "x" %}',
+  '{% capture c %}{{ customer.v }}{% endcapture %}{{ c }}',
   '{% assign s = "ab" %}{% for i in (1..30) %}{% assign s = s | append: s %}{% endfor %}{{ s }}',
-  '{{ nope.nothing }}', '{{ customer.v | nosuchfilter }}', '{%', '}}', '../', '..', '/', '\\\\', '%2e%2e', '{{', 'x',
+  '{{ nope.nothing }}',
+  '{{ customer.v | nosuchfilter }}',
+  '{%',
+  '}}',
+  '../',
+  '..',
+  '/',
+  '\\\\',
+  '%2e%2e',
+  '{{',
+  'x',
 );
 const template = fc.array(fragments, { minLength: 1, maxLength: 4 }).map((a) => a.join(''));
 const hostileValue = fc.oneof(
-  fc.constantFrom('..', '.', '../admin', '%2e%2e', 'a/b', 'a\\\\b', 'Łukasz', 'Zoë €', 'a\r\nX-Injected: 1', '\u0000', '{{ secrets.K }}', SECRET),
+  fc.constantFrom(
+    '..',
+    '.',
+    '../admin',
+    '%2e%2e',
+    'a/b',
+    'a\\\\b',
+    'Łukasz',
+    'Zoë €',
+    'a\r\nX-Injected: 1',
+    '\u0000',
+    '{{ secrets.K }}',
+    SECRET,
+  ),
   fc.string({ maxLength: 50 }),
   fc.constant('y'.repeat(20000)),
 );
@@ -36,9 +67,19 @@ describe('fuzz: hostile templates and data', () => {
     fc.assert(
       fc.property(template, template, template, hostileValue, (url, header, body, v) => {
         const job = invokeJobSchema.parse({
-          v: 1, journeyId: 'j', runId: 'r', stepId: 's', customerId: 'c', save: { variable: 'x' },
+          v: 1,
+          journeyId: 'j',
+          runId: 'r',
+          stepId: 's',
+          customerId: 'c',
+          save: { variable: 'x' },
           data: { customer: { v } },
-          request: { method: 'POST', url: `https://api.example/p/${url}`, headers: { 'x-h': header }, body: { b: body } },
+          request: {
+            method: 'POST',
+            url: `https://api.example/p/${url}`,
+            headers: { 'x-h': header },
+            body: { b: body },
+          },
         });
         const scope = buildScope(job, {}, secrets);
         const started = performance.now();

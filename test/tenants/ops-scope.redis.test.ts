@@ -38,7 +38,8 @@ beforeAll(async () => {
   });
   for (const tenant of ['acme', 'globex'] as const) {
     const data = jobData({ tenantId: tenant, request: { url: `${up.url}/loyalty` } });
-    ids[tenant] = (await h.queue.add('invoke', data, { jobId: idempotencyKey(data), attempts: 3 })).id!;
+    ids[tenant] = (await h.queue.add('invoke', data, { jobId: idempotencyKey(data), attempts: 3 }))
+      .id!;
     await waitForJob(h.queue, ids[tenant], 'failed');
   }
 });
@@ -56,7 +57,7 @@ const state = (id: string) => h.queue.getJobState(id);
 const shape = (body: string, id: string) => body.split(id).join('<id>');
 
 describe('HTTP /v1/ops scoped to a tenant', () => {
-  it('inspect: another tenant\'s job is 404 exactly like an unknown id; its own is shown', async () => {
+  it("inspect: another tenant's job is 404 exactly like an unknown id; its own is shown", async () => {
     const foreign = await app.inject({ url: `/v1/ops/jobs/${ids.globex}?tenant=acme` });
     const unknown = await app.inject({ url: `/v1/ops/jobs/${ids.unknown}?tenant=acme` });
     expect(foreign.statusCode).toBe(404);
@@ -69,12 +70,15 @@ describe('HTTP /v1/ops scoped to a tenant', () => {
     expect((await app.inject({ url: `/v1/ops/jobs/${ids.globex}` })).statusCode).toBe(200);
   });
 
-  it('retry and discard by id: 404 like an unknown id, nothing done, even for the ids of the caller\'s own tenant in the same call', async () => {
+  it("retry and discard by id: 404 like an unknown id, nothing done, even for the ids of the caller's own tenant in the same call", async () => {
     for (const route of ['/v1/ops/retry', '/v1/ops/discard']) {
       const foreign = await post(route, { ids: [ids.acme, ids.globex], tenant: 'acme' });
       const unknown = await post(route, { ids: [ids.acme, ids.unknown], tenant: 'acme' });
       expect(foreign.statusCode).toBe(404);
-      expect(foreign.json()).toEqual({ error: 'not found', message: `ids: no job ${ids.globex} for tenant acme; nothing done` });
+      expect(foreign.json()).toEqual({
+        error: 'not found',
+        message: `ids: no job ${ids.globex} for tenant acme; nothing done`,
+      });
       expect(shape(foreign.body, ids.globex)).toBe(shape(unknown.body, ids.unknown));
     }
     expect(await state(ids.acme)).toBe('failed');
@@ -82,11 +86,19 @@ describe('HTTP /v1/ops scoped to a tenant', () => {
   });
 
   it('retry with data by id: 404 like an unknown id, the job untouched', async () => {
-    const foreign = await post(`/v1/ops/jobs/${ids.globex}/retry`, { data: { customer: { id: 'x' } }, tenant: 'acme' });
-    const unknown = await post(`/v1/ops/jobs/${ids.unknown}/retry`, { data: { customer: { id: 'x' } }, tenant: 'acme' });
+    const foreign = await post(`/v1/ops/jobs/${ids.globex}/retry`, {
+      data: { customer: { id: 'x' } },
+      tenant: 'acme',
+    });
+    const unknown = await post(`/v1/ops/jobs/${ids.unknown}/retry`, {
+      data: { customer: { id: 'x' } },
+      tenant: 'acme',
+    });
     expect(foreign.statusCode).toBe(404);
     expect(shape(foreign.body, ids.globex)).toBe(shape(unknown.body, ids.unknown));
-    expect((await h.queue.getJob(ids.globex))!.data.data).toEqual({ customer: { id: 'cus-123', email: 'a@b.co' } });
+    expect((await h.queue.getJob(ids.globex))!.data.data).toEqual({
+      customer: { id: 'cus-123', email: 'a@b.co' },
+    });
   });
 
   it('the caller\'s own jobs are acted on; "-" scopes to jobs without a tenant; a bad tenant is 400 naming it', async () => {
@@ -116,7 +128,10 @@ describe('CLI scoped with --tenant', { timeout: 180_000 }, () => {
     ]);
     expect(inspect).toMatchObject({ code: 1, stdout: '' });
     expect(shape(inspect.stderr, ids.globex)).toBe(shape(inspectUnknown.stderr, ids.unknown));
-    expect(retry).toMatchObject({ code: 1, stderr: `invoke-api: ids: no job ${ids.globex} for tenant acme; nothing done\n` });
+    expect(retry).toMatchObject({
+      code: 1,
+      stderr: `invoke-api: ids: no job ${ids.globex} for tenant acme; nothing done\n`,
+    });
     expect(shape(retry.stderr, ids.globex)).toBe(shape(retryUnknown.stderr, ids.unknown));
     expect(discard.code).toBe(1);
     expect(await state(ids.globex)).toBe('failed');

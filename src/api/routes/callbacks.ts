@@ -17,11 +17,23 @@ export const CALLBACK_PATH = '/v1/callbacks/';
 /** Longest answer wait while Redis is unreachable before 503 (the partner retries). */
 const REDIS_WAIT_MS = 10_000;
 
-const ANSWERS: Record<CallbackResult, [number, { status?: string; error?: string; message: string }]> = {
+const ANSWERS: Record<
+  CallbackResult,
+  [number, { status?: string; error?: string; message: string }]
+> = {
   first: [202, { status: 'accepted', message: 'callback accepted' }],
-  repeat: [200, { status: 'already-accepted', message: 'this callback was already accepted; nothing changed' }],
+  repeat: [
+    200,
+    { status: 'already-accepted', message: 'this callback was already accepted; nothing changed' },
+  ],
   unknown: [404, { error: 'NOT_FOUND', message: 'unknown callback token' }],
-  gone: [410, { error: 'GONE', message: 'this step no longer accepts a callback (timed out, discarded or superseded)' }],
+  gone: [
+    410,
+    {
+      error: 'GONE',
+      message: 'this step no longer accepts a callback (timed out, discarded or superseded)',
+    },
+  ],
 };
 
 const FIXED_ERRORS: Record<number, { error: string; message: string }> = {
@@ -33,30 +45,44 @@ const FIXED_ERRORS: Record<number, { error: string; message: string }> = {
 
 class Unavailable extends Error {}
 
-export function callbackRoutes(callbacks: Pick<Callbacks, 'complete'>, cfg: Pick<Config, 'INVOKE_CALLBACK_BODY_LIMIT_BYTES' | 'INVOKE_CALLBACK_RATE_PER_MINUTE'>) {
+export function callbackRoutes(
+  callbacks: Pick<Callbacks, 'complete'>,
+  cfg: Pick<Config, 'INVOKE_CALLBACK_BODY_LIMIT_BYTES' | 'INVOKE_CALLBACK_RATE_PER_MINUTE'>,
+) {
   return async (app: FastifyInstance) => {
     // JSON only (fastify's application/json parser, with its prototype-poisoning check).
     app.removeContentTypeParser('text/plain');
     await app.register(rateLimit, {
       max: cfg.INVOKE_CALLBACK_RATE_PER_MINUTE,
       timeWindow: 60_000,
-      errorResponseBuilder: (_req, ctx) => Object.assign(new Error('rate limited'), { statusCode: ctx.statusCode }),
+      errorResponseBuilder: (_req, ctx) =>
+        Object.assign(new Error('rate limited'), { statusCode: ctx.statusCode }),
     });
     app.setErrorHandler((err: FastifyError, _req, reply) => {
-      if (err instanceof Unavailable) return reply.code(503).header('retry-after', '5').send({ error: 'UNAVAILABLE', message: 'try again shortly' });
+      if (err instanceof Unavailable)
+        return reply
+          .code(503)
+          .header('retry-after', '5')
+          .send({ error: 'UNAVAILABLE', message: 'try again shortly' });
       const status = err.statusCode ?? 500;
       const fixed = FIXED_ERRORS[status] ?? (status < 500 ? FIXED_ERRORS[400]! : undefined);
       if (fixed) return reply.code(FIXED_ERRORS[status] ? status : 400).send(fixed);
       reply.log.error({ err: { name: err.name } }, 'callback route error');
-      return reply.code(500).send({ error: 'INTERNAL', message: 'internal error; retrying is safe' });
+      return reply
+        .code(500)
+        .send({ error: 'INTERNAL', message: 'internal error; retrying is safe' });
     });
 
-    app.post(`${CALLBACK_PATH}:token`, { bodyLimit: cfg.INVOKE_CALLBACK_BODY_LIMIT_BYTES }, async (req, reply) => {
-      const { token } = req.params as { token: string };
-      const result = await bounded(callbacks.complete(token, req.body ?? null));
-      const [status, body] = ANSWERS[result];
-      return reply.code(status).send(body);
-    });
+    app.post(
+      `${CALLBACK_PATH}:token`,
+      { bodyLimit: cfg.INVOKE_CALLBACK_BODY_LIMIT_BYTES },
+      async (req, reply) => {
+        const { token } = req.params as { token: string };
+        const result = await bounded(callbacks.complete(token, req.body ?? null));
+        const [status, body] = ANSWERS[result];
+        return reply.code(status).send(body);
+      },
+    );
   };
 }
 

@@ -24,12 +24,18 @@ export const DASHBOARD_PATH = '/ui';
  */
 class InvokeQueueAdapter extends BullMQAdapter {
   private readonly attachEnvelopes: ((jobs: FinishedJob[]) => Promise<void>) | undefined;
-  constructor(queue: Queue, private readonly redis: RedisClient, cfg?: EnvelopeConfig) {
+  constructor(
+    queue: Queue,
+    private readonly redis: RedisClient,
+    cfg?: EnvelopeConfig,
+  ) {
     super(queue, { description: 'Journey step API calls (invoke-api-worker)' });
     // Literal credentials a raw producer put in headers are not shown (contract/literal-credentials.ts).
     this.setFormatter('data', (data) => maskJobData(data));
     // The job list shows names, not data: a tenant's job says whose it is at a glance (issue 21).
-    this.setFormatter('name', (job: { name?: string; data?: unknown }) => dashboardName(job.name ?? '', job.data));
+    this.setFormatter('name', (job: { name?: string; data?: unknown }) =>
+      dashboardName(job.name ?? '', job.data),
+    );
     this.attachEnvelopes = cfg && createEnvelopeReader(redis, cfg);
   }
   override async getRedisInfo(): Promise<string> {
@@ -68,11 +74,21 @@ export function dashboardName(name: string, data: unknown): string {
 export function dashboardRoutes(queue: Queue, redis: RedisClient, cfg?: EnvelopeConfig) {
   return async (app: FastifyInstance) => {
     const serverAdapter = new FastifyAdapter();
-    createBullBoard({ queues: [new InvokeQueueAdapter(queue, redis, cfg)], serverAdapter, options: { uiConfig: { boardTitle: 'invoke-api', miscLinks: [{ text: 'Waiting for callbacks', url: '/ui/waiting' }] } } });
+    createBullBoard({
+      queues: [new InvokeQueueAdapter(queue, redis, cfg)],
+      serverAdapter,
+      options: {
+        uiConfig: {
+          boardTitle: 'invoke-api',
+          miscLinks: [{ text: 'Waiting for callbacks', url: '/ui/waiting' }],
+        },
+      },
+    });
     serverAdapter.setBasePath(DASHBOARD_PATH);
     app.addHook('preHandler', async (req, reply) => {
       const jobId = (req.params as { jobId?: unknown } | undefined)?.jobId;
-      if (typeof jobId !== 'string' || !req.routeOptions.url?.startsWith(`${DASHBOARD_PATH}/api/`)) return;
+      if (typeof jobId !== 'string' || !req.routeOptions.url?.startsWith(`${DASHBOARD_PATH}/api/`))
+        return;
       if (!isDashboardJobId(jobId)) return reply.code(404).send({ error: 'Job not found' });
     });
     await app.register(serverAdapter.registerPlugin() as never, { prefix: DASHBOARD_PATH });

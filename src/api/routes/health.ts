@@ -11,11 +11,15 @@ export function healthRoutes(readiness: Readiness) {
     app.get('/healthz', async () => ({ status: 'ok' }));
     app.get('/readyz', async (_req, reply) => {
       const results: Record<string, boolean> = {};
-      await Promise.all(Object.entries(readiness.checks).map(async ([name, check]) => {
-        results[name] = await check().catch(() => false);
-      }));
+      await Promise.all(
+        Object.entries(readiness.checks).map(async ([name, check]) => {
+          results[name] = await check().catch(() => false);
+        }),
+      );
       const ready = Object.values(results).every(Boolean);
-      return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not ready', checks: results });
+      return reply
+        .code(ready ? 200 : 503)
+        .send({ status: ready ? 'ready' : 'not ready', checks: results });
     });
   };
 }

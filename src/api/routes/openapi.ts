@@ -12,7 +12,11 @@ export function openapiPlugin(version: string) {
   const plugin = async (app: FastifyInstance) => {
     await app.register(swagger, {
       openapi: {
-        info: { title: 'invoke-api-worker', version, description: 'Enqueue, dry-run and track Invoke API journey steps.' },
+        info: {
+          title: 'invoke-api-worker',
+          version,
+          description: 'Enqueue, dry-run and track Invoke API journey steps.',
+        },
         components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
         security: [{ bearer: [] }],
       },

@@ -11,14 +11,25 @@ import type { WaitingOps } from '../../ops/waiting.js';
 export const WAITING_PAGE = '/ui/waiting';
 const LIMIT = 200;
 
-const escapeHtml = (v: unknown) => String(v ?? '-').replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+const escapeHtml = (v: unknown) =>
+  String(v ?? '-').replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 
 export function waitingPageRoutes(waiting: Pick<WaitingOps, 'list'>) {
   return async (app: FastifyInstance) => {
     app.get(WAITING_PAGE, async (_req, reply) => {
       const list = await waiting.list(LIMIT);
-      const cols = ['jobId', 'state', 'deadline', 'journeyId', 'runId', 'stepId', 'tenantId'] as const;
-      const rows = list.steps.map((s) => `<tr>${cols.map((c) => `<td>${escapeHtml(s[c])}</td>`).join('')}</tr>`).join('\n');
+      const cols = [
+        'jobId',
+        'state',
+        'deadline',
+        'journeyId',
+        'runId',
+        'stepId',
+        'tenantId',
+      ] as const;
+      const rows = list.steps
+        .map((s) => `<tr>${cols.map((c) => `<td>${escapeHtml(s[c])}</td>`).join('')}</tr>`)
+        .join('\n');
       const html = `<!doctype html><html><head><meta charset="utf-8"><title>invoke-api: waiting for callbacks</title>
 <style>body{font-family:system-ui,sans-serif;margin:2em}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 8px;text-align:left;font-size:13px}</style></head>
 <body><p><a href="/ui">&larr; dashboard</a></p><h1>Waiting for callbacks</h1>
@@ -26,7 +37,10 @@ export function waitingPageRoutes(waiting: Pick<WaitingOps, 'list'>) {
 <table><thead><tr>${cols.map((c) => `<th>${c}</th>`).join('')}</tr></thead><tbody>
 ${rows}
 </tbody></table></body></html>`;
-      return reply.type('text/html; charset=utf-8').header('content-security-policy', "default-src 'none'; style-src 'unsafe-inline'").send(html);
+      return reply
+        .type('text/html; charset=utf-8')
+        .header('content-security-policy', "default-src 'none'; style-src 'unsafe-inline'")
+        .send(html);
     });
   };
 }

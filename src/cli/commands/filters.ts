@@ -9,8 +9,20 @@ export function withFilters(cmd: Command): Command {
     .option('--code <code>', 'error code, e.g. HTTP_STATUS, TIMEOUT, CONNECT_ERROR')
     .option('--status <status>', 'HTTP status of the last attempt, e.g. 503')
     .option('--journey <journeyId>', 'journey id')
-    .option('--tenant <tenantId>', "tenant id (- = jobs without tenantId)")
-    .option('--held', 'only held jobs (onFailure=hold: the customer is waiting, nothing was emitted)');
+    .option('--tenant <tenantId>', 'tenant id (- = jobs without tenantId)')
+    .option(
+      '--held',
+      'only held jobs (onFailure=hold: the customer is waiting, nothing was emitted)',
+    );
 }
 
-export const filterOf = (o: FilterInput) => toFilter({ since: o.since, host: o.host, code: o.code, status: o.status, journey: o.journey, tenant: o.tenant, held: o.held });
+export const filterOf = (o: FilterInput) =>
+  toFilter({
+    since: o.since,
+    host: o.host,
+    code: o.code,
+    status: o.status,
+    journey: o.journey,
+    tenant: o.tenant,
+    held: o.held,
+  });

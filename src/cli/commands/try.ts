@@ -19,13 +19,19 @@ async function readJson(path: string, what: string): Promise<unknown> {
 }
 
 export const tryCommand = () =>
-  new Command('try').description('render and send one step now (same egress policy and secrets as the worker); saves and emits nothing')
+  new Command('try')
+    .description(
+      'render and send one step now (same egress policy and secrets as the worker); saves and emits nothing',
+    )
     .argument('<step>', 'a job as JSON (the invoke job data of the contract)')
-    .option('--data <file>', 'JSON to use as the step\'s data (customer, event, ...)')
+    .option('--data <file>', "JSON to use as the step's data (customer, event, ...)")
     .option('--json', 'machine-readable output')
     .action(async (step: string, o: { data?: string; json?: boolean }) => {
       const cfg = config();
-      const [{ createDryRun }, { isInvokeError }] = await Promise.all([import('../../dry-run/dry-run.js'), import('../../contract/errors.js')]);
+      const [{ createDryRun }, { isInvokeError }] = await Promise.all([
+        import('../../dry-run/dry-run.js'),
+        import('../../contract/errors.js'),
+      ]);
       const dry = createDryRun(cfg);
       try {
         const input = (await readJson(step, 'step')) as Record<string, unknown>;
@@ -38,7 +44,10 @@ export const tryCommand = () =>
         }
         process.exitCode = r.envelope.ok ? EXIT.ok : EXIT.problem;
       } catch (err) {
-        fail(err instanceof UsageError || isInvokeError(err) ? EXIT.usage : EXIT.problem, (err as Error).message);
+        fail(
+          err instanceof UsageError || isInvokeError(err) ? EXIT.usage : EXIT.problem,
+          (err as Error).message,
+        );
       } finally {
         dry.close();
       }
