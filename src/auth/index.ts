@@ -1,7 +1,8 @@
 /**
  * Partner authentication (contract v1.1 section 6.2), composed from a Config: the credential
  * resolver (platform credentials now, tenant credentials from the vault), the shared token cache
- * (sealed under INVOKE_SECRETS_KEY) and the stage the processor runs for steps with request.auth.
+ * (sealed under INVOKE_SECRETS_KEY) and the stage the attempt pipeline runs for steps with
+ * request.auth.
  */
 import type { Config } from '../config.js';
 import type { HttpClient } from '../http/call.js';

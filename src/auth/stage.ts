@@ -1,6 +1,6 @@
 /**
- * The auth stage of one attempt (contract v1.1 section 6.2), run by the processor in place of
- * a bare send when the step sets `request.auth`:
+ * The auth stage of one attempt (contract v1.1 section 6.2), run by the attempt pipeline
+ * (attempt/pipeline.ts) in place of a bare send when the step sets `request.auth`:
  *
  *   1. resolve  the credential the job names, for the job's tenant (resolve.ts)
  *   2. bind     refuse any host outside the credential's `hosts` (URL_BLOCKED, permanent)
