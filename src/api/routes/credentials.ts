@@ -29,12 +29,10 @@ export function credentialRoutes(credentials: TenantCredentialsAdmin) {
       if (err instanceof CredentialsDisabledError)
         return reply.code(503).send({ error: 'unavailable', message: err.message });
       const status = err.statusCode && err.statusCode < 500 ? err.statusCode : 500;
-      return reply
-        .code(status)
-        .send({
-          error: status === 500 ? 'error' : 'bad request',
-          message: status === 500 ? 'tenant credentials: internal error' : err.message,
-        });
+      return reply.code(status).send({
+        error: status === 500 ? 'error' : 'bad request',
+        message: status === 500 ? 'tenant credentials: internal error' : err.message,
+      });
     });
     app.put<{ Params: Params }>('/v1/tenants/:tenantId/credentials/:name', async (req, reply) => {
       await credentials.set(req.params.tenantId, req.params.name, req.body);
@@ -49,12 +47,10 @@ export function credentialRoutes(credentials: TenantCredentialsAdmin) {
       async (req, reply) => {
         if (await credentials.delete(req.params.tenantId, req.params.name))
           return reply.code(204).send();
-        return reply
-          .code(404)
-          .send({
-            error: 'not found',
-            message: `name: tenant ${req.params.tenantId} has no credential ${req.params.name}`,
-          });
+        return reply.code(404).send({
+          error: 'not found',
+          message: `name: tenant ${req.params.tenantId} has no credential ${req.params.name}`,
+        });
       },
     );
   };

@@ -138,12 +138,10 @@ function sendError(err: FastifyError | InvalidJobError, req: FastifyRequest, rep
   if (status < 500)
     return reply.code(status).send({ error: err.code ?? 'BAD_REQUEST', message: err.message });
   reply.log.error({ err: { name: err.name, code: err.code } }, 'invocations API error');
-  return reply
-    .code(500)
-    .send({
-      error: 'INTERNAL',
-      message: 'internal error; the request is safe to retry (idempotency key)',
-    });
+  return reply.code(500).send({
+    error: 'INTERNAL',
+    message: 'internal error; the request is safe to retry (idempotency key)',
+  });
 }
 
 export function invocationRoutes(deps: InvocationDeps) {
@@ -190,11 +188,9 @@ export function invocationRoutes(deps: InvocationDeps) {
       },
       async (req, reply) => {
         const { jobs } = req.body as { jobs: unknown[] };
-        return reply
-          .code(202)
-          .send({
-            results: (await bounded(deps, () => deps.client.enqueueMany(jobs))).map(withNote),
-          });
+        return reply.code(202).send({
+          results: (await bounded(deps, () => deps.client.enqueueMany(jobs))).map(withNote),
+        });
       },
     );
 
@@ -217,12 +213,10 @@ export function invocationRoutes(deps: InvocationDeps) {
           deps.client.status(jobId, { attempts: attempts === 'true' }),
         );
         if (!status)
-          return reply
-            .code(404)
-            .send({
-              error: 'NOT_FOUND',
-              message: `jobId: no invocation ${jobId} (never enqueued, or removed after retention)`,
-            });
+          return reply.code(404).send({
+            error: 'NOT_FOUND',
+            message: `jobId: no invocation ${jobId} (never enqueued, or removed after retention)`,
+          });
         return status;
       },
     );
