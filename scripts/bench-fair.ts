@@ -68,6 +68,9 @@ function rig(
     queue: ns.queue,
     prefix: ns.prefix,
     fairShare,
+    // Every completed job kept: completions are counted in the completed set, and the default
+    // retention (10,000) would stop a 20,000-job drain from ever reaching its count.
+    jobOptions: { removeOnComplete: false },
   });
   let app: WorkerApp | undefined;
   return {
