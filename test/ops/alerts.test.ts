@@ -46,7 +46,7 @@ function exportedNames(): Set<string> {
       .map((m) => m.name),
   );
   for (const f of files(join(root, 'src'))) {
-    for (const m of readFileSync(f, 'utf8').matchAll(/(?:name: |gauge\()'(invoke_[a-z_]+)'/g))
+    for (const m of readFileSync(f, 'utf8').matchAll(/(?:name: |gauge\(\s*)'(invoke_[a-z_]+)'/g))
       names.add(m[1]!);
   }
   return names;
