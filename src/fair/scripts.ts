@@ -5,7 +5,7 @@
  * A job enqueued through the client or the HTTP API is added by BullMQ as a delayed job whose
  * delay is FAIR_DELAY_MS (never due), and its id joins the fair index: a list per
  * (tenant, journey). Admission moves jobs from the index to the wait list, keeping at most
- * `window` jobs there (a quarter of all workers' slots), so BullMQ's FIFO stays short and the
+ * `window` jobs there (all workers' slots: one round of calls), so BullMQ's FIFO stays short and the
  * order of service is decided here:
  *
  *   start-time fair queuing (Goyal et al., SIGCOMM 1996), twice: the tenant with the lowest start
