@@ -25,11 +25,28 @@ export interface RequestParts {
 /** What HTTP/1.1 carries in a header value: visible ASCII, space and tab (RFC 9110 5.5). */
 const HEADER_VALUE = /^[\t\x20-\x7e]*$/;
 
+/**
+ * Every reference of any render: compiled once for the process. Each match is checked against
+ * the render's own nonce (a regex per render cost a compile per job: docs/benchmarks.md).
+ */
+const EXACT = /__secret_([0-9a-f]{16})_(\d+)__/g;
+
+/** Random bytes drawn in blocks: one system call per 512 nonces instead of one per render. */
+const NONCE_BYTES = 8;
+let pool = Buffer.alloc(0);
+let poolAt = 0;
+function freshNonce(): string {
+  if (poolAt + NONCE_BYTES > pool.length) {
+    pool = randomBytes(NONCE_BYTES * 512);
+    poolAt = 0;
+  }
+  poolAt += NONCE_BYTES;
+  return pool.toString('hex', poolAt - NONCE_BYTES, poolAt);
+}
+
 export class SecretRefs {
-  // Made on the first reference: most renders read no secret and need no random bytes.
+  // Made on the first reference: most renders read no secret.
   private nonceValue: string | undefined;
-  private exactValue: RegExp | undefined;
-  private anyCaseValue: RegExp | undefined;
   private readonly names: string[] = [];
   private readonly values: string[] = [];
   private readonly index = new Map<string, number>();
@@ -37,13 +54,27 @@ export class SecretRefs {
   readonly used = new Set<string>();
 
   private get nonce(): string {
-    return (this.nonceValue ??= randomBytes(8).toString('hex'));
+    return (this.nonceValue ??= freshNonce());
   }
-  private get exact(): RegExp {
-    return (this.exactValue ??= new RegExp(`__secret_${this.nonce}_(\\d+)__`, 'g'));
+
+  /** Text with this render's intact references rewritten (others left as they are). */
+  private rewrite(text: string, to: (i: number) => string): string {
+    return text.replace(EXACT, (m, nonce: string, i: string) =>
+      nonce === this.nonce ? to(Number(i)) : m,
+    );
   }
-  private get anyCase(): RegExp {
-    return (this.anyCaseValue ??= new RegExp(`secret_${this.nonce}_(\\d+)|${this.nonce}`, 'i'));
+
+  /**
+   * Where this render's nonce appears in any spelling (a filter may have changed the case or cut
+   * the reference): the secret's index when the reference around it can still be read, -1
+   * when only the nonce is there; undefined when it is absent.
+   */
+  private trace(text: string): number | undefined {
+    const lower = text.toLowerCase();
+    const at = lower.indexOf(this.nonce);
+    if (at < 0) return undefined;
+    const i = /^_(\d+)/.exec(lower.slice(at + this.nonce.length, at + this.nonce.length + 12));
+    return lower.slice(Math.max(0, at - 7), at) === 'secret_' && i ? Number(i[1]) : -1;
   }
 
   /** The reference for a value (the same one each time for a name). */
@@ -71,8 +102,8 @@ export class SecretRefs {
     } catch {
       // The renderer has already refused a URL that does not parse.
     }
-    const inHost = this.anyCase.exec(host);
-    if (inHost)
+    const inHost = this.trace(host);
+    if (inHost !== undefined)
       throw new InvokeError(
         'TEMPLATE_ERROR',
         `request.url: ${this.which(inHost)} may not be part of the host (secrets may only travel in the path, query, headers or body)`,
@@ -105,18 +136,18 @@ export class SecretRefs {
 
   /** Text with references shown as [REDACTED] (the dry run's request). */
   show(text: string): string {
-    return this.size === 0 ? text : text.replace(this.exact, REDACTED);
+    return this.size === 0 ? text : this.rewrite(text, () => REDACTED);
   }
 
   private replace(text: string, encode: (v: string) => string): string {
     if (!text.includes(this.nonce)) return text;
-    return text.replace(this.exact, (_m, i: string) => encode(this.values[Number(i)] ?? ''));
+    return this.rewrite(text, (i) => encode(this.values[i] ?? ''));
   }
 
   private intact(text: string, where: string): void {
-    if (!text.includes(this.nonce) && !this.anyCase.test(text)) return;
-    const changed = this.anyCase.exec(text.replace(this.exact, ''));
-    if (changed) {
+    // A nonce left once the intact references are taken out was changed by a filter.
+    const changed = this.trace(this.rewrite(text, () => ''));
+    if (changed !== undefined) {
       throw new InvokeError(
         'TEMPLATE_ERROR',
         `${where}: ${this.which(changed)} was passed through a filter; secrets are inserted after rendering, exactly as stored (store the value in the form the partner needs)`,
@@ -124,8 +155,8 @@ export class SecretRefs {
     }
   }
 
-  private which(m: RegExpExecArray): string {
-    const name = m[1] !== undefined ? this.names[Number(m[1])] : undefined;
+  private which(i: number): string {
+    const name = i >= 0 ? this.names[i] : undefined;
     return name ? `secrets.${name}` : 'a secret';
   }
 }
