@@ -175,14 +175,31 @@ export function createResultWriter(redis: RedisClient, cfg: WriterConfig) {
 
 export type WriteResult = ReturnType<typeof createResultWriter>;
 
+// KEYS job hash, job log; ARGV line, keepLogs ('' = all). As the single-node script: only to a
+// job that still exists (a removed job's log would be a key nobody deletes).
+const APPEND_LOG = `
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+redis.call('RPUSH', KEYS[2], ARGV[1])
+if ARGV[2] ~= '' then redis.call('LTRIM', KEYS[2], -tonumber(ARGV[2]), -1) end
+return 1`;
+
 /** Cluster: the job log lives in BullMQ's slot; trimmed like Job.log with keepLogs. */
 async function appendLog(
   redis: RedisClient,
   { jobKey, line, keepLogs }: JobLogLine,
 ): Promise<void> {
-  const pipe = redis.pipeline().rpush(`${jobKey}:logs`, line);
-  if (keepLogs) pipe.ltrim(`${jobKey}:logs`, -keepLogs, -1);
-  await execOrThrow(pipe);
+  try {
+    await redis.eval(
+      APPEND_LOG,
+      2,
+      jobKey,
+      `${jobKey}:logs`,
+      line,
+      keepLogs ? String(keepLogs) : '',
+    );
+  } catch (err) {
+    throw new Error(`result write failed: ${(err as Error).message}`);
+  }
 }
 
 async function execOrThrow(pipe: {
