@@ -58,8 +58,11 @@ function followSwitches(client: Redis, sentinels: SentinelAddress[], name: strin
     sub.on('error', () => undefined); // one Sentinel down: the others still announce
     sub.on('message', (_channel: string, message: string) => {
       // "<master name> <old ip> <old port> <new ip> <new port>"
-      if (message.split(' ')[0] !== name || message === lastSwitch) return;
+      const [master, , , newHost, newPort] = message.split(' ');
+      if (master !== name || message === lastSwitch) return;
       lastSwitch = message;
+      // A connection that reconnected to the new master before the announcement stays.
+      if (connectedTo(client, newHost, Number(newPort))) return;
       if (client.status === 'ready' || client.status === 'connect') client.disconnect(true);
     });
     // Resubscribed by ioredis after a reconnect (autoResubscribe).
@@ -69,4 +72,11 @@ function followSwitches(client: Redis, sentinels: SentinelAddress[], name: strin
   client.once('end', () => {
     for (const sub of listeners) sub.disconnect();
   });
+}
+
+function connectedTo(client: Redis, host: string | undefined, port: number): boolean {
+  const socket = (client as unknown as { stream?: { remoteAddress?: string; remotePort?: number } })
+    .stream;
+  if (!socket || socket.remotePort !== port || !host) return false;
+  return socket.remoteAddress === host || socket.remoteAddress === `::ffff:${host}`;
 }

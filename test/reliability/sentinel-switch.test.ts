@@ -72,7 +72,13 @@ it('every connection follows a master crash and the switch, and closes its Senti
     results.filter((r) => r !== 'ok'),
     'writes that failed instead of waiting for the new master',
   ).toEqual([]);
-  expect(clients.map((c) => c.status).filter((st) => st !== 'ready')).toEqual([]);
+  // None ended for good; each is (or is about to be) connected to the new master.
+  expect(clients.filter((c) => c.status === 'end')).toEqual([]);
+  await waitFor(
+    async () => clients.every((c) => c.status === 'ready') || undefined,
+    'every connection ready on the new master',
+    15_000,
+  );
   const promoted = open(client(s.replica.url));
   expect(await promoted.dbsize()).toBe(clients.length);
 
