@@ -75,8 +75,8 @@ function followSwitches(client: Redis, sentinels: SentinelAddress[], name: strin
 }
 
 function connectedTo(client: Redis, host: string | undefined, port: number): boolean {
-  const socket = (client as unknown as { stream?: { remoteAddress?: string; remotePort?: number } })
-    .stream;
-  if (!socket || socket.remotePort !== port || !host) return false;
+  // Undefined before the first connection (ioredis declares it always set).
+  const socket = client.stream as Redis['stream'] | undefined;
+  if (!socket || !host || !('remotePort' in socket) || socket.remotePort !== port) return false;
   return socket.remoteAddress === host || socket.remoteAddress === `::ffff:${host}`;
 }

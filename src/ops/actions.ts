@@ -78,14 +78,15 @@ async function failedJob(queue: Queue, id: string): Promise<Job | string> {
   return state === 'failed' ? job : `not failed (${state})`;
 }
 
-export async function retryJobs(
-  queue: Queue,
-  target: Target,
-  opts: ActionOptions = {},
-): Promise<ActionResult> {
-  const { ids, scanned } = await resolve(queue, target);
-  const result: ActionResult = {
-    action: 'retry',
+/** The result of an action over `ids` before any of them is done. */
+function emptyResult(
+  action: ActionResult['action'],
+  ids: string[],
+  scanned: number | undefined,
+  opts: ActionOptions,
+): ActionResult {
+  return {
+    action,
     dryRun: Boolean(opts.dryRun),
     matched: ids.length,
     done: [],
@@ -93,6 +94,15 @@ export async function retryJobs(
     skipped: [],
     ...(scanned !== undefined ? { scanned } : {}),
   };
+}
+
+export async function retryJobs(
+  queue: Queue,
+  target: Target,
+  opts: ActionOptions = {},
+): Promise<ActionResult> {
+  const { ids, scanned } = await resolve(queue, target);
+  const result = emptyResult('retry', ids, scanned, opts);
   await each(
     ids,
     async (id) => {
@@ -136,15 +146,7 @@ export async function discardJobs(
   opts: ActionOptions = {},
 ): Promise<ActionResult> {
   const { ids, scanned } = await resolve(queue, target);
-  const result: ActionResult = {
-    action: 'discard',
-    dryRun: Boolean(opts.dryRun),
-    matched: ids.length,
-    done: [],
-    removed: [],
-    skipped: [],
-    ...(scanned !== undefined ? { scanned } : {}),
-  };
+  const result = emptyResult('discard', ids, scanned, opts);
   await each(
     ids,
     async (id) => {
