@@ -151,7 +151,8 @@ export function createInvokeClient(opts: InvokeClientOptions = {}) {
         raw.exists(backend.toKey(id));
         // Job.addJob runs BullMQ's option checks and queues its script on the transaction
         // synchronously (as FlowProducer does).
-        // Not `{ ...options, jobId: id }`: a property after a spread is V8's slow path (1.9 us vs 0.2 a job).
+        // Not `{ ...options, jobId: id }`: a property after a spread is V8's slow path
+        // (docs/benchmarks.md, "What profiling removed").
         const added = new Job(
           queue,
           JOB_NAME,

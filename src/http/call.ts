@@ -212,8 +212,8 @@ export function createHttpClient(cfg: HttpConfig) {
       );
     }
     const timeoutMs = req.timeoutMs ?? cfg.INVOKE_DEFAULT_TIMEOUT_MS;
-    // One cleared timer that destroys whichever hop is open: an AbortController and its signal
-    // listeners cost 11 us per call (profiled in scripts/bench); AbortSignal.timeout more.
+    // One cleared timer that destroys whichever hop is open: cheaper than an AbortController
+    // whose signal got listens to (docs/benchmarks.md, "What profiling removed").
     const deadline: Deadline = { expired: false, stream: undefined };
     const timer = setTimeout(() => {
       deadline.expired = true;
@@ -315,7 +315,7 @@ function readBody(
     });
     stream.once('error', reject);
     // Built only when the close really is premature: the caller destroys every stream after a
-    // full read, and an Error per call (its stack trace) was 3.5 % of a call's CPU (profiled).
+    // full read, and an Error (its stack trace) on every call showed in profiles (docs/benchmarks.md).
     stream.once('close', () => {
       if (!ended)
         reject(Object.assign(new Error('Premature close'), { code: 'ERR_STREAM_PREMATURE_CLOSE' }));

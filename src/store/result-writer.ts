@@ -38,45 +38,76 @@ export interface ResultToWrite {
 /**
  * Results of one event-loop turn go to Redis together: jobs finishing in the same turn (many,
  * when 100 are in flight) are written by one script call, flushed on setImmediate, so one
- * command, one socket write and one script run serve them all instead of one each (each write
- * syscall costs 20-30 us on this VM, and each script call has a fixed cost in Redis too: at
- * c=100, about 2 results per call, Redis CPU -12 %, worker CPU -4 to -8 %, scripts/bench).
- * A job alone in its turn still waits for no one. At most BATCH_MAX results per call keep
- * each script run short.
+ * command, one socket write and one script run serve them all instead of one each (measured in
+ * docs/benchmarks.md, "What profiling removed"). A job alone in its turn still waits for no one.
+ * At most BATCH_MAX results per call keep each script run short.
  */
 const BATCH_MAX = 64;
 
-// Per result: KEYS context hash, stream, job hash, job log; ARGV n (event field args), variable,
-// envelope JSON, TTL, MAXLEN ('' = no event), log line ('' = none), keepLogs ('' = all), then n
-// event field args. Each result is written in order (save, then event, then log line) under
-// pcall: a failure (a context key of the wrong type) fails that result alone, as its own call
-// would have, and the batch goes on. Replies: 1, or the error message, per result.
-// The log line is written only while the job exists, like BullMQ's addLog script. An empty
-// variable (an invalid job whose save is unusable) skips the save: the event is still emitted.
+/**
+ * One result as the script reads it: what to do, by name. Absent means "not this step".
+ * Numbers travel as strings so that Lua never reformats them.
+ */
+interface ScriptWrite {
+  /** HSET <context> field <envelope>, then EXPIRE <context> ttl. */
+  save?: { field: string; ttl: string };
+  /** XADD <stream> MAXLEN ~ maxlen * ...fields (field/value pairs in the contract's order). */
+  emit?: { maxlen: string; fields: string[] };
+  /** RPUSH <job>:logs line while the job exists, trimmed to keep lines when keep is set. */
+  log?: { line: string; keep?: string };
+}
+
+// Per result: KEYS context hash, stream, job hash, job log (named below); ARGV the result's
+// ScriptWrite as JSON, then its envelope JSON on its own (inside the JSON it would be escaped and
+// decoded once more: docs/benchmarks.md, "Measurements behind choices in the code"). Each result
+// is written in order (save, then event, then log line) under pcall: a failure (a context key of
+// the wrong type) fails that result alone, as its own call would have, and the batch goes on.
+// Replies: 1, or the error message, per result. The log line is written only while the job
+// exists, like BullMQ's addLog script. A result without save (an invalid job whose save is
+// unusable) still emits its event.
 const SAVE_EMIT_LOG_BATCH = `
 local out = {}
-local a = 1
-for i = 1, #KEYS / 4 do
+for i = 1, #ARGV / 2 do
   local k = (i - 1) * 4
-  local n = tonumber(ARGV[a])
+  local context, stream, job, joblog = KEYS[k + 1], KEYS[k + 2], KEYS[k + 3], KEYS[k + 4]
+  local write = cjson.decode(ARGV[2 * i - 1])
+  local envelope = ARGV[2 * i]
   local r = 1
-  if ARGV[a + 1] ~= '' then r = redis.pcall('HSET', KEYS[k + 1], ARGV[a + 1], ARGV[a + 2]) end
+  if write.save then r = redis.pcall('HSET', context, write.save.field, envelope) end
   if type(r) == 'table' and r.err then out[i] = r.err else
-    if ARGV[a + 1] ~= '' then redis.call('EXPIRE', KEYS[k + 1], ARGV[a + 3]) end
+    if write.save then redis.call('EXPIRE', context, write.save.ttl) end
     out[i] = 1
-    if ARGV[a + 4] ~= '' then
-      r = redis.pcall('XADD', KEYS[k + 2], 'MAXLEN', '~', ARGV[a + 4], '*', unpack(ARGV, a + 7, a + 6 + n))
+    if write.emit then
+      r = redis.pcall('XADD', stream, 'MAXLEN', '~', write.emit.maxlen, '*', unpack(write.emit.fields))
       if type(r) == 'table' and r.err then out[i] = r.err end
     end
-    if out[i] == 1 and ARGV[a + 5] ~= '' and redis.call('EXISTS', KEYS[k + 3]) == 1 then
-      r = redis.pcall('RPUSH', KEYS[k + 4], ARGV[a + 5])
+    if out[i] == 1 and write.log and redis.call('EXISTS', job) == 1 then
+      r = redis.pcall('RPUSH', joblog, write.log.line)
       if type(r) == 'table' and r.err then out[i] = r.err
-      elseif ARGV[a + 6] ~= '' then redis.call('LTRIM', KEYS[k + 4], -tonumber(ARGV[a + 6]), -1) end
+      elseif write.log.keep then redis.call('LTRIM', joblog, -tonumber(write.log.keep), -1) end
     end
   end
-  a = a + 7 + n
 end
 return out`;
+
+/**
+ * The script's JSON for one result. Strings are made well-formed first: JSON.stringify writes a
+ * lone surrogate as a \uD8xx escape, which Redis's cjson refuses, while a plain argument reaches
+ * Redis as U+FFFD (the Cluster path); both paths store the same text.
+ */
+function scriptWrite({ variable, event, log }: ResultToWrite, cfg: WriterConfig): string {
+  const write: ScriptWrite = {};
+  if (variable !== '') write.save = { field: variable, ttl: String(cfg.INVOKE_CTX_TTL_SECONDS) };
+  if (event) {
+    const fields = eventFields(event).map((f) => f.toWellFormed());
+    write.emit = { maxlen: String(cfg.INVOKE_EVENTS_MAXLEN), fields };
+  }
+  if (log) {
+    write.log = { line: log.line.toWellFormed() };
+    if (log.keepLogs) write.log.keep = String(log.keepLogs);
+  }
+  return JSON.stringify(write);
+}
 
 type ScriptClient = {
   invokeSaveEmitLogBatch(...args: (string | number)[]): Promise<(number | string)[]>;
@@ -116,30 +147,15 @@ export function createResultWriter(redis: RedisClient, cfg: WriterConfig) {
       );
     }
 
-    return function writeResult({
-      runId,
-      variable,
-      envelope,
-      event,
-      log,
-    }: ResultToWrite): Promise<void> {
-      const fields = event ? eventFields(event) : [];
+    return function writeResult(result: ResultToWrite): Promise<void> {
+      const { log } = result;
       const keys = [
-        contextKey(cfg.INVOKE_CTX_PREFIX, runId),
+        contextKey(cfg.INVOKE_CTX_PREFIX, result.runId),
         cfg.INVOKE_EVENTS_STREAM,
         log?.jobKey ?? '',
         log ? `${log.jobKey}:logs` : '',
       ];
-      const args = [
-        String(fields.length),
-        variable,
-        JSON.stringify(envelope),
-        String(cfg.INVOKE_CTX_TTL_SECONDS),
-        event ? String(cfg.INVOKE_EVENTS_MAXLEN) : '',
-        log?.line ?? '',
-        log?.keepLogs ? String(log.keepLogs) : '',
-        ...fields,
-      ];
+      const args = [scriptWrite(result, cfg), JSON.stringify(result.envelope)];
       return new Promise<void>((resolve, reject) => {
         queued.push({ keys, args, resolve, reject });
         if (queued.length >= BATCH_MAX) flush();

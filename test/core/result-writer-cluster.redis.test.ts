@@ -42,7 +42,11 @@ afterAll(async () => {
   await admin.quit();
 });
 
-/** Results of every shape: with event and log, held (no event), log to a job that is gone, trimmed logs. */
+/**
+ * Results of every shape: with event and log, held (no event), no save (an invalid job), log to a
+ * job that is gone, trimmed logs, and text with a lone surrogate (JSON would escape it as \uD800,
+ * which Redis's cjson refuses; a plain argument arrives as U+FFFD).
+ */
 function results(): { all: ResultToWrite[]; jobKeys: string[] } {
   const all: ResultToWrite[] = [];
   const jobKeys: string[] = [];
@@ -62,14 +66,15 @@ function results(): { all: ResultToWrite[]; jobKeys: string[] } {
     };
     const jobKey = `{bull}:${ns.id}:${i}`;
     jobKeys.push(jobKey);
+    const event = buildEvent(job, String(i), envelope);
     all.push({
       runId: job.runId,
-      variable: `v${i % 5}`,
+      variable: i === 1 ? '' : `v${i % 5}`,
       envelope,
-      event: i % 4 === 3 ? undefined : buildEvent(job, String(i), envelope),
+      event: i % 4 === 3 ? undefined : { ...event, errorCode: i === 2 ? 'E\udc00' : '' },
       log:
         i % 2 === 0
-          ? { jobKey, line: `attempt line ${i}`, keepLogs: i % 6 === 0 ? 1 : undefined }
+          ? { jobKey, line: `attempt line ${i} \ud800é`, keepLogs: i % 6 === 0 ? 1 : undefined }
           : undefined,
     });
   }
@@ -129,8 +134,13 @@ describe('result writer, single node and Cluster', () => {
     // And what that state is: 9 events (3 held), every TTL set, logs only for jobs that exist.
     expect(a.eventCount).toBe(9);
     expect(a.ttlOk.every(Boolean)).toBe(true);
-    expect(a.logs[jobKeys[0]!]).toEqual(['attempt line 0']);
-    expect(a.logs[jobKeys[2]!]).toEqual(['older line', 'attempt line 2']);
+    expect(a.logs[jobKeys[0]!]).toEqual(['attempt line 0 \ufffdé']);
+    expect(a.logs[jobKeys[2]!]).toEqual(['older line', 'attempt line 2 \ufffdé']);
+    expect(a.byRun['eq-run-2']?.[0]?.errorCode).toBe('E\ufffd');
+    // Job 1 emitted its event without a save (first of its run in its turn: on a Cluster a
+    // result with no save to wait for would overtake an earlier one of the same run).
+    expect(a.byRun['eq-run-1']?.map((e) => e.stepId)).toEqual(['s1', 's5', 's9']);
+    expect(Object.keys(a.context['eq-run-1'] as object).sort()).toEqual(['v0', 'v4']);
     expect(a.logs[jobKeys[1]!]).toEqual(['older line']);
     expect(a.logs[jobKeys[10]!]).toEqual([]);
   }, 60_000);

@@ -165,11 +165,11 @@ describe('README shell commands', { timeout: 180_000 }, () => {
 
   it('the example step ran: completed, with the partner answer saved', async () => {
     const status = async () =>
-      (
+      (await (
         await fetch(`http://127.0.0.1:${port}/v1/invocations/ik.run-example-1.fetch-loyalty.1`, {
           headers: { authorization: `Bearer ${TOKEN}` },
         })
-      ).json();
+      ).json()) as { state: string; envelope: unknown };
     await waitFor(
       async () => (await status()).state === 'completed' || undefined,
       'example step completed',

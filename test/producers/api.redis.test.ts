@@ -179,7 +179,7 @@ describe('POST /v1/invocations', () => {
       { method: 'POST', body: new Blob([JSON.stringify(jobData())]), headers: auth },
     );
     expect(res.status).toBe(415);
-    expect((await res.json()).message).toBe(
+    expect(((await res.json()) as { message: string }).message).toBe(
       "the request has no content-type: send the body as application/json (curl: -H 'content-type: application/json')",
     );
     const form = await app.inject({
