@@ -12,11 +12,6 @@
  *
  * Run: npx tsx scripts/bench-callbacks.ts [N=100000]   (needs redis-server on PATH)
  */
-import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import net from 'node:net';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
@@ -25,50 +20,10 @@ import { createCallbacks } from '../src/callbacks/service.js';
 import { idempotencyKey } from '../src/contract/idempotency.js';
 import { invokeJobSchema } from '../src/contract/job.js';
 import type { Envelope } from '../src/contract/envelope.js';
+import { startRedisServer } from '../test/helpers/redis-server.js';
 
 const N = Number(process.argv[2] ?? 100_000);
 const BATCH = 2000;
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-async function startRedis(): Promise<{ url: string; stop(): void }> {
-  const port = await freePort();
-  const dir = mkdtempSync(path.join(tmpdir(), 'bench-cb-'));
-  const proc = spawn(
-    'redis-server',
-    [
-      '--port',
-      String(port),
-      '--bind',
-      '127.0.0.1',
-      '--dir',
-      dir,
-      '--save',
-      '',
-      '--appendonly',
-      'no',
-    ],
-    { stdio: ['ignore', 'pipe', 'inherit'] },
-  );
-  await new Promise<void>((resolve) =>
-    proc.stdout!.on('data', (c: Buffer) => /Ready to accept/.test(String(c)) && resolve()),
-  );
-  proc.stdout!.resume();
-  return {
-    url: `redis://127.0.0.1:${port}`,
-    stop: () => {
-      proc.kill('SIGKILL');
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
-}
 
 /** A realistic step: a templated POST with a body, customer data and a pick. */
 function job(i: number) {
@@ -117,7 +72,7 @@ async function inBatches(n: number, fn: (i: number) => Promise<unknown>): Promis
 }
 
 async function main(): Promise<void> {
-  const server = await startRedis();
+  const server = await startRedisServer();
   const redis = new Redis(server.url, { maxRetriesPerRequest: null });
   const cfg = loadConfig({
     REDIS_URL: server.url,
@@ -220,7 +175,7 @@ async function main(): Promise<void> {
   );
   await queue.close();
   redis.disconnect();
-  server.stop();
+  await server.destroy();
 }
 
 void main();
