@@ -53,12 +53,27 @@ export const settings = {
   REDIS_SENTINELS: setting(
     list,
     undefined,
-    'Comma-separated host:port Sentinel nodes; REDIS_SENTINEL_NAME names the master group (user, password and rediss:// come from REDIS_URL).',
+    "Comma-separated host:port Sentinel nodes; REDIS_SENTINEL_NAME names the master group. The master's user, password and rediss:// come from REDIS_URL; the Sentinels' own from REDIS_SENTINEL_USERNAME, REDIS_SENTINEL_PASSWORD and REDIS_SENTINEL_TLS.",
   ),
   REDIS_SENTINEL_NAME: setting(
     z.string().min(1),
     'mymaster',
     'Sentinel master group name (used only with REDIS_SENTINELS).',
+  ),
+  REDIS_SENTINEL_USERNAME: setting(
+    z.string().min(1),
+    undefined,
+    "ACL user of the Sentinels themselves (with REDIS_SENTINEL_PASSWORD), when their users are not the master's.",
+  ),
+  REDIS_SENTINEL_PASSWORD: setting(
+    z.string().min(1),
+    undefined,
+    "Password of the Sentinels themselves (their requirepass), when they have one; often the master's password, which still comes from REDIS_URL. Never logged.",
+  ),
+  REDIS_SENTINEL_TLS: setting(
+    bool,
+    'false',
+    'Talk to the Sentinels over TLS. The master is reached over TLS when REDIS_URL is rediss://; trust a private CA with NODE_EXTRA_CA_CERTS.',
   ),
   INVOKE_QUEUE: setting(
     z.string().regex(/^[^:]+$/, 'must not contain ":"'),

@@ -16,21 +16,40 @@
  * master anyway, and a reconnect aimed at a demoted master is refused or answered READONLY,
  * which redis.ts also reconnects on.
  */
+import type { ConnectionOptions } from 'node:tls';
 import { Redis, type RedisOptions } from 'ioredis';
 
 export interface SentinelAddress {
   host: string;
   port: number;
 }
-type Options = RedisOptions & { sentinels: SentinelAddress[]; name: string };
+/** How to talk to the Sentinels themselves: their ACL user, password and TLS, when they have them. */
+export interface SentinelAccess {
+  username?: string | undefined;
+  password?: string | undefined;
+  tls?: ConnectionOptions | undefined;
+}
+type Options = RedisOptions & {
+  sentinels: SentinelAddress[];
+  name: string;
+  sentinelAccess?: SentinelAccess;
+};
 
 const SWITCH = '+switch-master';
 
 export class SentinelRedis extends Redis {
   constructor(options: Options) {
+    const access = options.sentinelAccess ?? {};
     // The cast picks the constructor of a connection with ioredis's default (legacy) replies.
-    super({ ...options, failoverDetector: false } as RedisOptions & { replyMapping?: 'legacy' });
-    followSwitches(this, options.sentinels, options.name);
+    super({
+      ...options,
+      failoverDetector: false,
+      // ioredis's own master lookups, with the same access as the switch watch below.
+      sentinelUsername: access.username,
+      sentinelPassword: access.password,
+      sentinelTLS: access.tls,
+    } as RedisOptions & { replyMapping?: 'legacy' });
+    followSwitches(this, options.sentinels, options.name, access);
   }
 
   /** BullMQ duplicates its connection for blocking reads: the copy follows a switch too. */
@@ -40,17 +59,25 @@ export class SentinelRedis extends Redis {
 }
 
 /**
- * One subscriber per Sentinel (as ioredis's detector has), closed with the connection. Sentinel
- * connections use no password or TLS here, like ioredis's own Sentinel lookups without
- * sentinelPassword.
+ * One subscriber per Sentinel (as ioredis's detector has), closed with the connection. It reaches
+ * the Sentinels as ioredis's master lookups do: without their password a protected Sentinel
+ * refuses the SUBSCRIBE, and the connection would learn of a switch only from READONLY.
  */
-function followSwitches(client: Redis, sentinels: SentinelAddress[], name: string): void {
+function followSwitches(
+  client: Redis,
+  sentinels: SentinelAddress[],
+  name: string,
+  access: SentinelAccess,
+): void {
   // Every Sentinel announces the same switch: act on it once, not once per Sentinel.
   let lastSwitch = '';
   const listeners = sentinels.map(({ host, port }) => {
     const sub = new Redis({
       host,
       port,
+      username: access.username,
+      password: access.password,
+      tls: access.tls,
       maxRetriesPerRequest: null,
       retryStrategy: (n) => Math.min(n * 200, 2000),
       connectionName: 'invoke-api:sentinel-watch',

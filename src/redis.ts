@@ -29,13 +29,16 @@ function authFromUrl(redisUrl: string): Pick<RedisOptions, 'username' | 'passwor
   };
 }
 
-export function createRedis(
-  cfg: Pick<
-    Config,
-    'REDIS_URL' | 'REDIS_CLUSTER_NODES' | 'REDIS_SENTINELS' | 'REDIS_SENTINEL_NAME'
-  >,
-  name: string,
-): RedisClient {
+/** Where Redis is and how to reach it: what every connection is made from. */
+export type RedisSettings = Pick<
+  Config,
+  'REDIS_URL' | 'REDIS_CLUSTER_NODES' | 'REDIS_SENTINELS' | 'REDIS_SENTINEL_NAME'
+> &
+  Partial<
+    Pick<Config, 'REDIS_SENTINEL_USERNAME' | 'REDIS_SENTINEL_PASSWORD' | 'REDIS_SENTINEL_TLS'>
+  >;
+
+export function createRedis(cfg: RedisSettings, name: string): RedisClient {
   const options: RedisOptions = {
     maxRetriesPerRequest: null,
     enableReadyCheck: true,
@@ -53,13 +56,7 @@ export function createRedis(
   return client;
 }
 
-function connect(
-  cfg: Pick<
-    Config,
-    'REDIS_URL' | 'REDIS_CLUSTER_NODES' | 'REDIS_SENTINELS' | 'REDIS_SENTINEL_NAME'
-  >,
-  options: RedisOptions,
-): RedisClient {
+function connect(cfg: RedisSettings, options: RedisOptions): RedisClient {
   if (cfg.REDIS_CLUSTER_NODES?.length) {
     const redisOptions = { ...options, ...authFromUrl(cfg.REDIS_URL) };
     return new Cluster(cfg.REDIS_CLUSTER_NODES.map(hostPort), {
@@ -74,15 +71,23 @@ function connect(
 
 /** Exported for the switch test, which shortens the reconnect delay to widen the race it checks. */
 export function sentinelRedis(
-  cfg: Pick<Config, 'REDIS_URL' | 'REDIS_SENTINELS' | 'REDIS_SENTINEL_NAME'>,
+  cfg: Omit<RedisSettings, 'REDIS_CLUSTER_NODES'>,
   options: RedisOptions,
 ): Redis {
+  const master = authFromUrl(cfg.REDIS_URL);
   // Follows +switch-master at once (redis-sentinel.ts says why not ioredis's failoverDetector).
   return new SentinelRedis({
     ...options,
-    ...authFromUrl(cfg.REDIS_URL),
+    ...master,
+    // ioredis reaches the master in plain text, whatever `tls` says, unless this is set.
+    ...(master.tls ? { enableTLSForSentinelMode: true } : {}),
     sentinels: (cfg.REDIS_SENTINELS ?? []).map(hostPort),
     name: cfg.REDIS_SENTINEL_NAME,
+    sentinelAccess: {
+      username: cfg.REDIS_SENTINEL_USERNAME,
+      password: cfg.REDIS_SENTINEL_PASSWORD,
+      tls: cfg.REDIS_SENTINEL_TLS ? {} : undefined,
+    },
   });
 }
 

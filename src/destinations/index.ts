@@ -5,7 +5,7 @@
  */
 import type { Config } from '../config.js';
 import type { Logger } from '../logger.js';
-import { createRedis, type RedisClient } from '../redis.js';
+import { createRedis, type RedisClient, type RedisSettings } from '../redis.js';
 import type { AttemptHooks } from '../queue/attempt-hooks.js';
 import { createDestinationGuard } from './guard.js';
 import { loadDestinationPolicy, type DestinationPolicy } from './policy.js';
@@ -20,16 +20,8 @@ export interface Destinations {
   close(): Promise<void>;
 }
 
-type DestConfig = Pick<
-  Config,
-  | 'INVOKE_DESTINATIONS'
-  | 'BULLMQ_PREFIX'
-  | 'INVOKE_DEFAULT_TIMEOUT_MS'
-  | 'REDIS_URL'
-  | 'REDIS_CLUSTER_NODES'
-  | 'REDIS_SENTINELS'
-  | 'REDIS_SENTINEL_NAME'
->;
+type DestConfig = RedisSettings &
+  Pick<Config, 'INVOKE_DESTINATIONS' | 'BULLMQ_PREFIX' | 'INVOKE_DEFAULT_TIMEOUT_MS'>;
 
 export function createDestinations(
   cfg: DestConfig,

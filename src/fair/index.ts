@@ -6,7 +6,7 @@
 import type { Worker } from 'bullmq';
 import type { Config } from '../config.js';
 import type { Logger } from '../logger.js';
-import { createRedis, type RedisClient } from '../redis.js';
+import { createRedis, type RedisClient, type RedisSettings } from '../redis.js';
 import { createDestinationStore } from '../destinations/store.js';
 import type { BeforeCall } from '../queue/attempt-hooks.js';
 import { withTimeout } from '../lib/with-timeout.js';
@@ -15,18 +15,15 @@ import { createTenantLimits, type TenantLimited } from './limits.js';
 import { loadTenantPolicy, type TenantPolicy } from './policy.js';
 import { createFairStore } from './store.js';
 
-type FairConfig = Pick<
-  Config,
-  | 'INVOKE_TENANTS'
-  | 'BULLMQ_PREFIX'
-  | 'INVOKE_QUEUE'
-  | 'INVOKE_CONCURRENCY'
-  | 'INVOKE_DEFAULT_TIMEOUT_MS'
-  | 'REDIS_URL'
-  | 'REDIS_CLUSTER_NODES'
-  | 'REDIS_SENTINELS'
-  | 'REDIS_SENTINEL_NAME'
->;
+type FairConfig = RedisSettings &
+  Pick<
+    Config,
+    | 'INVOKE_TENANTS'
+    | 'BULLMQ_PREFIX'
+    | 'INVOKE_QUEUE'
+    | 'INVOKE_CONCURRENCY'
+    | 'INVOKE_DEFAULT_TIMEOUT_MS'
+  >;
 
 export interface FairShare {
   policy: TenantPolicy;

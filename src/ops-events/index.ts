@@ -5,7 +5,7 @@
  */
 import type { Config } from '../config.js';
 import type { Logger } from '../logger.js';
-import { createRedis, type RedisClient } from '../redis.js';
+import { createRedis, type RedisClient, type RedisSettings } from '../redis.js';
 import { createHttpClient, type HttpConfig } from '../http/call.js';
 import { createOpsEmitter } from './emitter.js';
 import { destinationEventSource, jobEventsObserver } from './sources.js';
@@ -20,11 +20,8 @@ export type OpsEventsConfig = HttpConfig &
     | 'INVOKE_OPS_DEDUP_SECONDS'
     | 'INVOKE_OPS_WEBHOOK_URL'
     | 'INVOKE_OPS_WEBHOOK_SECRET'
-    | 'REDIS_URL'
-    | 'REDIS_CLUSTER_NODES'
-    | 'REDIS_SENTINELS'
-    | 'REDIS_SENTINEL_NAME'
-  >;
+  > &
+  RedisSettings;
 
 /** Pass `shared` to use a connection; otherwise the stream gets (and closes) its own. */
 export function createOpsEvents(cfg: OpsEventsConfig, logger: Logger, shared?: RedisClient) {

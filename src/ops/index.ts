@@ -5,7 +5,7 @@
  */
 import { Queue } from 'bullmq';
 import type { Config } from '../config.js';
-import { createRedis, type RedisClient } from '../redis.js';
+import { createRedis, type RedisClient, type RedisSettings } from '../redis.js';
 import { createResultWriter } from '../store/result-writer.js';
 import {
   GROUP_KEYS,
@@ -94,20 +94,17 @@ export interface Ops {
   close(): Promise<void>;
 }
 
-export type OpsConfig = Pick<
-  Config,
-  | 'REDIS_URL'
-  | 'REDIS_CLUSTER_NODES'
-  | 'REDIS_SENTINELS'
-  | 'REDIS_SENTINEL_NAME'
-  | 'INVOKE_QUEUE'
-  | 'BULLMQ_PREFIX'
-  | 'INVOKE_CTX_PREFIX'
-  | 'INVOKE_CTX_TTL_SECONDS'
-  | 'INVOKE_EVENTS_STREAM'
-  | 'INVOKE_EVENTS_MAXLEN'
-  | 'INVOKE_CACHE_PREFIX'
-> &
+export type OpsConfig = RedisSettings &
+  Pick<
+    Config,
+    | 'INVOKE_QUEUE'
+    | 'BULLMQ_PREFIX'
+    | 'INVOKE_CTX_PREFIX'
+    | 'INVOKE_CTX_TTL_SECONDS'
+    | 'INVOKE_EVENTS_STREAM'
+    | 'INVOKE_EVENTS_MAXLEN'
+    | 'INVOKE_CACHE_PREFIX'
+  > &
   RetentionConfig &
   CallbacksConfig &
   Pick<Config, 'INVOKE_ATTEMPT_RECORDS'>;

@@ -3,17 +3,11 @@
  * (Redis may start alongside us, as in docker compose); one warning when the first attempt
  * fails, and the last error's code is kept so the final line can name the cause.
  */
-import type { Config } from '../config.js';
 import type { Logger } from '../logger.js';
-import { createRedis } from '../redis.js';
+import { createRedis, type RedisSettings } from '../redis.js';
 import { withTimeout } from '../lib/with-timeout.js';
 import { redactUrl } from '../lib/redact-url.js';
 import { explainRedisError } from './explain.js';
-
-type RedisSettings = Pick<
-  Config,
-  'REDIS_URL' | 'REDIS_CLUSTER_NODES' | 'REDIS_SENTINELS' | 'REDIS_SENTINEL_NAME'
->;
 
 /** Resolves undefined when Redis answered, or the one line to print before exiting. */
 export async function waitForRedis(
@@ -35,5 +29,5 @@ export async function waitForRedis(
   ping.catch((err: Error) => (reason = err.message));
   const up = await withTimeout(ping, graceMs);
   probe.disconnect();
-  return up ? undefined : explainRedisError(cfg.REDIS_URL, reason);
+  return up ? undefined : explainRedisError(cfg.REDIS_URL, reason, cfg.REDIS_SENTINELS);
 }

@@ -255,6 +255,8 @@ export interface RedisSentinelSetup {
 
 export interface RedisSentinelOptions {
   password?: string;
+  /** The Sentinel's own requirepass (clients must AUTH to ask it anything). */
+  sentinelPassword?: string;
   /** AOF (appendfsync always) on master and replica, so a kill -9 loses nothing acknowledged locally. */
   aof?: boolean;
   /** Sentinel's down-after-milliseconds (1000) and failover-timeout (5000). */
@@ -302,6 +304,7 @@ function sentinelConf(masterPort: number, opts: RedisSentinelOptions): string {
     `sentinel down-after-milliseconds mymaster ${opts.downAfterMs ?? 1000}`,
     `sentinel failover-timeout mymaster ${opts.failoverTimeoutMs ?? 5000}`,
     ...(opts.password ? [`sentinel auth-pass mymaster ${opts.password}`] : []),
+    ...(opts.sentinelPassword ? [`requirepass ${opts.sentinelPassword}`] : []),
   ];
   return `${lines.join('\n')}\n`;
 }
