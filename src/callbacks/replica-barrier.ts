@@ -2,11 +2,11 @@
  * Waits until what a caller has seen on the master is on N replicas (Redis WAIT), so the callback
  * route answers 202/200 only for a completion that survives a failover (docs/callbacks.md#failover).
  *
- * One round is `SET <fence>` then `WAIT n timeoutMs`, pipelined on this one connection. WAIT
- * waits for the offset of the connection's own last write; the fence makes that offset cover
- * everything the callers saw before the round was sent, including a completion made by another
- * connection (a repeat answered 200 wrote nothing here). Without it a read-only connection's
- * WAIT reports every connected replica at once.
+ * One round is `SET <fence>` then `WAIT n timeoutMs`, pipelined on this one connection. WAIT is
+ * documented to cover the connection's own earlier writes; a repeat (200) wrote nothing, and
+ * its completion may have been made on another connection (another process, an operator). The fence is
+ * a write made after everything the round's callers saw, so the round covers all of it,
+ * whatever a given Redis version does with a connection's reads.
  *
  * WAIT blocks the whole connection inside Redis, so rounds are coalesced: at most one is in
  * flight; callers that arrive meanwhile join the next one, sent when the in-flight one returns.
