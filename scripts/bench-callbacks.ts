@@ -9,8 +9,12 @@
  *   2. finding timeouts: ZRANGEBYSCORE ... LIMIT 0 200 (what each sweep tick asks) with nothing
  *      due, and with 200 due, at N waiting; and the full settle of 1,000 due steps.
  *   3. tombstones: bytes per finished step kept to answer repeats (state, generation, ts).
+ *   4. waiting for a replica (INVOKE_CALLBACK_MIN_REPLICAS): first callbacks per second, what the
+ *      route does per callback (complete, then the replica barrier when on), off and on side by
+ *      side in alternating rounds, on a second private master with one local replica. HTTP is
+ *      left out: it is the same both ways.
  *
- * Run: npx tsx scripts/bench-callbacks.ts [N=100000]   (needs redis-server on PATH)
+ * Run: npx tsx scripts/bench-callbacks.ts [N=100000] [--replica-only]   (needs redis-server on PATH)
  */
 import { performance } from 'node:perf_hooks';
 import { Queue } from 'bullmq';
@@ -21,8 +25,12 @@ import { idempotencyKey } from '../src/contract/idempotency.js';
 import { invokeJobSchema } from '../src/contract/job.js';
 import type { Envelope } from '../src/contract/envelope.js';
 import { startRedisServer } from '../test/helpers/redis-server.js';
+import { createRedis } from '../src/redis.js';
+import { createLogger } from '../src/logger.js';
+import { createCallbackEndpoint } from '../src/callbacks/endpoint.js';
 
-const N = Number(process.argv[2] ?? 100_000);
+const args = process.argv.slice(2);
+const N = Number(args.find((a) => !a.startsWith('--')) ?? 100_000);
 const BATCH = 2000;
 
 /** A realistic step: a templated POST with a body, customer data and a pick. */
@@ -72,6 +80,11 @@ async function inBatches(n: number, fn: (i: number) => Promise<unknown>): Promis
 }
 
 async function main(): Promise<void> {
+  if (!args.includes('--replica-only')) await memoryAndSweep();
+  await replicaWait();
+}
+
+async function memoryAndSweep(): Promise<void> {
   const server = await startRedisServer();
   const redis = new Redis(server.url, { maxRetriesPerRequest: null });
   const cfg = loadConfig({
@@ -176,6 +189,93 @@ async function main(): Promise<void> {
   await queue.close();
   redis.disconnect();
   await server.destroy();
+}
+
+/** Callbacks per round; rounds alternate off and on, after one warm-up round of each. */
+const ROUND = 1000;
+const ROUNDS = 3;
+/** Partners calling back one at a time, and many at once. */
+const IN_FLIGHT = [1, 50];
+
+async function replicaWait(): Promise<void> {
+  const master = await startRedisServer();
+  const replica = await startRedisServer({
+    args: ['--replicaof', '127.0.0.1', String(master.port)],
+    ready: /MASTER <-> REPLICA sync: Finished/,
+  });
+  const cfg = loadConfig({
+    REDIS_URL: master.url,
+    INVOKE_CALLBACK_KEY: Buffer.alloc(32, 7).toString('base64'),
+    INVOKE_CALLBACK_MIN_REPLICAS: '1',
+  });
+  const offConn = createRedis(cfg, 'bench-off');
+  const off = createCallbacks(cfg, offConn);
+  const on = createCallbackEndpoint(
+    cfg,
+    offConn,
+    createLogger('silent', (x) => x),
+  );
+  const stats = new Redis(master.url);
+  const total = ROUND * (ROUNDS + 1) * 2 * IN_FLIGHT.length;
+  const ts = Date.now();
+  const tokens: string[] = [];
+  await inBatches(total, async (i) => {
+    const j = job(1_000_000 + i);
+    const jobId = idempotencyKey(j);
+    await off.wait(jobId, { ts, gen: 0, job: j, envelope, timeoutMs: 86_400_000 });
+    tokens[i] = off.tokenFor({ jobId, ts, gen: 0 }).token;
+  });
+
+  /** What the route does per callback: complete, then (on) the replica barrier. */
+  async function round(mode: 'off' | 'on', mine: string[], inFlight: number) {
+    await stats.config('RESETSTAT');
+    const t0 = performance.now();
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: inFlight }, async () => {
+        while (next < mine.length) {
+          const result = await (mode === 'off' ? off : on.callbacks).complete(mine[next++]!, {
+            ok: 1,
+          });
+          if (result !== 'first') throw new Error(`unexpected ${result}`);
+          if (mode === 'on' && !(await on.barrier!.confirm())) throw new Error('not replicated');
+        }
+      }),
+    );
+    const perSecond = mine.length / ((performance.now() - t0) / 1000);
+    const waits = Number(
+      /cmdstat_wait:calls=(\d+)/.exec(await stats.info('commandstats'))?.[1] ?? 0,
+    );
+    return { perSecond, waits };
+  }
+
+  const med = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+  let used = 0;
+  const take = () => tokens.slice(used, (used += ROUND));
+  console.log(
+    `replica wait: first callbacks per second, ${ROUNDS} rounds of ${ROUND} each way (after a warm-up round), one local replica`,
+  );
+  for (const inFlight of IN_FLIGHT) {
+    const rate = { off: [] as number[], on: [] as number[] };
+    let waits = 0;
+    await round('off', take(), inFlight);
+    await round('on', take(), inFlight);
+    for (let r = 0; r < ROUNDS * 2; r++) {
+      const mode = r % 2 === 0 ? 'off' : 'on';
+      const m = await round(mode, take(), inFlight);
+      rate[mode].push(m.perSecond);
+      waits += m.waits;
+    }
+    const list = (xs: number[]) => xs.map((x) => x.toFixed(0)).join(', ');
+    console.log(
+      `  ${inFlight} in flight: off ${list(rate.off)} /s (median ${med(rate.off).toFixed(0)}); on ${list(rate.on)} /s (median ${med(rate.on).toFixed(0)}); on/off ${(med(rate.on) / med(rate.off)).toFixed(2)}; ${(waits / (ROUND * ROUNDS)).toFixed(3)} WAIT per callback`,
+    );
+  }
+  stats.disconnect();
+  await on.close();
+  offConn.disconnect();
+  await replica.destroy();
+  await master.destroy();
 }
 
 void main();

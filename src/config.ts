@@ -327,6 +327,16 @@ export const settings = {
     '600',
     'Callback requests accepted per client address per minute (429 above).',
   ),
+  INVOKE_CALLBACK_MIN_REPLICAS: setting(
+    int(0, 100),
+    '0',
+    "Replicas that must acknowledge a callback's completion (Redis WAIT, on a connection of the route's own) before POST /v1/callbacks/{token} answers 202 or 200. When fewer acknowledge within INVOKE_CALLBACK_REPLICA_TIMEOUT_MS the route answers 503 with Retry-After; the completion stays on the master and the partner's retry answers 200 once a replica has it. 0: no WAIT (a 202 means the completion is on the master). Not with REDIS_CLUSTER_NODES.",
+  ),
+  INVOKE_CALLBACK_REPLICA_TIMEOUT_MS: setting(
+    int(10, 5000),
+    '1000',
+    'How long a callback waits for INVOKE_CALLBACK_MIN_REPLICAS replicas (the WAIT timeout) before answering 503. A callback that arrives while a WAIT is in flight joins the next one, so it can wait up to about twice this.',
+  ),
   INVOKE_CALLBACK_SWEEP_MS: setting(
     int(100, 60000),
     '1000',
@@ -514,6 +524,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     }
     out[name] = parsed.data;
   }
+  // WAIT on a Cluster counts one shard's replicas, while a callback writes to several slots.
+  if (out.INVOKE_CALLBACK_MIN_REPLICAS && (out.REDIS_CLUSTER_NODES as string[] | undefined)?.length)
+    throw new ConfigError(
+      'INVOKE_CALLBACK_MIN_REPLICAS: not supported with REDIS_CLUSTER_NODES (WAIT counts the replicas of one shard); set it to 0',
+    );
   const credentials = loadCredentials(env, out.INVOKE_SECRETS_KEY as string | undefined);
   return Object.freeze({ ...(out as RawConfig), secrets: loadSecrets(env), credentials });
 }

@@ -37,7 +37,7 @@ import { checkSecretsKeys } from './tenants/start-check.js';
 import { registerFairMetrics } from './fair/metrics.js';
 import { callbackRoutes } from './api/routes/callbacks.js';
 import { waitingPageRoutes } from './api/routes/waiting-page.js';
-import { createCallbacks } from './callbacks/service.js';
+import { createCallbackEndpoint, type CallbackEndpoint } from './callbacks/endpoint.js';
 
 function config(): Config {
   try {
@@ -124,6 +124,7 @@ async function main(): Promise<void> {
   let apiRedis: RedisClient | undefined;
   let producers: ProducerApi | undefined;
   let ops: Ops | undefined;
+  let callbackEndpoint: CallbackEndpoint | undefined;
   if (cfg.INVOKE_API_ENABLED) {
     apiRedis = createRedis(cfg, 'api');
     const redis = apiRedis;
@@ -135,6 +136,7 @@ async function main(): Promise<void> {
       prefix: cfg.BULLMQ_PREFIX,
       queue: cfg.INVOKE_QUEUE,
     });
+    callbackEndpoint = createCallbackEndpoint(cfg, redis, logger, metrics.registry);
     try {
       producers = createProducerApi(cfg);
       server = await buildServer({
@@ -154,7 +156,7 @@ async function main(): Promise<void> {
           dashboardRoutes(ops.queue, redis, cfg),
           opsRoutes(ops),
           credentialRoutes(createCredentialAdmin(cfg, redis)),
-          callbackRoutes(app?.callbacks ?? createCallbacks(cfg, redis), cfg),
+          callbackRoutes(callbackEndpoint.callbacks, cfg, callbackEndpoint.barrier),
           waitingPageRoutes(ops.waiting),
         ],
       });
@@ -201,6 +203,7 @@ async function main(): Promise<void> {
     await server?.close();
     await producers?.close();
     await ops?.close();
+    await callbackEndpoint?.close();
     const drained = app ? await app.close(cfg.INVOKE_SHUTDOWN_TIMEOUT_MS) : true;
     await destinations?.close();
     await withTimeout(opsEvents?.close() ?? Promise.resolve(), 2000);

@@ -24,6 +24,23 @@ describe('configuration', () => {
     expect(() => loadConfig({ [name]: value })).toThrow(new RegExp(`^${name}: `));
   });
 
+  it('waiting for replicas on callbacks: off by default, bounded, refused on a Cluster', () => {
+    const cfg = loadConfig({});
+    expect(cfg.INVOKE_CALLBACK_MIN_REPLICAS).toBe(0);
+    expect(cfg.INVOKE_CALLBACK_REPLICA_TIMEOUT_MS).toBe(1000);
+    for (const [name, value] of [
+      ['INVOKE_CALLBACK_MIN_REPLICAS', '-1'],
+      ['INVOKE_CALLBACK_REPLICA_TIMEOUT_MS', '0'],
+      ['INVOKE_CALLBACK_REPLICA_TIMEOUT_MS', '60000'],
+    ] as const)
+      expect(() => loadConfig({ [name]: value })).toThrow(new RegExp(`^${name}: `));
+    const cluster = { REDIS_CLUSTER_NODES: '127.0.0.1:7000', BULLMQ_PREFIX: '{bull}' };
+    expect(() => loadConfig({ ...cluster, INVOKE_CALLBACK_MIN_REPLICAS: '1' })).toThrow(
+      /^INVOKE_CALLBACK_MIN_REPLICAS: not supported with REDIS_CLUSTER_NODES/,
+    );
+    expect(loadConfig({ ...cluster, INVOKE_CALLBACK_MIN_REPLICAS: '0' })).toBeDefined();
+  });
+
   it('does not echo the token in its error', () => {
     expect(() => loadConfig({ INVOKE_API_TOKEN: 'short' })).toThrow(/<hidden>/);
   });

@@ -54,9 +54,10 @@ export async function startHarness(
   const logger = createLogger(cfg.LOG_LEVEL, createScrubber(cfg.secrets), sink);
   const plugin = typeof extra === 'function' ? extra(cfg, logger) : undefined;
   const app = createWorkerApp(cfg, logger, plugin ? plugin.hooks : (extra as Hooks));
-  const redis = redisClient();
+  // The worker's Redis: a test may point REDIS_URL at a private redis-server.
+  const redis = redisClient(cfg.REDIS_URL);
   const queue = new Queue(cfg.INVOKE_QUEUE, {
-    connection: redisClient(),
+    connection: redisClient(cfg.REDIS_URL),
     prefix: cfg.BULLMQ_PREFIX,
   });
   await app.worker.waitUntilReady();

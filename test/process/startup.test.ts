@@ -1,6 +1,7 @@
 /**
  * The mistakes of a first start, as the real process (dist/main.js) meets them: each ends in one
- * line naming the cause and the fix, with exit 1, before the worker takes a job; a Redis outage
+ * line naming the cause and the fix, with exit 1 (2 for settings that cannot work together),
+ * before the worker takes a job; a Redis outage
  * is reported once per state change, not once per reconnect attempt.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -106,5 +107,19 @@ describe('a Redis outage while running', { timeout: 120_000 }, () => {
       .map((l) => l.connection);
     expect(lost.length).toBe(new Set(lost).size);
     expect(w.logs.filter((l) => (l.level ?? 0) >= 50)).toEqual([]); // no "worker error" per retry
+  });
+});
+
+describe('waiting for replicas on a Redis Cluster', { timeout: 90_000 }, () => {
+  it('exits 2 with one line naming INVOKE_CALLBACK_MIN_REPLICAS, before connecting', async () => {
+    const w = await run({
+      REDIS_CLUSTER_NODES: '127.0.0.1:1',
+      BULLMQ_PREFIX: '{bull}',
+      INVOKE_CALLBACK_MIN_REPLICAS: '1',
+    });
+    expect((await w.exited).code).toBe(2);
+    expect(w.stderr().trim()).toBe(
+      'invoke-api-worker: invalid configuration: INVOKE_CALLBACK_MIN_REPLICAS: not supported with REDIS_CLUSTER_NODES (WAIT counts the replicas of one shard); set it to 0',
+    );
   });
 });

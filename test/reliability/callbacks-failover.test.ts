@@ -6,7 +6,7 @@
  * during the failover and after it complete every step exactly once on the new master, and the
  * short steps end with CALLBACK_TIMEOUT.
  *
- * The WAIT is the test's, not the service's: the service does not wait for replicas, so a write
+ * The WAIT is the test's, not the service's: by default the service does not wait for replicas, so a write
  * acknowledged in the last moment before a crash can be lost with the old master
  * (docs/callbacks.md#failover). This test proves what holds once the writes are replicated.
  */

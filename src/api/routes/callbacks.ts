@@ -7,11 +7,15 @@
  *   - fixed answers that never echo the token, the job, the body or an internal error.
  * Answers: 202 first callback, 200 repeat (no second event), 404 unknown or forged token,
  * 410 too late (timed out, discarded, superseded by an operator's retry), 503 Redis down.
+ * With a replica barrier (INVOKE_CALLBACK_MIN_REPLICAS), 202 and 200 wait until replicas hold
+ * the completion; when they do not in time, 503: the completion stays on the master and the
+ * partner's retry answers 200 once it is replicated. 404 and 410 promise nothing to keep.
  */
 import type { FastifyError, FastifyInstance } from 'fastify';
 import rateLimit from '@fastify/rate-limit';
 import type { Config } from '../../config.js';
 import type { CallbackResult, Callbacks } from '../../callbacks/service.js';
+import type { ReplicaBarrier } from '../../callbacks/replica-barrier.js';
 
 export const CALLBACK_PATH = '/v1/callbacks/';
 /** Longest answer wait while Redis is unreachable before 503 (the partner retries). */
@@ -44,10 +48,12 @@ const FIXED_ERRORS: Record<number, { error: string; message: string }> = {
 };
 
 class Unavailable extends Error {}
+class NotReplicated extends Error {}
 
 export function callbackRoutes(
   callbacks: Pick<Callbacks, 'complete'>,
   cfg: Pick<Config, 'INVOKE_CALLBACK_BODY_LIMIT_BYTES' | 'INVOKE_CALLBACK_RATE_PER_MINUTE'>,
+  barrier?: Pick<ReplicaBarrier, 'confirm'>,
 ) {
   return async (app: FastifyInstance) => {
     // JSON only (fastify's application/json parser, with its prototype-poisoning check).
@@ -64,6 +70,11 @@ export function callbackRoutes(
           .code(503)
           .header('retry-after', '5')
           .send({ error: 'UNAVAILABLE', message: 'try again shortly' });
+      if (err instanceof NotReplicated)
+        return reply
+          .code(503)
+          .header('retry-after', '5')
+          .send({ error: 'UNAVAILABLE', message: 'not yet replicated; try again shortly' });
       const status = err.statusCode ?? 500;
       const fixed = FIXED_ERRORS[status] ?? (status < 500 ? FIXED_ERRORS[400]! : undefined);
       if (fixed) return reply.code(FIXED_ERRORS[status] ? status : 400).send(fixed);
@@ -79,6 +90,8 @@ export function callbackRoutes(
       async (req, reply) => {
         const { token } = req.params as { token: string };
         const result = await bounded(callbacks.complete(token, req.body ?? null));
+        if (barrier && (result === 'first' || result === 'repeat') && !(await barrier.confirm()))
+          throw new NotReplicated();
         const [status, body] = ANSWERS[result];
         return reply.code(status).send(body);
       },
