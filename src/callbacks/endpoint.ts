@@ -7,21 +7,14 @@
 import type { Registry } from 'prom-client';
 import type { Config } from '../config.js';
 import type { Logger } from '../logger.js';
-import { createRedis, watchConnection, type RedisClient } from '../redis.js';
+import { createRedis, watchConnection, type RedisClient, type RedisSettings } from '../redis.js';
 import { registerCallbackMetrics } from './metrics.js';
 import { createReplicaBarrier, type ReplicaBarrier } from './replica-barrier.js';
 import { createCallbacks, type Callbacks, type CallbacksConfig } from './service.js';
 
 export type CallbackEndpointConfig = CallbacksConfig &
-  Pick<
-    Config,
-    | 'REDIS_URL'
-    | 'REDIS_CLUSTER_NODES'
-    | 'REDIS_SENTINELS'
-    | 'REDIS_SENTINEL_NAME'
-    | 'INVOKE_CALLBACK_MIN_REPLICAS'
-    | 'INVOKE_CALLBACK_REPLICA_TIMEOUT_MS'
-  >;
+  RedisSettings &
+  Pick<Config, 'INVOKE_CALLBACK_MIN_REPLICAS' | 'INVOKE_CALLBACK_REPLICA_TIMEOUT_MS'>;
 
 export interface CallbackEndpoint {
   callbacks: Callbacks;
@@ -40,6 +33,7 @@ export function createCallbackEndpoint(
     return { callbacks: createCallbacks(cfg, shared), barrier: undefined, close: async () => {} };
   const redis = createRedis(cfg, 'callbacks');
   watchConnection(redis, 'callbacks', logger);
+  warnWhenTooFewReplicas(redis, cfg.INVOKE_CALLBACK_MIN_REPLICAS, logger);
   const barrier = createReplicaBarrier(redis, {
     replicas: cfg.INVOKE_CALLBACK_MIN_REPLICAS,
     timeoutMs: cfg.INVOKE_CALLBACK_REPLICA_TIMEOUT_MS,
@@ -54,4 +48,25 @@ export function createCallbackEndpoint(
       await redis.quit().catch(() => redis.disconnect());
     },
   };
+}
+
+/**
+ * Each time the route's connection is ready (at start, after a reconnect or a failover): with
+ * fewer replicas connected than it waits for, every callback answers 503 until more connect,
+ * which an operator should hear of before the partners do.
+ */
+function warnWhenTooFewReplicas(redis: RedisClient, wanted: number, logger: Logger): void {
+  redis.on('ready', () => {
+    redis.info('replication').then(
+      (info) => {
+        const connected = Number(/^connected_slaves:(\d+)/m.exec(info)?.[1] ?? 0);
+        if (connected >= wanted) return;
+        logger.warn(
+          { connectedReplicas: connected, wanted },
+          'callback route waits for more replicas than the master has: callbacks answer 503 until INVOKE_CALLBACK_MIN_REPLICAS replicas are connected',
+        );
+      },
+      () => undefined,
+    );
+  });
 }

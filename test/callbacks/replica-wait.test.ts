@@ -345,6 +345,19 @@ it('on: 50 concurrent callbacks share far fewer WAITs than 50, and all answer 20
   for (const st of steps) expect((await completionOn(onReplica, s, st)).state).toBe('d');
 }, 60_000);
 
+it('on, asking for more replicas than the master has: one warning at start', async () => {
+  const s = await startSetup({ INVOKE_CALLBACK_MIN_REPLICAS: '2' });
+  await waitFor(
+    async () => s.logs.some((l) => l.includes('"connectedReplicas":1')) || undefined,
+    'the too-few-replicas warning',
+  );
+  expect(JSON.parse(s.logs.find((l) => l.includes('connectedReplicas'))!)).toMatchObject({
+    level: 40,
+    connectedReplicas: 1,
+    wanted: 2,
+  });
+});
+
 it('off (the default): no WAIT is sent and the route has no connection of its own', async () => {
   const s = await startSetup({});
   const [step] = await waitingSteps(s, 1);
