@@ -94,20 +94,11 @@ export interface Ops {
   close(): Promise<void>;
 }
 
+/** The queue, context and event names come with CallbacksConfig. */
 export type OpsConfig = RedisSettings &
-  Pick<
-    Config,
-    | 'INVOKE_QUEUE'
-    | 'BULLMQ_PREFIX'
-    | 'INVOKE_CTX_PREFIX'
-    | 'INVOKE_CTX_TTL_SECONDS'
-    | 'INVOKE_EVENTS_STREAM'
-    | 'INVOKE_EVENTS_MAXLEN'
-    | 'INVOKE_CACHE_PREFIX'
-  > &
-  RetentionConfig &
   CallbacksConfig &
-  Pick<Config, 'INVOKE_ATTEMPT_RECORDS'>;
+  RetentionConfig &
+  Pick<Config, 'INVOKE_CACHE_PREFIX' | 'INVOKE_ATTEMPT_RECORDS'>;
 
 /** Pass `redis` to share a connection (the HTTP server); otherwise the ops API owns its own. */
 export function createOps(cfg: OpsConfig, shared?: RedisClient): Ops {

@@ -25,7 +25,7 @@ import { parseEventFields } from '../../src/events/continuation.js';
 import { freePort, startRedisServer, type RedisServer } from '../helpers/redis-server.js';
 import { jobData, startHarness, type Harness } from '../helpers/harness.js';
 import { redisClient } from '../helpers/redis.js';
-import { json, startUpstream, type Upstream } from '../helpers/upstream.js';
+import { startCallbackPartner, type Upstream } from '../helpers/upstream.js';
 import { waitFor, waitForJob } from '../helpers/wait.js';
 import { enqueueJob } from './enqueue.js';
 
@@ -34,7 +34,7 @@ let replica: RedisServer;
 let up: Upstream;
 let onMaster: Redis;
 let onReplica: Redis;
-const paths = new Map<string, string>();
+let paths: Map<string, string>;
 
 beforeAll(async () => {
   master = await startRedisServer();
@@ -47,11 +47,7 @@ beforeAll(async () => {
   onReplica = redisClient(replica.url);
   onReplica.on('error', () => undefined); // the replica is killed in one test
   await replicaInSync();
-  up = await startUpstream((req, res) => {
-    const body = JSON.parse(req.body) as { runId: string; callbackUrl: string };
-    paths.set(body.runId, new URL(body.callbackUrl).pathname);
-    json(res, 200, { queued: true });
-  });
+  ({ up, paths } = await startCallbackPartner());
 }, 60_000);
 afterAll(async () => {
   onMaster?.disconnect();

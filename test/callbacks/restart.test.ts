@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { freePort, startRedisServer, type RedisServer } from '../helpers/redis-server.js';
 import { startWorker, isCrashLog, type WorkerProcess } from '../helpers/worker-process.js';
-import { startUpstream, json, type Upstream } from '../helpers/upstream.js';
+import { startCallbackPartner, type Upstream } from '../helpers/upstream.js';
 import { waitFor } from '../helpers/wait.js';
 import { jobData } from '../helpers/harness.js';
 import { idempotencyKey } from '../../src/contract/idempotency.js';
@@ -17,15 +17,11 @@ import { client, counts, queueOn, readEvents, workerEnv } from '../reliability/f
 let redis: RedisServer;
 let up: Upstream;
 let workers: WorkerProcess[] = [];
-const paths = new Map<string, string>();
+let paths: Map<string, string>;
 
 beforeAll(async () => {
   redis = await startRedisServer({ aof: true });
-  up = await startUpstream((req, res) => {
-    const body = JSON.parse(req.body) as { runId: string; callbackUrl: string };
-    paths.set(body.runId, new URL(body.callbackUrl).pathname);
-    json(res, 200, { queued: true });
-  });
+  ({ up, paths } = await startCallbackPartner());
 });
 afterAll(async () => {
   for (const w of workers) await w.stop(3000);

@@ -70,3 +70,20 @@ export async function startUpstream(
       }),
   };
 }
+
+/**
+ * A partner that accepts a step's call and keeps its callback path, by run: for steps whose
+ * body is `{ runId: '{{ run.id }}', callbackUrl: '{{ callback.url }}' }`.
+ */
+export async function startCallbackPartner(): Promise<{
+  up: Upstream;
+  paths: Map<string, string>;
+}> {
+  const paths = new Map<string, string>();
+  const up = await startUpstream((req, res) => {
+    const body = JSON.parse(req.body) as { runId: string; callbackUrl: string };
+    paths.set(body.runId, new URL(body.callbackUrl).pathname);
+    json(res, 200, { queued: true });
+  });
+  return { up, paths };
+}

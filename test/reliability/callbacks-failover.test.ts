@@ -15,7 +15,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { Redis } from 'ioredis';
 import { freePort, startRedisSentinel, type RedisSentinelSetup } from '../helpers/redis-server.js';
 import { startWorker, isCrashLog, type WorkerProcess } from '../helpers/worker-process.js';
-import { startUpstream, json, type Upstream } from '../helpers/upstream.js';
+import { startCallbackPartner, type Upstream } from '../helpers/upstream.js';
 import { waitFor } from '../helpers/wait.js';
 import { jobData } from '../helpers/harness.js';
 import { idempotencyKey } from '../../src/contract/idempotency.js';
@@ -31,15 +31,11 @@ let setup: RedisSentinelSetup | undefined;
 let up: Upstream | undefined;
 let worker: WorkerProcess | undefined;
 const conns: Redis[] = [];
-const paths = new Map<string, string>();
+let paths: Map<string, string>;
 
 beforeAll(async () => {
   setup = await startRedisSentinel({ aof: true, downAfterMs: 1000, failoverTimeoutMs: 3000 });
-  up = await startUpstream((req, res) => {
-    const body = JSON.parse(req.body) as { runId: string; callbackUrl: string };
-    paths.set(body.runId, new URL(body.callbackUrl).pathname);
-    json(res, 200, { queued: true });
-  });
+  ({ up, paths } = await startCallbackPartner());
 }, 60_000);
 afterAll(async () => {
   await worker?.stop(3000);
